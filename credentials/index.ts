@@ -1,0 +1,22 @@
+/** Every credential kind the broker knows, by name. Add a kind: import it and list it here. */
+import { ValidationError } from '../store/errors';
+import type { CredentialKind } from './kinds';
+
+export type { CredentialKind, ParsedCredential } from './kinds';
+
+const ALL: CredentialKind[] = [];
+
+const kinds = new Map(ALL.map((k) => [k.kind, k]));
+
+export function credentialKind(name: string): CredentialKind {
+  const kind = kinds.get(name);
+  if (!kind) {
+    const known = credentialKindNames();
+    throw new ValidationError('kind', known.length ? `must be one of ${known.join(', ')}` : 'no credential kinds are available yet');
+  }
+  return kind;
+}
+
+export function credentialKindNames(): string[] {
+  return [...kinds.keys()].sort();
+}

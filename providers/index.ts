@@ -1,0 +1,18 @@
+/**
+ * Secret targets by platform. Add a platform: import its factory and list it here (its config
+ * schema goes in providers/platforms.ts).
+ */
+import type { ComputeEnvRecord, SecretTarget, TargetDeps, TargetFactory } from './types';
+import { createLocalTarget } from './local/target';
+
+const FACTORIES: Record<string, TargetFactory> = {
+  local: createLocalTarget,
+};
+
+export async function createTarget(ce: ComputeEnvRecord, deps: TargetDeps): Promise<SecretTarget> {
+  const factory = FACTORIES[ce.platform];
+  if (!factory) throw new Error(`no secret target for platform "${ce.platform}"`);
+  return factory(ce, deps);
+}
+
+export type { SecretTarget, TargetDeps, RunContext, ComputeEnvRecord, PlainSecret, DeleteOutcome, OwnedObject, VerifyResult } from './types';

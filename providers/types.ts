@@ -1,0 +1,65 @@
+import type { MissingPermission, Platform, PushResult, RemoteRef } from '../workflows/shared';
+
+/** A compute environment as the vault stores it (config is validated per platform). */
+export interface ComputeEnvRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  platform: Platform;
+  config: Record<string, unknown>;
+  credentialId: string | null;
+}
+
+/** Who a run belongs to: enough to tag, name and check ownership. */
+export interface RunContext {
+  runId: string;
+  workspaceId: string;
+  computeEnv: ComputeEnvRecord;
+}
+
+export interface PlainSecret {
+  name: string;
+  value: string;
+}
+
+export type VerifyResult = { ok: true } | { ok: false; missing: MissingPermission[] };
+
+export type DeleteOutcome = 'deleted' | 'not-found' | 'not-owned';
+
+/** Something the broker created and still finds in a compute environment (for the sweep). */
+export interface OwnedObject {
+  remoteId: string;
+  runId: string;
+  workspaceId: string;
+}
+
+/**
+ * One compute environment's secret manager, in the shape of external-secrets' SecretsClient.
+ * Every method is idempotent: a retried push neither duplicates nor fails, a delete of something
+ * already gone reports 'not-found', and nothing without the broker's ownership mark is touched.
+ */
+export interface SecretTarget {
+  readonly platform: Platform;
+  /** Deterministic refs for the given names; no I/O. */
+  plan(run: RunContext, names: string[]): RemoteRef[];
+  /** Place the secrets; returns their refs and the head job's environment (never values). */
+  push(run: RunContext, secrets: PlainSecret[], progress?: (done: number) => void): Promise<PushResult>;
+  /** Prove the run's identities can read what was pushed and the broker can delete it. */
+  verify(run: RunContext, refs: RemoteRef[]): Promise<VerifyResult>;
+  /** Delete exactly these refs; one outcome per ref, in order. */
+  delete(run: RunContext, refs: RemoteRef[]): Promise<DeleteOutcome[]>;
+  /** Everything carrying the broker's ownership mark in this compute environment. */
+  listOwned(): Promise<OwnedObject[]>;
+  /** Release connections. */
+  close(): Promise<void>;
+}
+
+/** Dependencies a target factory may use to reach credentials. */
+export interface TargetDeps {
+  /** Where `local` compute environments without a workDir keep run directories. */
+  localWorkDir: string;
+  /** Decrypted credential secret fields (private keys, passphrases ...) plus public fields. */
+  readCredential(credentialId: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
+}
+
+export type TargetFactory = (ce: ComputeEnvRecord, deps: TargetDeps) => Promise<SecretTarget> | SecretTarget;

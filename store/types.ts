@@ -1,0 +1,95 @@
+import type { Platform, SecretRef } from '../workflows/shared';
+import type { ComputeEnvRecord } from '../providers/types';
+
+export type SecretScope = 'workspace' | 'user';
+
+export interface Workspace {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface User {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+/** A secret as listings show it: never the value. */
+export interface SecretMeta {
+  id: string;
+  scope: SecretScope;
+  /** workspace id for workspace secrets, user id for user secrets */
+  ownerId: string;
+  name: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CredentialMeta {
+  id: string;
+  workspaceId: string;
+  name: string;
+  kind: string;
+  /** Non-secret fields (user name, host, account name ...). Secret fields are never here. */
+  public: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ComputeEnv extends ComputeEnvRecord {
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ResolveResult {
+  found: SecretRef[];
+  missing: string[];
+}
+
+export interface RewrapProgress {
+  done: number;
+  total: number;
+}
+
+/** The vault's public surface. Implemented by store/vault.ts on PGlite or PostgreSQL. */
+export interface VaultApi {
+  createWorkspace(name: string): Promise<Workspace>;
+  /** By id or by name. */
+  getWorkspace(idOrName: string): Promise<Workspace>;
+  listWorkspaces(): Promise<Workspace[]>;
+
+  createUser(name: string): Promise<User>;
+  getUser(idOrName: string): Promise<User>;
+  listUsers(): Promise<User[]>;
+
+  /** Create or replace; validates name and value; returns metadata only. */
+  setSecret(input: { scope: SecretScope; ownerId: string; name: string; value: string }): Promise<SecretMeta>;
+  deleteSecret(input: { scope: SecretScope; ownerId: string; name: string }): Promise<void>;
+  listSecrets(input: { scope: SecretScope; ownerId: string }): Promise<SecretMeta[]>;
+  /** User secrets override workspace secrets of the same name. */
+  resolveSecrets(input: { workspaceId: string; userId: string; names: string[] }): Promise<ResolveResult>;
+  /** The only way a value leaves the vault: for the push activity. */
+  readSecretValue(ref: SecretRef): Promise<string>;
+
+  createCredential(input: { workspaceId: string; name: string; kind: string; fields: Record<string, unknown> }): Promise<CredentialMeta>;
+  getCredential(idOrName: string, workspaceId?: string): Promise<CredentialMeta>;
+  listCredentials(workspaceId: string): Promise<CredentialMeta[]>;
+  deleteCredential(id: string): Promise<void>;
+  /** Decrypted secret fields, for providers only. */
+  readCredential(id: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
+
+  createComputeEnv(input: {
+    workspaceId: string;
+    name: string;
+    platform: Platform;
+    config: Record<string, unknown>;
+    credentialId?: string | null;
+  }): Promise<ComputeEnv>;
+  getComputeEnv(idOrName: string, workspaceId?: string): Promise<ComputeEnv>;
+  listComputeEnvs(workspaceId: string): Promise<ComputeEnv[]>;
+  deleteComputeEnv(id: string): Promise<void>;
+
+  close(): Promise<void>;
+}
