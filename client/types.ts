@@ -1,0 +1,41 @@
+import type { ReadyResult, RunStatus } from '../workflows/shared';
+
+export interface LaunchRequest {
+  runId: string;
+  workspaceId: string;
+  userId: string;
+  computeEnvId: string;
+  secretNames: string[];
+  /** Maximum lease in ms (default 30 days). */
+  leaseMs?: number;
+  /** Search attributes and memo: names for people reading the Web UI. */
+  labels?: { workspace?: string; computeEnv?: string; platform?: string; user?: string };
+}
+
+/** What the launch service uses. Implemented on the Temporal client by client/pipeline-runs.ts. */
+export interface PipelineRunsApi {
+  /** Start the run's workflow and wait until its secrets are in place (Update-with-Start). */
+  launch(req: LaunchRequest): Promise<ReadyResult>;
+  /** The run ended: delete its secrets. */
+  complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void>;
+  /** Cancel the run's workflow: its secrets are deleted. */
+  cancel(runId: string): Promise<void>;
+  /** Extend the lease to now + extendByMs. */
+  renew(runId: string, extendByMs: number): Promise<void>;
+  /** Phase, names, refs, timestamps, last error. Never values. */
+  state(runId: string): Promise<RunStatus>;
+  /** Wait until the workflow closes (secrets deleted) and return its final state. */
+  waitClosed(runId: string): Promise<RunStatus>;
+}
+
+/** Launch refused: a missing secret, a failed verification, a duplicate run id. */
+export class LaunchError extends Error {
+  override readonly name = 'LaunchError';
+  constructor(
+    message: string,
+    readonly code: 'duplicate-run' | 'launch-failed' | 'not-found',
+    readonly type?: string,
+  ) {
+    super(message);
+  }
+}
