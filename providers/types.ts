@@ -58,6 +58,14 @@ export interface SecretTarget {
 export interface TargetDeps {
   /** Where `local` compute environments without a workDir keep run directories. */
   localWorkDir: string;
+  /**
+   * Endpoint overrides, so the same code talks to the cloud or to an emulator on loopback
+   * (BROKER_AWS_ENDPOINT, BROKER_GCP_ENDPOINT ... in worker config). Unset means the real service.
+   */
+  endpoints?: {
+    aws?: string;
+    gcp?: { apiEndpoint: string; port: number; insecure?: boolean };
+  };
   /** Decrypted credential secret fields (private keys, passphrases ...) plus public fields. */
   readCredential(credentialId: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
 }

@@ -1,0 +1,2 @@
+import { Command } from 'commander';
+test('probe', () => { expect(typeof Command).toBe('function'); });
