@@ -2,10 +2,11 @@ import * as path from 'node:path';
 import { ValidationError } from '../../store/errors';
 import type { PlatformSpec } from '../platforms';
 
-export interface LocalConfig {
+// A type alias (not an interface) so it is assignable to Record<string, unknown>.
+export type LocalConfig = {
   /** Absolute directory that holds one 0700 directory per run. Defaults to the broker's data dir. */
   workDir?: string;
-}
+};
 
 export const localPlatform: PlatformSpec = {
   platform: 'local',

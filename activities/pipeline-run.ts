@@ -1,0 +1,138 @@
+/**
+ * The pipeline-run activities. Each takes references and returns references: a secret value exists
+ * only inside pushSecrets, between the vault read and the provider call.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { PlainSecret, RunContext, SecretTarget } from '../providers/types';
+import type { ComputeEnv, VaultApi } from '../store/types';
+import {
+  ErrorType,
+  type MissingPermission,
+  type PipelineRunInput,
+  type PushResult,
+  type RemoteRef,
+  type ResolvedRun,
+  type SecretRef,
+} from '../workflows/shared';
+import { toFailure } from './errors';
+
+export interface ActivityDeps {
+  vault: VaultApi;
+  /** A secret target for a compute environment (built with credentials from the vault). */
+  target(ce: ComputeEnv): Promise<SecretTarget>;
+}
+
+export interface PushInput {
+  run: PipelineRunInput;
+  secrets: SecretRef[];
+}
+
+export interface RefsInput {
+  run: PipelineRunInput;
+  refs: RemoteRef[];
+}
+
+export type DeleteResult = { ref: RemoteRef; outcome: 'deleted' | 'not-found' | 'not-owned' }[];
+
+export function describeMissing(missing: MissingPermission[]): string {
+  return missing.map((m) => `${m.principal} lacks ${m.permission} on ${m.resource}`).join('; ');
+}
+
+export function createPipelineRunActivities(deps: ActivityDeps) {
+  const { vault } = deps;
+
+  async function computeEnvFor(run: PipelineRunInput): Promise<ComputeEnv> {
+    let ce: ComputeEnv;
+    try {
+      ce = await vault.getComputeEnv(run.computeEnvId);
+    } catch (err) {
+      throw ApplicationFailure.create({ type: ErrorType.ComputeEnvNotFound, message: `compute environment ${run.computeEnvId} not found`, nonRetryable: true, cause: err as Error });
+    }
+    if (ce.workspaceId !== run.workspaceId) {
+      throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `compute environment ${ce.name} does not belong to workspace ${run.workspaceId}`, nonRetryable: true });
+    }
+    return ce;
+  }
+
+  async function withTarget<T>(run: PipelineRunInput, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>): Promise<T> {
+    const ce = await computeEnvFor(run);
+    const target = await deps.target(ce);
+    try {
+      return await fn(target, { runId: run.runId, workspaceId: run.workspaceId, computeEnv: ce });
+    } finally {
+      await target.close();
+    }
+  }
+
+  return {
+    /** Check the run's inputs, resolve names to vault refs (user over workspace), plan the remote refs. */
+    async resolveRun(run: PipelineRunInput): Promise<ResolvedRun> {
+      try {
+        const [workspace, user] = await Promise.all([vault.getWorkspace(run.workspaceId), vault.getUser(run.userId)]);
+        const { found, missing } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
+        if (missing.length) {
+          throw ApplicationFailure.create({
+            type: ErrorType.SecretNotFound,
+            message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspace.name} or for user ${user.name}: ${missing.join(', ')}`,
+            nonRetryable: true,
+            details: [missing],
+          });
+        }
+        return await withTarget(run, async (target, ctx) => ({
+          workspaceName: workspace.name,
+          userName: user.name,
+          computeEnvName: ctx.computeEnv.name,
+          platform: ctx.computeEnv.platform,
+          secrets: found,
+          plannedRefs: target.plan(ctx, found.map((s) => s.name)),
+        }));
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** Read each value from the vault and place them all; heartbeats the count pushed. */
+    async pushSecrets({ run, secrets }: PushInput): Promise<PushResult> {
+      const values: string[] = [];
+      try {
+        const plain: PlainSecret[] = [];
+        for (const ref of secrets) {
+          const value = await vault.readSecretValue(ref);
+          values.push(value);
+          plain.push({ name: ref.name, value });
+        }
+        return await withTarget(run, (target, ctx) => target.push(ctx, plain, (done) => Context.current().heartbeat(done)));
+      } catch (err) {
+        throw toFailure(err, values);
+      }
+    },
+
+    /** Prove the run's identities can read what was pushed and the broker can delete it. */
+    async verifyAccess({ run, refs }: RefsInput): Promise<void> {
+      let result;
+      try {
+        result = await withTarget(run, (target, ctx) => target.verify(ctx, refs));
+      } catch (err) {
+        throw toFailure(err);
+      }
+      if (!result.ok) {
+        throw ApplicationFailure.create({
+          type: ErrorType.AccessVerification,
+          message: `access check failed: ${describeMissing(result.missing)}`,
+          nonRetryable: true,
+          details: [result.missing],
+        });
+      }
+    },
+
+    /** Delete exactly these refs. Not found counts as deleted; what the broker does not own is left alone. */
+    async deleteSecrets({ run, refs }: RefsInput): Promise<DeleteResult> {
+      try {
+        const outcomes = await withTarget(run, (target, ctx) => target.delete(ctx, refs));
+        return refs.map((ref, i) => ({ ref, outcome: outcomes[i] }));
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The launch service's library: start a run and wait until its secrets are in place in one call
+ * (Update-with-Start), then report the end, renew the lease, cancel, or read the state.
+ */
+import {
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
+import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
+import { TASK_QUEUE, pipelineRunWorkflowId, type PipelineRunInput, type ReadyResult, type RunStatus } from '../workflows/shared';
+import { LaunchError, type LaunchRequest, type PipelineRunsApi } from './types';
+
+export class PipelineRuns implements PipelineRunsApi {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string = TASK_QUEUE,
+  ) {}
+
+  async launch(req: LaunchRequest): Promise<ReadyResult> {
+    const workflowId = pipelineRunWorkflowId(req.runId);
+    const input: PipelineRunInput = {
+      runId: req.runId,
+      workspaceId: req.workspaceId,
+      userId: req.userId,
+      computeEnvId: req.computeEnvId,
+      secretNames: req.secretNames,
+      ...(req.leaseMs !== undefined ? { leaseMs: req.leaseMs } : {}),
+    };
+    const labels = req.labels ?? {};
+    const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
+      workflowId,
+      taskQueue: this.taskQueue,
+      args: [input],
+      // A run id is launched once: a live run refuses a second launch, and so does a closed one.
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: RunIdKey, value: req.runId },
+        { key: WorkspaceKey, value: labels.workspace ?? req.workspaceId },
+        { key: ComputeEnvKey, value: labels.computeEnv ?? req.computeEnvId },
+        ...(labels.platform ? [{ key: PlatformKey, value: labels.platform }] : []),
+        { key: PhaseKey, value: 'resolving' },
+      ],
+      memo: { user: labels.user ?? req.userId, secretNames: req.secretNames },
+    });
+    try {
+      return await this.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation });
+    } catch (err) {
+      throw toLaunchError(err, req.runId);
+    }
+  }
+
+  async complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+    await this.wrap(runId, () => this.handle(runId).signal(runCompletedSignal, { status }));
+  }
+
+  async cancel(runId: string): Promise<void> {
+    await this.wrap(runId, () => this.handle(runId).cancel());
+  }
+
+  async renew(runId: string, extendByMs: number): Promise<void> {
+    await this.wrap(runId, () => this.handle(runId).signal(renewLeaseSignal, { extendByMs }));
+  }
+
+  async state(runId: string): Promise<RunStatus> {
+    return this.wrap(runId, () => this.handle(runId).query(statusQuery));
+  }
+
+  async waitClosed(runId: string): Promise<RunStatus> {
+    try {
+      await this.handle(runId).result();
+    } catch (err) {
+      // Cancelled and failed launches end in a failed workflow; the state still says what happened.
+      if (!(err instanceof WorkflowFailedError)) throw err;
+    }
+    return this.state(runId);
+  }
+
+  private handle(runId: string) {
+    return this.client.workflow.getHandle<typeof pipelineRun>(pipelineRunWorkflowId(runId));
+  }
+
+  private async wrap<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new LaunchError(`run ${runId} not found`, 'not-found');
+      throw err;
+    }
+  }
+}
+
+function toLaunchError(err: unknown, runId: string): unknown {
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return new LaunchError(`run ${runId} was already launched; a run id is used once`, 'duplicate-run');
+  }
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) return new LaunchError(cause.message, 'launch-failed', cause.type ?? undefined);
+    return new LaunchError(cause?.message ?? err.message, 'launch-failed');
+  }
+  return err;
+}

@@ -1,0 +1,44 @@
+/** A real Temporal dev server on free loopback ports, with the broker's search attributes registered. */
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/shared';
+import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
+import { tool } from './tools';
+
+export interface TemporalServer {
+  address: string;
+  namespace: string;
+  process: ServerProcess;
+  stop(): Promise<void>;
+}
+
+export async function startTemporal(opts: { dbFile?: string } = {}): Promise<TemporalServer> {
+  const port = await freePort();
+  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  const proc = spawnServer(tool('temporal'), args);
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitForPort(port, 60_000);
+    // The frontend answers before the namespace is ready: wait until it is.
+    const connection = await Connection.connect({ address });
+    try {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          await connection.workflowService.describeNamespace({ namespace: 'default' });
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${proc.output().slice(-2000)}`);
+  }
+  return { address, namespace: 'default', process: proc, stop: () => proc.stop() };
+}

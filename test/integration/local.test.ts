@@ -1,0 +1,191 @@
+/**
+ * The pipeline-run workflow end to end on the `local` compute environment: real Temporal dev server,
+ * real worker, real vault, real files.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LaunchError } from '../../client/types';
+import { pipelineRunWorkflowId } from '../../workflows/shared';
+import { historyText } from '../harness/history';
+import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
+
+let broker: TestBroker;
+let ids: Awaited<ReturnType<TestBroker['seed']>>;
+let ceId: string;
+
+const WS_VALUE = 'workspace-value-7f3a91c2e5';
+const USER_VALUE = 'user-value-c0ffee4b1d9e';
+const OTHER_VALUE = 'other-value-9d8e7f6a5b4c';
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  ids = await broker.seed();
+  await broker.vault.setSecret({ scope: 'workspace', ownerId: ids.workspaceId, name: 'DB_PASSWORD', value: WS_VALUE });
+  await broker.vault.setSecret({ scope: 'user', ownerId: ids.userId, name: 'DB_PASSWORD', value: USER_VALUE });
+  await broker.vault.setSecret({ scope: 'workspace', ownerId: ids.workspaceId, name: 'API_TOKEN', value: OTHER_VALUE });
+  const ce = await broker.vault.createComputeEnv({ workspaceId: ids.workspaceId, name: 'laptop', platform: 'local', config: {} });
+  ceId = ce.id;
+});
+
+afterAll(async () => {
+  await broker?.stop();
+});
+
+function launch(runId: string, secretNames = ['DB_PASSWORD', 'API_TOKEN'], leaseMs?: number) {
+  return broker.runs.launch({
+    runId,
+    workspaceId: ids.workspaceId,
+    userId: ids.userId,
+    computeEnvId: ceId,
+    secretNames,
+    ...(leaseMs ? { leaseMs } : {}),
+    labels: { workspace: ids.workspaceName, computeEnv: 'laptop', platform: 'local', user: ids.userName },
+  });
+}
+
+const runDir = (runId: string) => path.join(broker.localWorkDir, `tower-${runId}`);
+
+describe('pipeline run on local', () => {
+  test('launch → ready with the user value at 0600 → complete → directory gone', async () => {
+    const runId = uniqueRunId();
+    const ready = await launch(runId);
+
+    expect(ready.platform).toBe('local');
+    expect(ready.headJobEnv.NXF_ENABLE_SECRETS).toBe('true');
+    const file = ready.headJobEnv.NXF_SECRETS_FILE;
+    expect(file).toBe(path.join(runDir(runId), 'store.json'));
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(runDir(runId)).mode & 0o777).toBe(0o700);
+    const store = JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; value: string }[];
+    expect(store).toEqual(
+      expect.arrayContaining([
+        { name: 'DB_PASSWORD', value: USER_VALUE }, // the user's secret overrides the workspace's
+        { name: 'API_TOKEN', value: OTHER_VALUE },
+      ]),
+    );
+    expect(store).toHaveLength(2);
+
+    const state = await broker.runs.state(runId);
+    expect(state.phase).toBe('ready');
+    expect(state.refs.map((r) => r.state)).toEqual(['pushed', 'pushed']);
+    expect(JSON.stringify(state)).not.toContain(USER_VALUE);
+
+    // Nextflow leaves .nf-<hash>.secrets files beside the store: they go with the directory.
+    fs.writeFileSync(path.join(runDir(runId), '.nf-abc123.secrets'), 'export X="y"\n', { mode: 0o600 });
+    await broker.runs.complete(runId, 'succeeded');
+    const final = await broker.runs.waitClosed(runId);
+    expect(final.phase).toBe('deleted');
+    expect(final.outcome).toBe('succeeded');
+    expect(final.refs.every((r) => r.state === 'deleted')).toBe(true);
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
+  test('cancel deletes the secrets', async () => {
+    const runId = uniqueRunId();
+    await launch(runId);
+    expect(fs.existsSync(runDir(runId))).toBe(true);
+    await broker.runs.cancel(runId);
+    const final = await broker.runs.waitClosed(runId);
+    expect(final.outcome).toBe('cancelled');
+    expect(final.phase).toBe('deleted');
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
+  test('lease expiry deletes the secrets without a completion signal', async () => {
+    const runId = uniqueRunId();
+    const ready = await launch(runId, ['API_TOKEN'], 2_000);
+    expect(Date.parse(ready.leaseExpiresAt) - Date.now()).toBeLessThanOrEqual(2_000);
+    const final = await broker.runs.waitClosed(runId);
+    expect(final.outcome).toBe('lease-expired');
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
+  test('renewing the lease keeps the secrets past the original expiry', async () => {
+    const runId = uniqueRunId();
+    await launch(runId, ['API_TOKEN'], 3_000);
+    await broker.runs.renew(runId, 60_000);
+    await new Promise((r) => setTimeout(r, 4_000));
+    const state = await broker.runs.state(runId);
+    expect(state.phase).toBe('ready');
+    expect(fs.existsSync(runDir(runId))).toBe(true);
+    await broker.runs.complete(runId, 'failed');
+    expect((await broker.runs.waitClosed(runId)).outcome).toBe('failed');
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
+  test('a worker stopped between push and delete: a new worker still deletes', async () => {
+    const runId = uniqueRunId();
+    await launch(runId);
+    await broker.stopWorker();
+    await broker.runs.complete(runId, 'succeeded'); // recorded by the server while no worker runs
+    await new Promise((r) => setTimeout(r, 500));
+    expect(fs.existsSync(runDir(runId))).toBe(true);
+    await broker.startWorker();
+    const final = await broker.runs.waitClosed(runId);
+    expect(final.outcome).toBe('succeeded');
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
+  test('a second launch of the same run id is refused', async () => {
+    const runId = uniqueRunId();
+    await launch(runId);
+    await expect(launch(runId)).rejects.toMatchObject({ name: 'LaunchError', code: 'duplicate-run' });
+    await broker.runs.complete(runId, 'succeeded');
+    await broker.runs.waitClosed(runId);
+    // Closed runs are not relaunched either: a run id is used once.
+    await expect(launch(runId)).rejects.toMatchObject({ code: 'duplicate-run' });
+  });
+
+  test('a missing secret fails the launch at once, naming it, and leaves nothing', async () => {
+    const runId = uniqueRunId();
+    const err = await launch(runId, ['API_TOKEN', 'NOT_THERE', 'ALSO_MISSING']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LaunchError);
+    expect((err as LaunchError).code).toBe('launch-failed');
+    expect((err as LaunchError).type).toBe('SecretNotFoundError');
+    expect((err as LaunchError).message).toContain('NOT_THERE');
+    expect((err as LaunchError).message).toContain('ALSO_MISSING');
+    const final = await broker.runs.waitClosed(runId);
+    expect(final.outcome).toBe('launch-failed');
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
+  test('operators find the run by its search attributes', async () => {
+    const runId = uniqueRunId();
+    await launch(runId, ['API_TOKEN']);
+    const query = `BrokerRunId = "${runId}" AND BrokerWorkspace = "${ids.workspaceName}" AND BrokerPlatform = "local" AND BrokerPhase = "ready"`;
+    await eventually(async () => {
+      for await (const wf of broker.client.workflow.list({ query })) return wf.workflowId === pipelineRunWorkflowId(runId);
+      return false;
+    }, 'the run to be listed by its search attributes');
+    const desc = await broker.client.workflow.getHandle(pipelineRunWorkflowId(runId)).describe();
+    expect(desc.memo).toMatchObject({ workspace: ids.workspaceName, computeEnv: 'laptop', secretNames: ['API_TOKEN'] });
+    await broker.runs.complete(runId, 'succeeded');
+    await broker.runs.waitClosed(runId);
+  });
+
+  test('no secret value in workflow history (raw or decoded) or worker logs', async () => {
+    const runId = uniqueRunId();
+    await launch(runId);
+    await broker.runs.complete(runId, 'succeeded');
+    await broker.runs.waitClosed(runId);
+    const workflowId = pipelineRunWorkflowId(runId);
+
+    const history = await broker.client.workflow.getHandle(workflowId).fetchHistory();
+    // Raw, as the server stores it, and decoded with the broker's codec: references only.
+    const rawHistory = await historyText(history);
+    const decoded = await historyText(history, broker.codec);
+    const logs = broker.workerLogs();
+
+    for (const value of [WS_VALUE, USER_VALUE, OTHER_VALUE]) {
+      for (const text of [decoded, rawHistory, logs]) {
+        expect(text).not.toContain(value);
+        expect(text).not.toContain(Buffer.from(value).toString('base64'));
+      }
+    }
+    // Controls: the searches can find things. Decoded history names the secrets; raw history is
+    // encrypted, so not even the names appear there; the logs mention the run.
+    expect(decoded).toContain('DB_PASSWORD');
+    expect(rawHistory).not.toContain('DB_PASSWORD');
+    expect(logs).toContain(runId);
+  });
+});

@@ -1,0 +1,56 @@
+/** Broker configuration from the environment, with the embedded defaults `make start` uses. */
+import * as path from 'node:path';
+import type { TargetDeps } from '../providers/types';
+import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../workflows/shared';
+
+export interface BrokerConfig {
+  /** State of the embedded default: PGlite vault, key files, local compute environment runs. */
+  dataDir: string;
+  /** PostgreSQL server; unset means PGlite under dataDir. */
+  databaseUrl?: string;
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  apiHost: string;
+  apiPort: number;
+  /** Where `local` compute environments without a workDir keep run directories. */
+  localWorkDir: string;
+  endpoints: NonNullable<TargetDeps['endpoints']>;
+}
+
+function port(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: must be a port number 0-65535, got "${value}"`);
+  return n;
+}
+
+function gcpEndpoint(env: NodeJS.ProcessEnv): BrokerConfig['endpoints']['gcp'] {
+  const value = env.BROKER_GCP_ENDPOINT;
+  if (!value) return undefined;
+  const m = /^([^:]+):(\d+)$/.exec(value);
+  if (!m) throw new Error(`BROKER_GCP_ENDPOINT: must be host:port, got "${value}"`);
+  return { apiEndpoint: m[1], port: Number(m[2]), insecure: env.BROKER_GCP_INSECURE === '1' || env.BROKER_GCP_INSECURE === 'true' };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  const dataDir = path.resolve(env.BROKER_DATA_DIR ?? '.data');
+  const apiHost = env.BROKER_API_HOST ?? '127.0.0.1';
+  if (apiHost !== '127.0.0.1' && apiHost !== 'localhost' && apiHost !== '::1' && env.BROKER_API_ALLOW_REMOTE !== '1') {
+    throw new Error(`BROKER_API_HOST=${apiHost}: the API has no authentication yet and listens on loopback only`);
+  }
+  return {
+    dataDir,
+    databaseUrl: env.DATABASE_URL || undefined,
+    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
+    taskQueue: env.BROKER_TASK_QUEUE ?? TASK_QUEUE,
+    apiHost,
+    apiPort: port(env.BROKER_API_PORT, 'BROKER_API_PORT', 8787),
+    localWorkDir: path.resolve(env.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
+    endpoints: {
+      ...(env.BROKER_AWS_ENDPOINT ? { aws: env.BROKER_AWS_ENDPOINT } : {}),
+      ...(gcpEndpoint(env) ? { gcp: gcpEndpoint(env) } : {}),
+    },
+  };
+}

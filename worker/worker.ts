@@ -1,0 +1,38 @@
+/** Build the broker's Temporal worker over a vault and the providers. */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { createActivities } from '../activities';
+import { createTarget } from '../providers';
+import type { TargetDeps } from '../providers/types';
+import type { VaultApi } from '../store/types';
+import { TASK_QUEUE } from '../workflows/shared';
+
+export interface BrokerWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue?: string;
+  vault: VaultApi;
+  targetDeps: Omit<TargetDeps, 'readCredential'>;
+  dataConverter: DataConverter;
+  /** A prebuilt workflow bundle (tests bundle once); otherwise workflows are bundled at start. */
+  workflowBundle?: { codePath: string };
+  /** Extra worker options (limits, identity). */
+  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxActivitiesPerSecond' | 'maxTaskQueueActivitiesPerSecond' | 'identity'>>;
+}
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
+  const { vault } = opts;
+  const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
+  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps) });
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    activities,
+    dataConverter: opts.dataConverter,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...opts.tuning,
+  });
+}
