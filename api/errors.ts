@@ -1,0 +1,93 @@
+/**
+ * Map errors to HTTP answers. Only errors whose messages are written for people (the vault's
+ * ValidationError, NotFoundError, ConflictError, VaultKeyError, and LaunchError) reach the client;
+ * anything else is logged server-side (redacted) and answered with a generic 500.
+ */
+import { ConflictError, NotFoundError, ValidationError, VaultKeyError } from '../store/errors';
+import { LaunchError } from '../client/types';
+
+export interface ErrorBody {
+  error: string;
+  /** For 400s: the field and the rule it broke. */
+  field?: string;
+  rule?: string;
+  /** A stable machine-readable code: validation, not-found, conflict, duplicate-run, launch-failed, ... */
+  code: string;
+}
+
+export interface MappedError {
+  status: number;
+  body: ErrorBody;
+  /** True when the error was not expected: log its detail. */
+  unexpected: boolean;
+}
+
+export const GENERIC_500 = 'internal error; the broker logged the details';
+
+/** Fastify's own request errors (body parsing, size, content type). */
+interface FastifyLikeError {
+  code?: unknown;
+  statusCode?: unknown;
+}
+
+export function mapError(err: unknown, bodyLimit: number): MappedError {
+  if (err instanceof ValidationError) return validation(err.field, err.rule);
+  if (err instanceof NotFoundError) return { status: 404, body: { error: err.message, code: 'not-found' }, unexpected: false };
+  if (err instanceof ConflictError) return { status: 409, body: { error: err.message, code: 'conflict' }, unexpected: false };
+  if (err instanceof VaultKeyError) return { status: 500, body: { error: err.message, code: 'vault-key' }, unexpected: true };
+  if (err instanceof LaunchError) {
+    const status = err.code === 'duplicate-run' ? 409 : err.code === 'not-found' ? 404 : 422;
+    return { status, body: { error: err.message, code: err.code }, unexpected: false };
+  }
+  // Temporal's client raises WorkflowNotFoundError for an unknown run; matched by name so the API
+  // does not import the Temporal SDK. Its message names the workflow id only.
+  if (err instanceof Error && err.name === 'WorkflowNotFoundError') {
+    return { status: 404, body: { error: 'run not found', code: 'not-found' }, unexpected: false };
+  }
+  const fe = (err ?? {}) as FastifyLikeError;
+  if (typeof fe.code === 'string' && fe.code.startsWith('FST_')) {
+    switch (fe.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return { ...validation('body', `must be at most ${bodyLimit} bytes`), status: 413 };
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return { ...validation('content-type', 'must be application/json'), status: 415 };
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return validation('body', 'must not be empty when content-type is application/json');
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return validation('content-length', 'does not match the body');
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      default:
+        // JSON.parse messages quote the body: never pass them on.
+        if (fe.statusCode === 400 || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return validation('body', 'must be valid JSON');
+    }
+  }
+  if (err instanceof SyntaxError && (err as FastifyLikeError).statusCode === 400) return validation('body', 'must be valid JSON');
+  return { status: 500, body: { error: GENERIC_500, code: 'internal' }, unexpected: true };
+}
+
+function validation(field: string, rule: string): MappedError {
+  return { status: 400, body: { error: `${field}: ${rule}`, field, rule, code: 'validation' }, unexpected: false };
+}
+
+/**
+ * Replace every occurrence of the given strings in `text`. Used on server-side log lines, so an
+ * unexpected error whose message echoes part of a request cannot write a secret to the log.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s.length === 0) continue;
+    out = out.split(s).join('[REDACTED]');
+  }
+  return out;
+}
+
+/** Every string leaf of a parsed request body (values and credential fields), longest first. */
+export function stringLeaves(body: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 20) return out;
+  if (typeof body === 'string') out.push(body);
+  else if (Array.isArray(body)) for (const v of body) stringLeaves(v, out, depth + 1);
+  else if (body && typeof body === 'object') for (const v of Object.values(body)) stringLeaves(v, out, depth + 1);
+  if (depth === 0) out.sort((a, b) => b.length - a.length);
+  return out;
+}

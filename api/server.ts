@@ -1,0 +1,252 @@
+/**
+ * The broker's HTTP API: JSON under /v1 for workspaces, users, secrets, credentials, compute
+ * environments and pipeline runs. Secret values are write-only: they go in, and no response, log
+ * line or error carries one out. Fastify's own logger is off; the API writes one line per request
+ * (method, path, status, time) through the logger it is given, never a body.
+ *
+ * The caller listens (on 127.0.0.1 until authentication lands) and closes the vault and clients.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { VaultApi, Workspace, User, SecretScope } from '../store/types';
+import type { PipelineRunsApi } from '../client/types';
+import { ValidationError } from '../store/errors';
+import { parseDuration } from './duration';
+import { mapError, redact, stringLeaves } from './errors';
+import { BODY_LIMIT_BYTES, checkParam, parse, schemas } from './validation';
+
+export interface ApiLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface BuildApiServerOptions {
+  vault: VaultApi;
+  runs: PipelineRunsApi;
+  /** Where request lines and unexpected errors go; defaults to one JSON line per event on stderr. */
+  logger?: ApiLogger;
+  /** Request body limit in bytes (default 128 KiB). */
+  bodyLimit?: number;
+}
+
+/** One JSON line per event on stderr. */
+export const stderrLogger: ApiLogger = {
+  info: (message, fields) => writeLine('info', message, fields),
+  warn: (message, fields) => writeLine('warn', message, fields),
+  error: (message, fields) => writeLine('error', message, fields),
+};
+
+function writeLine(level: string, message: string, fields?: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'api', message, ...fields })}\n`);
+}
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Body: unknown }>;
+
+export function buildApiServer(options: BuildApiServerOptions): FastifyInstance {
+  const { vault, runs } = options;
+  const log = options.logger ?? stderrLogger;
+  const bodyLimit = options.bodyLimit ?? BODY_LIMIT_BYTES;
+
+  const app = Fastify({
+    // Never let Fastify log: its request/error serializers can include bodies and parser messages.
+    logger: false,
+    bodyLimit,
+    // Shown in 404 lines only; names are not secret, but keep parameters short.
+    maxParamLength: 200,
+    return503OnClosing: true,
+  });
+
+  /** Strings from secret-bearing bodies, redacted from any server-side log line of that request. */
+  const sensitive = new WeakMap<FastifyRequest, string[]>();
+  const started = new WeakMap<FastifyRequest, bigint>();
+
+  app.addHook('onRequest', async (req) => {
+    started.set(req, process.hrtime.bigint());
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const t0 = started.get(req);
+    const ms = t0 === undefined ? undefined : Number((process.hrtime.bigint() - t0) / 1000n) / 1000;
+    log.info('request', {
+      method: req.method,
+      // The path only: no query string, no body.
+      path: req.url.split('?')[0],
+      route: req.routeOptions.url,
+      status: reply.statusCode,
+      ms,
+    });
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const mapped = mapError(err, bodyLimit);
+    if (mapped.unexpected) {
+      const secrets = sensitive.get(req) ?? [];
+      const e = err instanceof Error ? err : new Error(String(err));
+      log.error('request failed', {
+        method: req.method,
+        path: req.url.split('?')[0],
+        error: redact(`${e.name}: ${e.message}`, secrets),
+        stack: redact(e.stack ?? '', secrets),
+      });
+    }
+    return reply.code(mapped.status).send(mapped.body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    return reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'no-route' });
+  });
+
+  /** Remember which strings of this request are secret, for log redaction. */
+  const markSensitive = (req: FastifyRequest, strings: string[]) => sensitive.set(req, strings);
+
+  const workspaceOf = (req: Req): Promise<Workspace> => vault.getWorkspace(checkParam('ref', 'workspace', req.params.workspace ?? ''));
+  const userOf = (req: Req): Promise<User> => vault.getUser(checkParam('ref', 'user', req.params.user ?? ''));
+
+  // ---- health ----
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // ---- workspaces and users ----
+  app.post('/v1/workspaces', async (req: Req, reply) => {
+    const { name } = parse(schemas.createNamed, req.body);
+    return reply.code(201).send(await vault.createWorkspace(name));
+  });
+  app.get('/v1/workspaces', async () => ({ workspaces: await vault.listWorkspaces() }));
+
+  app.post('/v1/users', async (req: Req, reply) => {
+    const { name } = parse(schemas.createNamed, req.body);
+    return reply.code(201).send(await vault.createUser(name));
+  });
+  app.get('/v1/users', async () => ({ users: await vault.listUsers() }));
+
+  // ---- secrets (workspace and user scope) ----
+  const secretRoutes = (scope: SecretScope, prefix: string, ownerOf: (req: Req) => Promise<{ id: string }>) => {
+    app.put(`${prefix}/secrets/:name`, async (req: Req, reply: FastifyReply) => {
+      const body = req.body as { value?: unknown } | undefined;
+      if (body && typeof body === 'object' && typeof body.value === 'string') markSensitive(req, [body.value]);
+      const name = checkParam('secretName', 'name', req.params.name ?? '');
+      const { value } = parse(schemas.setSecret, req.body);
+      const owner = await ownerOf(req);
+      return reply.code(200).send(await vault.setSecret({ scope, ownerId: owner.id, name, value }));
+    });
+    app.get(`${prefix}/secrets`, async (req: Req) => {
+      const owner = await ownerOf(req);
+      return { secrets: await vault.listSecrets({ scope, ownerId: owner.id }) };
+    });
+    app.delete(`${prefix}/secrets/:name`, async (req: Req, reply: FastifyReply) => {
+      const name = checkParam('secretName', 'name', req.params.name ?? '');
+      const owner = await ownerOf(req);
+      await vault.deleteSecret({ scope, ownerId: owner.id, name });
+      return reply.code(204).send();
+    });
+  };
+  secretRoutes('workspace', '/v1/workspaces/:workspace', workspaceOf);
+  secretRoutes('user', '/v1/users/:user', userOf);
+
+  // ---- credentials ----
+  app.post('/v1/workspaces/:workspace/credentials', async (req: Req, reply) => {
+    const raw = req.body as { fields?: unknown } | undefined;
+    if (raw && typeof raw === 'object') markSensitive(req, stringLeaves(raw.fields));
+    const input = parse(schemas.createCredential, req.body);
+    const ws = await workspaceOf(req);
+    // The vault checks the kind and parses the fields (ValidationError names fields.<x>).
+    return reply.code(201).send(await vault.createCredential({ workspaceId: ws.id, ...input }));
+  });
+  app.get('/v1/workspaces/:workspace/credentials', async (req: Req) => {
+    const ws = await workspaceOf(req);
+    return { credentials: await vault.listCredentials(ws.id) };
+  });
+  app.delete('/v1/workspaces/:workspace/credentials/:name', async (req: Req, reply) => {
+    const name = checkParam('ref', 'name', req.params.name ?? '');
+    const ws = await workspaceOf(req);
+    const cred = await vault.getCredential(name, ws.id);
+    await vault.deleteCredential(cred.id);
+    return reply.code(204).send();
+  });
+
+  // ---- compute environments ----
+  app.post('/v1/workspaces/:workspace/compute-envs', async (req: Req, reply) => {
+    const input = parse(schemas.createComputeEnv, req.body);
+    const ws = await workspaceOf(req);
+    // The vault checks the platform's settings and resolves the credential by name within the
+    // workspace (and its kind); its field is credentialId, the API's is credential.
+    const ce = await renameFields(
+      vault.createComputeEnv({
+        workspaceId: ws.id,
+        name: input.name,
+        platform: input.platform,
+        config: input.config,
+        credentialId: input.credential ?? null,
+      }),
+      { credentialId: 'credential' },
+    );
+    return reply.code(201).send(ce);
+  });
+  app.get('/v1/workspaces/:workspace/compute-envs', async (req: Req) => {
+    const ws = await workspaceOf(req);
+    return { computeEnvs: await vault.listComputeEnvs(ws.id) };
+  });
+  app.get('/v1/workspaces/:workspace/compute-envs/:name', async (req: Req) => {
+    const name = checkParam('ref', 'name', req.params.name ?? '');
+    const ws = await workspaceOf(req);
+    return vault.getComputeEnv(name, ws.id);
+  });
+  app.delete('/v1/workspaces/:workspace/compute-envs/:name', async (req: Req, reply) => {
+    const name = checkParam('ref', 'name', req.params.name ?? '');
+    const ws = await workspaceOf(req);
+    const ce = await vault.getComputeEnv(name, ws.id);
+    await vault.deleteComputeEnv(ce.id);
+    return reply.code(204).send();
+  });
+
+  // ---- pipeline runs ----
+  app.post('/v1/runs', async (req: Req) => {
+    const input = parse(schemas.launch, req.body);
+    const leaseMs = input.lease === undefined ? undefined : parseDuration(input.lease, 'lease');
+    const ws = await vault.getWorkspace(input.workspace);
+    const user = await vault.getUser(input.user);
+    const ce = await vault.getComputeEnv(input.computeEnv, ws.id);
+    return runs.launch({
+      runId: input.runId,
+      workspaceId: ws.id,
+      userId: user.id,
+      computeEnvId: ce.id,
+      secretNames: input.secrets,
+      ...(leaseMs === undefined ? {} : { leaseMs }),
+      labels: { workspace: ws.name, computeEnv: ce.name, platform: ce.platform, user: user.name },
+    });
+  });
+  app.get('/v1/runs/:runId', async (req: Req) => {
+    return runs.state(checkParam('runId', 'runId', req.params.runId ?? ''));
+  });
+  app.post('/v1/runs/:runId/complete', async (req: Req, reply) => {
+    const runId = checkParam('runId', 'runId', req.params.runId ?? '');
+    const { status } = parse(schemas.complete, req.body);
+    await runs.complete(runId, status);
+    return reply.code(202).send({ runId, accepted: 'complete', status });
+  });
+  app.post('/v1/runs/:runId/cancel', async (req: Req, reply) => {
+    const runId = checkParam('runId', 'runId', req.params.runId ?? '');
+    parse(schemas.empty, req.body);
+    await runs.cancel(runId);
+    return reply.code(202).send({ runId, accepted: 'cancel' });
+  });
+  app.post('/v1/runs/:runId/renew', async (req: Req, reply) => {
+    const runId = checkParam('runId', 'runId', req.params.runId ?? '');
+    const { extendBy } = parse(schemas.renew, req.body);
+    const extendByMs = parseDuration(extendBy, 'extendBy');
+    await runs.renew(runId, extendByMs);
+    return reply.code(202).send({ runId, accepted: 'renew', extendBy, extendByMs });
+  });
+
+  return app;
+}
+
+/** Re-raise a ValidationError under the field name the API's caller used. */
+async function renameFields<T>(p: Promise<T>, names: Record<string, string>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ValidationError && names[err.field] !== undefined) throw new ValidationError(names[err.field]!, err.rule);
+    throw err;
+  }
+}

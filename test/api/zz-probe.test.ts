@@ -1,2 +1,0 @@
-import { Command } from 'commander';
-test('probe', () => { expect(typeof Command).toBe('function'); });
