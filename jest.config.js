@@ -7,6 +7,6 @@ module.exports = {
   testTimeout: 120_000,
   // Integration suites start real servers; two at a time fits a 2-core machine.
   maxWorkers: 2,
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.ts$': 'ts-jest' },
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
 };

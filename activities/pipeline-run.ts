@@ -7,6 +7,8 @@ import type { PlainSecret, RunContext, SecretTarget } from '../providers/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import {
   ErrorType,
+  RUN_ID_PATTERN,
+  RUN_ID_RULE,
   type MissingPermission,
   type PipelineRunInput,
   type PushResult,
@@ -67,6 +69,9 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
   return {
     /** Check the run's inputs, resolve names to vault refs (user over workspace), plan the remote refs. */
     async resolveRun(run: PipelineRunInput): Promise<ResolvedRun> {
+      if (!RUN_ID_PATTERN.test(run.runId)) {
+        throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `runId: ${RUN_ID_RULE}`, nonRetryable: true });
+      }
       try {
         const [workspace, user] = await Promise.all([vault.getWorkspace(run.workspaceId), vault.getUser(run.userId)]);
         const { found, missing } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });

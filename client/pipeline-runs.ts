@@ -13,7 +13,8 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
-import { TASK_QUEUE, pipelineRunWorkflowId, type PipelineRunInput, type ReadyResult, type RunStatus } from '../workflows/shared';
+import { RUN_ID_PATTERN, RUN_ID_RULE, TASK_QUEUE, pipelineRunWorkflowId, type PipelineRunInput, type ReadyResult, type RunStatus } from '../workflows/shared';
+import { ValidationError } from '../store/errors';
 import { LaunchError, type LaunchRequest, type PipelineRunsApi } from './types';
 
 export class PipelineRuns implements PipelineRunsApi {
@@ -23,6 +24,7 @@ export class PipelineRuns implements PipelineRunsApi {
   ) {}
 
   async launch(req: LaunchRequest): Promise<ReadyResult> {
+    if (!RUN_ID_PATTERN.test(req.runId)) throw new ValidationError('runId', RUN_ID_RULE);
     const workflowId = pipelineRunWorkflowId(req.runId);
     const input: PipelineRunInput = {
       runId: req.runId,
