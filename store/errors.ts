@@ -30,3 +30,11 @@ export class ConflictError extends Error {
 export class VaultKeyError extends Error {
   override readonly name = 'VaultKeyError';
 }
+
+/**
+ * A sealed record does not decrypt under a key the vault holds: the row was altered or copied from
+ * another record. Names the record, never its contents.
+ */
+export class VaultIntegrityError extends Error {
+  override readonly name = 'VaultIntegrityError';
+}

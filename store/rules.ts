@@ -1,0 +1,96 @@
+/**
+ * The vault's acceptance rules, shared by the vault, the HTTP API and the CLI so every door refuses
+ * the same things with the same words. Every refusal is a ValidationError(field, rule); no message
+ * ever includes the value it judged (names are not secret, but the rules do not repeat them either).
+ */
+import { ValidationError } from './errors';
+
+/** Nextflow's own pattern for secret names (SecretsHelper.groovy). */
+export const NEXTFLOW_SECRET_NAME = /^[a-zA-Z_](?:[0-9A-Za-z]+|(_)(?!\1)){1,49}$/;
+/**
+ * The `{1,49}` in Nextflow's pattern counts groups, not characters, so the pattern alone does not
+ * bound the length; the broker holds names to the 50 characters the pattern is meant to allow (and
+ * which keep `tower-<workflowId>-<NAME>` within Google's 255-character secret ids).
+ */
+export const SECRET_NAME_MIN = 2;
+export const SECRET_NAME_MAX = 50;
+/** AWS Secrets Manager's SecretString limit, the smallest of the targets. */
+export const SECRET_VALUE_MAX_BYTES = 65_536;
+
+/** Workspace, user, credential and compute environment names (seeds 001 and 004). */
+export const ENTITY_NAME = /^[A-Za-z0-9_-]{1,100}$/;
+export const ENTITY_NAME_MAX = 100;
+/** Ids are UUIDs; a name of that shape would make `get(idOrName)` ambiguous. */
+export const ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const SecretNameRule = {
+  type: 'must be a string',
+  length: `must be ${SECRET_NAME_MIN} to ${SECRET_NAME_MAX} characters long`,
+  hyphen:
+    'must not contain "-": Nextflow exports secret names as shell variables, so a hyphenated name cannot reach a task (use "_" instead)',
+  firstChar: 'must start with a letter or "_"',
+  leadingDoubleUnderscore: 'must not start with "__" (Nextflow reserves such names)',
+  doubleUnderscore: 'must not contain "__" (Nextflow allows only single underscores)',
+  chars: 'may contain only letters, digits and single underscores (Nextflow exports secret names as shell variables)',
+} as const;
+
+export const SecretValueRule = {
+  type: 'must be a string',
+  empty: 'must not be empty',
+  tooLarge: `must be at most ${SECRET_VALUE_MAX_BYTES.toLocaleString('en-US')} bytes of UTF-8`,
+  multiLine: 'multi-line secrets must be base64-encoded (the value contains a line break: encode it, and decode it in the task)',
+} as const;
+
+export const EntityNameRule = {
+  type: 'must be a string',
+  length: `must be 1 to ${ENTITY_NAME_MAX} characters long`,
+  chars: 'may contain only letters, digits, dashes and underscores',
+  idShape: 'must not have the form of an id (a UUID)',
+} as const;
+
+/** Why `name` is not a usable Nextflow secret name, or null when it is. */
+export function secretNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return SecretNameRule.type;
+  if (name.includes('-')) return SecretNameRule.hyphen;
+  if (name.length < SECRET_NAME_MIN || name.length > SECRET_NAME_MAX) return SecretNameRule.length;
+  if (!/^[A-Za-z_]/.test(name)) return SecretNameRule.firstChar;
+  if (name.startsWith('__')) return SecretNameRule.leadingDoubleUnderscore;
+  if (!/^[0-9A-Za-z_]*$/.test(name)) return SecretNameRule.chars;
+  if (name.includes('__')) return SecretNameRule.doubleUnderscore;
+  // Belt and braces: whatever passed the specific checks must also pass Nextflow's own pattern.
+  if (!NEXTFLOW_SECRET_NAME.test(name)) return SecretNameRule.chars;
+  return null;
+}
+
+/** Why `value` cannot be stored as a secret value, or null when it can. Never echoes the value. */
+export function secretValueProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return SecretValueRule.type;
+  if (value.length === 0) return SecretValueRule.empty;
+  if (Buffer.byteLength(value, 'utf8') > SECRET_VALUE_MAX_BYTES) return SecretValueRule.tooLarge;
+  if (value.includes('\n') || value.includes('\r')) return SecretValueRule.multiLine;
+  return null;
+}
+
+/** Why `name` is not a usable workspace, user, credential or compute environment name, or null. */
+export function entityNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return EntityNameRule.type;
+  if (name.length < 1 || name.length > ENTITY_NAME_MAX) return EntityNameRule.length;
+  if (!ENTITY_NAME.test(name)) return EntityNameRule.chars;
+  if (ID_SHAPE.test(name)) return EntityNameRule.idShape;
+  return null;
+}
+
+export function assertSecretName(name: unknown, field = 'name'): asserts name is string {
+  const problem = secretNameProblem(name);
+  if (problem) throw new ValidationError(field, problem);
+}
+
+export function assertSecretValue(value: unknown, field = 'value'): asserts value is string {
+  const problem = secretValueProblem(value);
+  if (problem) throw new ValidationError(field, problem);
+}
+
+export function assertEntityName(name: unknown, field = 'name'): asserts name is string {
+  const problem = entityNameProblem(name);
+  if (problem) throw new ValidationError(field, problem);
+}

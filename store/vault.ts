@@ -1,0 +1,603 @@
+/**
+ * The vault: workspaces, users, secrets, credentials and compute environments on PGlite (embedded)
+ * or PostgreSQL, with secret values and credential secrets sealed by store/crypto.ts.
+ *
+ * Every write validates first and runs in one transaction, so a refused write changes nothing.
+ * Listings and metadata never carry values; values leave only through readSecretValue and
+ * readCredential. Errors name fields, rules and records, never values.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import { credentialKind as defaultCredentialKind, type CredentialKind } from '../credentials';
+import { platformSpec as defaultPlatformSpec, type PlatformSpec } from '../providers/platforms';
+import type { Platform, SecretRef } from '../workflows/shared';
+import { aadFor, sealString, unsealString, type Kek, type Sealed } from './crypto';
+import { openDb, toBuffer, toIso, UNIQUE_VIOLATION, DbError, type Db, type Queryable, type Row } from './db';
+import { ConflictError, NotFoundError, ValidationError, VaultKeyError } from './errors';
+import { keyConfigHint, Keyring } from './master-key';
+import { migrate } from './migrations';
+import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from './rules';
+import type {
+  ComputeEnv,
+  CredentialMeta,
+  ResolveResult,
+  SecretMeta,
+  SecretScope,
+  User,
+  VaultApi,
+  Workspace,
+} from './types';
+
+export interface VaultOptions {
+  /** The broker's data directory: PGlite files (`vault-db/`) and, by default, `master.key`. */
+  dataDir: string;
+  /** PostgreSQL URL; PGlite under dataDir when absent. */
+  databaseUrl?: string;
+  /** The master key itself (32 bytes); wins over every other source. */
+  masterKey?: Buffer;
+  /** A file holding the base64 master key (mode 0600); wins over the environment. */
+  masterKeyFile?: string;
+  /** Where BROKER_MASTER_KEY / BROKER_MASTER_KEY_FILE / BROKER_MASTER_KEY_NEXT are read; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Credential kinds by name; credentials/index.ts by default. */
+  credentialKinds?: (name: string) => CredentialKind;
+  /** Platform specs by name; providers/platforms.ts by default. */
+  platformSpecs?: (platform: string) => PlatformSpec;
+}
+
+/** Known plaintext sealed once per key-encryption key, to prove a presented key. */
+const CANARY = 'secret-broker vault canary v1';
+
+/** The internals rewrap needs: the open database and the keyring, after the key check. */
+export interface OpenStore {
+  db: Db;
+  keyring: Keyring;
+  /** Every key id that seals something in the vault (rows and canaries). */
+  keyIdsInUse(q?: Queryable): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the database, apply migrations and check the master key, all in one transaction: a refused
+ * key leaves the database exactly as it was.
+ */
+export async function openStore(opts: VaultOptions, nextKey?: Buffer): Promise<OpenStore> {
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const keyring = Keyring.load({ ...opts, nextKey });
+  let db: Db;
+  try {
+    db = await openDb({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl });
+  } catch (err) {
+    keyring.close();
+    throw err;
+  }
+  try {
+    await db.tx(async (q) => {
+      await migrate(q);
+      await checkKeys(q, keyring, opts.dataDir);
+    });
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    keyring.close();
+    throw err;
+  }
+  return {
+    db,
+    keyring,
+    keyIdsInUse: (q = db) => keyIdsInUse(q),
+    async close() {
+      await db.close();
+      keyring.close();
+    },
+  };
+}
+
+async function keyIdsInUse(q: Queryable): Promise<string[]> {
+  const rows = await q.query<{ kek_id: string }>(
+    `SELECT kek_id FROM vault_keys
+     UNION SELECT DISTINCT kek_id FROM secrets
+     UNION SELECT DISTINCT kek_id FROM credentials
+     ORDER BY kek_id`,
+  );
+  return rows.map((r) => r.kek_id);
+}
+
+function sealedOf(r: Row): Sealed {
+  return { kekId: String(r.kek_id), wrappedKey: toBuffer(r.wrapped_key), ciphertext: toBuffer(r.ciphertext) };
+}
+
+export async function insertCanary(q: Queryable, k: Kek): Promise<void> {
+  const s = sealString(k, aadFor.canary(k.id), CANARY);
+  await q.query(
+    `INSERT INTO vault_keys (kek_id, wrapped_key, ciphertext) VALUES ($1, $2, $3) ON CONFLICT (kek_id) DO NOTHING`,
+    [s.kekId, s.wrappedKey, s.ciphertext],
+  );
+}
+
+async function checkKeys(q: Queryable, keyring: Keyring, dataDir: string): Promise<void> {
+  const inUse = await keyIdsInUse(q);
+  if (inUse.length === 0) {
+    // Nothing sealed yet: the only moment a key file may be created.
+    if (!keyring.presentedIds().length) keyring.mint();
+    await insertCanary(q, keyring.sealingKey());
+    return;
+  }
+  const sealedUnder = inUse.join(', ');
+  if (!keyring.presentedIds().length) {
+    throw new VaultKeyError(
+      `no master key: ${keyring.source.label} does not exist, but this vault holds data sealed under ${sealedUnder}. ` +
+        `A new key is never created for a vault that is not empty; ${keyConfigHint(keyring.source, dataDir, inUse)}. Nothing was changed.`,
+    );
+  }
+  const missing = inUse.filter((id) => !keyring.has(id));
+  if (missing.length) {
+    throw new VaultKeyError(
+      `the master key does not open this vault: presented ${keyring.describe()}; the vault is sealed under ${sealedUnder}` +
+        `${missing.length < inUse.length ? ` (missing ${missing.join(', ')})` : ''}. ` +
+        `${keyConfigHint(keyring.source, dataDir, missing)}. Nothing was changed.`,
+    );
+  }
+  const canaries = await q.query('SELECT kek_id, wrapped_key, ciphertext FROM vault_keys');
+  for (const c of canaries) {
+    const k = keyring.get(String(c.kek_id))!;
+    let ok = false;
+    try {
+      ok = unsealString(k, aadFor.canary(k.id), sealedOf(c)) === CANARY;
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      throw new VaultKeyError(
+        `the key check for ${k.id} failed: the key has the right id but does not open the vault's canary (the vault_keys table was altered). Nothing was changed.`,
+      );
+    }
+  }
+  const sealing = keyring.sealingKey();
+  if (!canaries.some((c) => c.kek_id === sealing.id)) await insertCanary(q, sealing);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const SECRET_META = 'id, scope, owner_id, name, version, created_at, updated_at';
+const CREDENTIAL_META = 'id, workspace_id, name, kind, public, created_at, updated_at';
+const COMPUTE_ENV = 'id, workspace_id, name, platform, config, credential_id, created_at, updated_at';
+
+function workspaceOf(r: Row): Workspace {
+  return { id: String(r.id), name: String(r.name), createdAt: toIso(r.created_at) };
+}
+
+function secretMetaOf(r: Row): SecretMeta {
+  return {
+    id: String(r.id),
+    scope: r.scope as SecretScope,
+    ownerId: String(r.owner_id),
+    name: String(r.name),
+    version: Number(r.version),
+    createdAt: toIso(r.created_at),
+    updatedAt: toIso(r.updated_at),
+  };
+}
+
+function credentialMetaOf(r: Row): CredentialMeta {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    name: String(r.name),
+    kind: String(r.kind),
+    public: (r.public ?? {}) as Record<string, unknown>,
+    createdAt: toIso(r.created_at),
+    updatedAt: toIso(r.updated_at),
+  };
+}
+
+function computeEnvOf(r: Row): ComputeEnv {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    name: String(r.name),
+    platform: r.platform as Platform,
+    config: (r.config ?? {}) as Record<string, unknown>,
+    credentialId: r.credential_id == null ? null : String(r.credential_id),
+    createdAt: toIso(r.created_at),
+    updatedAt: toIso(r.updated_at),
+  };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+function requireString(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v === '') throw new ValidationError(field, 'must be a non-empty string');
+  return v;
+}
+
+function checkScope(scope: unknown): SecretScope {
+  if (scope !== 'workspace' && scope !== 'user') throw new ValidationError('scope', 'must be "workspace" or "user"');
+  return scope;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof DbError && err.code === UNIQUE_VIOLATION;
+}
+
+/** Thrown inside a transaction to run it again (a concurrent writer created the same row). */
+class Retry extends Error {}
+
+async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Retry && attempt < 3) continue;
+      if (err instanceof Retry) throw new ConflictError('the record changed concurrently three times; try again');
+      throw err;
+    }
+  }
+}
+
+/** Open the vault. See VaultOptions for where the master key comes from (store/master-key.ts). */
+export async function openVault(opts: VaultOptions): Promise<VaultApi> {
+  const store = await openStore(opts);
+  return new SqlVault(store, opts);
+}
+
+class SqlVault implements VaultApi {
+  private closed = false;
+  private readonly db: Db;
+  private readonly keyring: Keyring;
+  private readonly kinds: (name: string) => CredentialKind;
+  private readonly specs: (platform: string) => PlatformSpec;
+
+  constructor(
+    private readonly store: OpenStore,
+    opts: VaultOptions,
+  ) {
+    this.db = store.db;
+    this.keyring = store.keyring;
+    this.kinds = opts.credentialKinds ?? defaultCredentialKind;
+    this.specs = opts.platformSpecs ?? defaultPlatformSpec;
+  }
+
+  private live(): Db {
+    if (this.closed) throw new Error('the vault is closed');
+    return this.db;
+  }
+
+  private keyFor(kekId: string, what: string): Kek {
+    const k = this.keyring.get(kekId);
+    if (!k) {
+      throw new VaultKeyError(
+        `${what} is sealed under ${kekId}, a key this process does not hold (it holds ${this.keyring.describe()})`,
+      );
+    }
+    return k;
+  }
+
+  // -- workspaces and users ---------------------------------------------------------------------
+
+  private async createNamed(table: 'workspaces' | 'users', what: string, name: string): Promise<Workspace> {
+    assertEntityName(name);
+    const db = this.live();
+    return db.tx(async (q) => {
+      const clash = await q.query(`SELECT id FROM ${table} WHERE name = $1`, [name]);
+      if (clash.length) throw new ConflictError(`${what} "${name}" already exists`);
+      try {
+        const [row] = await q.query(`INSERT INTO ${table} (id, name) VALUES ($1, $2) RETURNING id, name, created_at`, [randomUUID(), name]);
+        return workspaceOf(row!);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(`${what} "${name}" already exists`);
+        throw err;
+      }
+    });
+  }
+
+  private async findNamed(q: Queryable, table: 'workspaces' | 'users', what: string, idOrName: unknown): Promise<Workspace> {
+    if (typeof idOrName !== 'string' || idOrName === '') throw new ValidationError(what === 'workspace' ? 'workspaceId' : 'userId', 'must be a non-empty string');
+    const rows = await q.query(`SELECT id, name, created_at FROM ${table} WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1`, [idOrName]);
+    if (!rows.length) throw new NotFoundError(what, idOrName);
+    return workspaceOf(rows[0]!);
+  }
+
+  createWorkspace(name: string): Promise<Workspace> {
+    return this.createNamed('workspaces', 'workspace', name);
+  }
+
+  getWorkspace(idOrName: string): Promise<Workspace> {
+    return this.findNamed(this.live(), 'workspaces', 'workspace', idOrName);
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    return (await this.live().query('SELECT id, name, created_at FROM workspaces ORDER BY name')).map(workspaceOf);
+  }
+
+  createUser(name: string): Promise<User> {
+    return this.createNamed('users', 'user', name);
+  }
+
+  getUser(idOrName: string): Promise<User> {
+    return this.findNamed(this.live(), 'users', 'user', idOrName);
+  }
+
+  async listUsers(): Promise<User[]> {
+    return (await this.live().query('SELECT id, name, created_at FROM users ORDER BY name')).map(workspaceOf);
+  }
+
+  private owner(q: Queryable, scope: SecretScope, ownerId: unknown): Promise<Workspace> {
+    if (typeof ownerId !== 'string' || ownerId === '') throw new ValidationError('ownerId', 'must be a non-empty string');
+    return scope === 'workspace' ? this.findNamed(q, 'workspaces', 'workspace', ownerId) : this.findNamed(q, 'users', 'user', ownerId);
+  }
+
+  // -- secrets ----------------------------------------------------------------------------------
+
+  async setSecret(input: { scope: SecretScope; ownerId: string; name: string; value: string }): Promise<SecretMeta> {
+    const scope = checkScope(input?.scope);
+    assertSecretName(input.name);
+    assertSecretValue(input.value);
+    const { name, value } = input;
+    const db = this.live();
+    return withRetry(() =>
+      db.tx(async (q) => {
+        const owner = await this.owner(q, scope, input.ownerId);
+        const [existing] = await q.query<{ id: string }>(
+          'SELECT id FROM secrets WHERE scope = $1 AND owner_id = $2 AND name = $3 FOR UPDATE',
+          [scope, owner.id, name],
+        );
+        const key = this.keyring.sealingKey();
+        if (existing) {
+          const s = sealString(key, aadFor.secret(existing.id), value);
+          const [row] = await q.query(
+            `UPDATE secrets SET version = version + 1, kek_id = $2, wrapped_key = $3, ciphertext = $4, updated_at = now()
+             WHERE id = $1 RETURNING ${SECRET_META}`,
+            [existing.id, s.kekId, s.wrappedKey, s.ciphertext],
+          );
+          return secretMetaOf(row!);
+        }
+        const id = randomUUID();
+        const s = sealString(key, aadFor.secret(id), value);
+        const rows = await q.query(
+          `INSERT INTO secrets (id, scope, owner_id, name, version, kek_id, wrapped_key, ciphertext)
+           VALUES ($1, $2, $3, $4, 1, $5, $6, $7)
+           ON CONFLICT ON CONSTRAINT secrets_scope_owner_name_key DO NOTHING
+           RETURNING ${SECRET_META}`,
+          [id, scope, owner.id, name, s.kekId, s.wrappedKey, s.ciphertext],
+        );
+        if (!rows.length) throw new Retry();
+        return secretMetaOf(rows[0]!);
+      }),
+    );
+  }
+
+  async deleteSecret(input: { scope: SecretScope; ownerId: string; name: string }): Promise<void> {
+    const scope = checkScope(input?.scope);
+    assertSecretName(input.name);
+    await this.live().tx(async (q) => {
+      const owner = await this.owner(q, scope, input.ownerId);
+      const rows = await q.query('DELETE FROM secrets WHERE scope = $1 AND owner_id = $2 AND name = $3 RETURNING id', [scope, owner.id, input.name]);
+      if (!rows.length) throw new NotFoundError(`${scope} secret`, input.name);
+    });
+  }
+
+  async listSecrets(input: { scope: SecretScope; ownerId: string }): Promise<SecretMeta[]> {
+    const scope = checkScope(input?.scope);
+    const db = this.live();
+    const owner = await this.owner(db, scope, input.ownerId);
+    const rows = await db.query(`SELECT ${SECRET_META} FROM secrets WHERE scope = $1 AND owner_id = $2 ORDER BY name`, [scope, owner.id]);
+    return rows.map(secretMetaOf);
+  }
+
+  async resolveSecrets(input: { workspaceId: string; userId: string; names: string[] }): Promise<ResolveResult> {
+    if (!Array.isArray(input?.names)) throw new ValidationError('names', 'must be a list of secret names');
+    const names: string[] = [];
+    input.names.forEach((n, i) => {
+      const problem = secretNameProblem(n);
+      if (problem) throw new ValidationError(`names[${i}]`, problem);
+      if (!names.includes(n)) names.push(n);
+    });
+    const db = this.live();
+    return db.tx(async (q) => {
+      const ws = await this.findNamed(q, 'workspaces', 'workspace', input.workspaceId);
+      const user = await this.findNamed(q, 'users', 'user', input.userId);
+      if (!names.length) return { found: [], missing: [] };
+      const rows = await q.query(
+        `SELECT id, scope, name, version FROM secrets
+         WHERE ((scope = 'workspace' AND owner_id = $1) OR (scope = 'user' AND owner_id = $2)) AND name = ANY($3::text[])`,
+        [ws.id, user.id, names],
+      );
+      const found: SecretRef[] = [];
+      const missing: string[] = [];
+      for (const name of names) {
+        const hit = rows.find((r) => r.name === name && r.scope === 'user') ?? rows.find((r) => r.name === name && r.scope === 'workspace');
+        if (!hit) missing.push(name);
+        else found.push({ name, scope: hit.scope as SecretScope, secretId: String(hit.id), version: Number(hit.version) });
+      }
+      return { found, missing };
+    });
+  }
+
+  /**
+   * The current value of the secret a ref points at. A ref whose secret was deleted (or whose name or
+   * scope no longer match the row) is NotFoundError; a ref whose secret was replaced since it was
+   * resolved reads the current version.
+   */
+  async readSecretValue(ref: SecretRef): Promise<string> {
+    const secretId = requireString(ref?.secretId, 'secretId');
+    const [row] = await this.live().query('SELECT id, scope, name, kek_id, wrapped_key, ciphertext FROM secrets WHERE id = $1', [secretId]);
+    if (!row || row.name !== ref.name || row.scope !== ref.scope) throw new NotFoundError('secret', typeof ref.name === 'string' ? ref.name : secretId);
+    const what = `secret "${String(row.name)}" (${secretId})`;
+    return unsealString(this.keyFor(String(row.kek_id), what), aadFor.secret(secretId), sealedOf(row));
+  }
+
+  // -- credentials ------------------------------------------------------------------------------
+
+  async createCredential(input: { workspaceId: string; name: string; kind: string; fields: Record<string, unknown> }): Promise<CredentialMeta> {
+    assertEntityName(input?.name);
+    if (typeof input.kind !== 'string') throw new ValidationError('kind', 'must be a string');
+    const kind = this.kinds(input.kind);
+    if (!isPlainObject(input.fields)) throw new ValidationError('fields', 'must be an object');
+    const parsed = await kind.parse(input.fields);
+    if (!isPlainObject(parsed.public) || !isPlainObject(parsed.secret)) throw new Error(`internal: credential kind ${kind.kind} returned a malformed result`);
+    for (const [field, v] of Object.entries(parsed.secret)) {
+      if (typeof v !== 'string') throw new ValidationError(`fields.${field}`, 'must be a string');
+    }
+    const name = input.name;
+    return this.live().tx(async (q) => {
+      const ws = await this.findNamed(q, 'workspaces', 'workspace', input.workspaceId);
+      const clash = await q.query('SELECT id FROM credentials WHERE workspace_id = $1 AND name = $2', [ws.id, name]);
+      const conflict = () => new ConflictError(`credential "${name}" already exists in workspace "${ws.name}"`);
+      if (clash.length) throw conflict();
+      const id = randomUUID();
+      const s = sealString(this.keyring.sealingKey(), aadFor.credential(id), JSON.stringify(parsed.secret));
+      try {
+        const [row] = await q.query(
+          `INSERT INTO credentials (id, workspace_id, name, kind, public, kek_id, wrapped_key, ciphertext)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING ${CREDENTIAL_META}`,
+          [id, ws.id, name, kind.kind, JSON.stringify(parsed.public), s.kekId, s.wrappedKey, s.ciphertext],
+        );
+        return credentialMetaOf(row!);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict();
+        throw err;
+      }
+    });
+  }
+
+  private async findCredential(q: Queryable, idOrName: unknown, workspaceId?: string): Promise<Row> {
+    const key = requireString(idOrName, 'credentialId');
+    let rows: Row[];
+    if (workspaceId !== undefined) {
+      const ws = await this.findNamed(q, 'workspaces', 'workspace', workspaceId);
+      rows = await q.query(`SELECT ${CREDENTIAL_META} FROM credentials WHERE workspace_id = $1 AND (id = $2 OR name = $2)`, [ws.id, key]);
+    } else {
+      rows = await q.query(`SELECT ${CREDENTIAL_META} FROM credentials WHERE id = $1 OR name = $1`, [key]);
+    }
+    const byId = rows.find((r) => r.id === key);
+    if (byId) return byId;
+    if (rows.length > 1) throw new ValidationError('workspaceId', 'required: several workspaces have a credential with this name');
+    if (!rows.length) throw new NotFoundError('credential', key);
+    return rows[0]!;
+  }
+
+  async getCredential(idOrName: string, workspaceId?: string): Promise<CredentialMeta> {
+    return credentialMetaOf(await this.findCredential(this.live(), idOrName, workspaceId));
+  }
+
+  async listCredentials(workspaceId: string): Promise<CredentialMeta[]> {
+    const db = this.live();
+    const ws = await this.findNamed(db, 'workspaces', 'workspace', workspaceId);
+    return (await db.query(`SELECT ${CREDENTIAL_META} FROM credentials WHERE workspace_id = $1 ORDER BY name`, [ws.id])).map(credentialMetaOf);
+  }
+
+  async deleteCredential(id: string): Promise<void> {
+    const key = requireString(id, 'id');
+    await this.live().tx(async (q) => {
+      const [row] = await q.query('SELECT id, name FROM credentials WHERE id = $1 FOR UPDATE', [key]);
+      if (!row) throw new NotFoundError('credential', key);
+      const users = await q.query('SELECT name FROM compute_environments WHERE credential_id = $1 ORDER BY name', [key]);
+      if (users.length) {
+        throw new ConflictError(
+          `credential "${String(row.name)}" is used by compute environment${users.length > 1 ? 's' : ''} ${users.map((u) => `"${String(u.name)}"`).join(', ')}: delete or change them first`,
+        );
+      }
+      await q.query('DELETE FROM credentials WHERE id = $1', [key]);
+    });
+  }
+
+  async readCredential(id: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }> {
+    const key = requireString(id, 'id');
+    const [row] = await this.live().query('SELECT id, name, kind, public, kek_id, wrapped_key, ciphertext FROM credentials WHERE id = $1', [key]);
+    if (!row) throw new NotFoundError('credential', key);
+    const what = `credential "${String(row.name)}" (${key})`;
+    const json = unsealString(this.keyFor(String(row.kek_id), what), aadFor.credential(key), sealedOf(row));
+    return { kind: String(row.kind), public: (row.public ?? {}) as Record<string, unknown>, secret: JSON.parse(json) as Record<string, string> };
+  }
+
+  // -- compute environments ---------------------------------------------------------------------
+
+  async createComputeEnv(input: {
+    workspaceId: string;
+    name: string;
+    platform: Platform;
+    config: Record<string, unknown>;
+    credentialId?: string | null;
+  }): Promise<ComputeEnv> {
+    assertEntityName(input?.name);
+    if (typeof input.platform !== 'string') throw new ValidationError('platform', 'must be a string');
+    const spec = this.specs(input.platform);
+    const rawConfig = input.config ?? {};
+    if (!isPlainObject(rawConfig)) throw new ValidationError('config', 'must be an object');
+    const config = spec.parseConfig(rawConfig);
+    const name = input.name;
+    const credentialRef = input.credentialId;
+    return this.live().tx(async (q) => {
+      const ws = await this.findNamed(q, 'workspaces', 'workspace', input.workspaceId);
+      let credentialId: string | null = null;
+      if (spec.credentialKind) {
+        if (credentialRef === undefined || credentialRef === null || credentialRef === '') {
+          throw new ValidationError('credentialId', `required: ${spec.platform} compute environments need a "${spec.credentialKind}" credential`);
+        }
+        if (typeof credentialRef !== 'string') throw new ValidationError('credentialId', 'must be a string');
+        const [cred] = await q.query('SELECT id, kind FROM credentials WHERE workspace_id = $1 AND (id = $2 OR name = $2) ORDER BY (id = $2) DESC LIMIT 1', [
+          ws.id,
+          credentialRef,
+        ]);
+        if (!cred) throw new ValidationError('credentialId', `no such credential in workspace "${ws.name}"`);
+        if (cred.kind !== spec.credentialKind) {
+          throw new ValidationError('credentialId', `must be a "${spec.credentialKind}" credential, not "${String(cred.kind)}"`);
+        }
+        credentialId = String(cred.id);
+      } else if (credentialRef !== undefined && credentialRef !== null) {
+        throw new ValidationError('credentialId', `${spec.platform} compute environments take no credential`);
+      }
+      const conflict = () => new ConflictError(`compute environment "${name}" already exists in workspace "${ws.name}"`);
+      const clash = await q.query('SELECT id FROM compute_environments WHERE workspace_id = $1 AND name = $2', [ws.id, name]);
+      if (clash.length) throw conflict();
+      try {
+        const [row] = await q.query(
+          `INSERT INTO compute_environments (id, workspace_id, name, platform, config, credential_id)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING ${COMPUTE_ENV}`,
+          [randomUUID(), ws.id, name, spec.platform, JSON.stringify(config), credentialId],
+        );
+        return computeEnvOf(row!);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict();
+        throw err;
+      }
+    });
+  }
+
+  async getComputeEnv(idOrName: string, workspaceId?: string): Promise<ComputeEnv> {
+    const key = requireString(idOrName, 'computeEnvId');
+    const db = this.live();
+    let rows: Row[];
+    if (workspaceId !== undefined) {
+      const ws = await this.findNamed(db, 'workspaces', 'workspace', workspaceId);
+      rows = await db.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE workspace_id = $1 AND (id = $2 OR name = $2)`, [ws.id, key]);
+    } else {
+      rows = await db.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE id = $1 OR name = $1`, [key]);
+    }
+    const byId = rows.find((r) => r.id === key);
+    if (byId) return computeEnvOf(byId);
+    if (rows.length > 1) throw new ValidationError('workspaceId', 'required: several workspaces have a compute environment with this name');
+    if (!rows.length) throw new NotFoundError('compute environment', key);
+    return computeEnvOf(rows[0]!);
+  }
+
+  async listComputeEnvs(workspaceId: string): Promise<ComputeEnv[]> {
+    const db = this.live();
+    const ws = await this.findNamed(db, 'workspaces', 'workspace', workspaceId);
+    return (await db.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE workspace_id = $1 ORDER BY name`, [ws.id])).map(computeEnvOf);
+  }
+
+  async deleteComputeEnv(id: string): Promise<void> {
+    const key = requireString(id, 'id');
+    const rows = await this.live().query('DELETE FROM compute_environments WHERE id = $1 RETURNING id', [key]);
+    if (!rows.length) throw new NotFoundError('compute environment', key);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.store.close();
+  }
+}
