@@ -4,9 +4,11 @@
  */
 import type { ComputeEnvRecord, SecretTarget, TargetDeps, TargetFactory } from './types';
 import { createLocalTarget } from './local/target';
+import { createGcpTarget } from './gcp/target';
 
 const FACTORIES: Record<string, TargetFactory> = {
   local: createLocalTarget,
+  gcp: createGcpTarget,
 };
 
 export async function createTarget(ce: ComputeEnvRecord, deps: TargetDeps): Promise<SecretTarget> {
