@@ -1,0 +1,168 @@
+/**
+ * The two databases every vault suite runs on: PGlite (embedded, files under the data dir) and a
+ * real PostgreSQL server started by test/harness/postgres.ts. `useBackend` registers the suite's
+ * beforeAll/afterAll and hands out fresh, empty vault locations.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ValidationError } from '../../store/errors';
+import { openDb, pgliteDir } from '../../store/db';
+import type { VaultOptions } from '../../store/vault';
+import type { CredentialKind } from '../../credentials';
+import type { PlatformSpec } from '../../providers/platforms';
+import { platformSpec } from '../../providers/platforms';
+import type { Platform } from '../../workflows/shared';
+import { startPostgres, type PostgresServer } from '../harness/postgres';
+
+export type BackendName = 'pglite' | 'postgresql';
+export const BACKENDS: [BackendName][] = [['pglite'], ['postgresql']];
+
+export interface Location {
+  dataDir: string;
+  databaseUrl?: string;
+  /** Database name on the PostgreSQL server. */
+  database?: string;
+}
+
+export interface BackendHandle {
+  readonly name: BackendName;
+  /** A new empty vault location (own data dir; own database on PostgreSQL). */
+  fresh(): Promise<Location>;
+  /** Directories holding the database files of a location (after `flush`). */
+  databaseFiles(loc: Location): string[];
+  /** Make the server write what it holds in memory to its data files (PostgreSQL CHECKPOINT). */
+  flush(loc: Location): Promise<void>;
+  server(): PostgresServer | undefined;
+}
+
+let templateDir: Promise<string> | undefined;
+/** One initdb'd PGlite cluster per test file, copied for every fresh vault (initdb takes seconds). */
+function pgliteTemplate(): Promise<string> {
+  templateDir ??= (async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-pglite-template-'));
+    const db = await openDb({ dataDir: dir });
+    await db.close();
+    return pgliteDir(dir);
+  })();
+  return templateDir;
+}
+
+export function useBackend(name: BackendName): BackendHandle {
+  let pg: PostgresServer | undefined;
+  const dirs: string[] = [];
+  let n = 0;
+  const tmp = (prefix: string) => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
+  beforeAll(async () => {
+    if (name === 'postgresql') pg = await startPostgres();
+    else await pgliteTemplate();
+  });
+  afterAll(async () => {
+    await pg?.stop();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    name,
+    server: () => pg,
+    async fresh() {
+      const root = tmp('sb-vault-');
+      const dataDir = path.join(root, 'data');
+      if (name === 'pglite') {
+        fs.mkdirSync(dataDir, { mode: 0o700 });
+        fs.cpSync(await pgliteTemplate(), pgliteDir(dataDir), { recursive: true });
+        return { dataDir };
+      }
+      const database = `v${++n}_${process.pid}`;
+      return { dataDir, database, databaseUrl: await pg!.createDatabase(database) };
+    },
+    databaseFiles(loc) {
+      return name === 'pglite' ? [pgliteDir(loc.dataDir)] : [pg!.dataDir];
+    },
+    async flush(loc) {
+      if (name === 'postgresql') await pg!.sql('CHECKPOINT', loc.database);
+    },
+  };
+}
+
+/** Every regular file under `dir`, recursively. */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/** Does any file under these dirs contain `needle` (as UTF-8 bytes)? Returns the matching files. */
+export function filesContaining(dirs: string[], needle: string): string[] {
+  const bytes = Buffer.from(needle, 'utf8');
+  return dirs.flatMap(filesUnder).filter((f) => fs.readFileSync(f).includes(bytes));
+}
+
+/** A credential kind for tests: `username` is public, `privateKey` and `passphrase` are secret. */
+export const testSshKind: CredentialKind = {
+  kind: 'test-ssh',
+  description: 'test SSH key',
+  parse(fields) {
+    const { username, privateKey, passphrase, ...rest } = fields;
+    const extra = Object.keys(rest);
+    if (extra.length) throw new ValidationError(`fields.${extra[0]}`, 'is not a field of test-ssh credentials');
+    if (typeof username !== 'string' || !username) throw new ValidationError('fields.username', 'is required');
+    if (typeof privateKey !== 'string' || !privateKey) throw new ValidationError('fields.privateKey', 'is required');
+    const secret: Record<string, string> = { privateKey };
+    if (passphrase !== undefined) {
+      if (typeof passphrase !== 'string') throw new ValidationError('fields.passphrase', 'must be a string');
+      secret.passphrase = passphrase;
+    }
+    return { public: { username }, secret };
+  },
+};
+
+export const testTokenKind: CredentialKind = {
+  kind: 'test-token',
+  description: 'test token',
+  parse(fields) {
+    if (typeof fields.token !== 'string' || !fields.token) throw new ValidationError('fields.token', 'is required');
+    return { public: {}, secret: { token: fields.token } };
+  },
+};
+
+export function testCredentialKinds(name: string): CredentialKind {
+  if (name === testSshKind.kind) return testSshKind;
+  if (name === testTokenKind.kind) return testTokenKind;
+  throw new ValidationError('kind', `must be one of ${testSshKind.kind}, ${testTokenKind.kind}`);
+}
+
+/** A platform that needs a credential, standing in for HPC so these suites do not depend on providers/hpc. */
+export const testHpcSpec: PlatformSpec = {
+  platform: 'hpc' as Platform,
+  credentialKind: testSshKind.kind,
+  parseConfig(config) {
+    if (typeof config.host !== 'string' || !config.host) throw new ValidationError('config.host', 'is required');
+    return { host: config.host };
+  },
+};
+
+export function testPlatformSpecs(platform: string): PlatformSpec {
+  if (platform === 'hpc') return testHpcSpec;
+  if (platform === 'local') return platformSpec('local');
+  throw new ValidationError('platform', 'must be one of hpc, local');
+}
+
+/** Vault options for a location, with the test credential kinds and platforms. */
+export function vaultOptions(loc: Location, extra: Partial<VaultOptions> = {}): VaultOptions {
+  return {
+    dataDir: loc.dataDir,
+    databaseUrl: loc.databaseUrl,
+    env: {},
+    credentialKinds: testCredentialKinds,
+    platformSpecs: testPlatformSpecs,
+    ...extra,
+  };
+}
