@@ -1,11 +1,12 @@
 /** Every credential kind the broker knows, by name. Add a kind: import it and list it here. */
 import { ValidationError } from '../store/errors';
 import type { CredentialKind } from './kinds';
+import { sshCredential } from './ssh';
 import { googleCredential } from './google';
 
 export type { CredentialKind, ParsedCredential } from './kinds';
 
-const ALL: CredentialKind[] = [googleCredential];
+const ALL: CredentialKind[] = [sshCredential, googleCredential];
 
 const kinds = new Map(ALL.map((k) => [k.kind, k]));
 

@@ -4,10 +4,12 @@
  */
 import type { ComputeEnvRecord, SecretTarget, TargetDeps, TargetFactory } from './types';
 import { createLocalTarget } from './local/target';
+import { createHpcTarget } from './hpc/target';
 import { createGcpTarget } from './gcp/target';
 
 const FACTORIES: Record<string, TargetFactory> = {
   local: createLocalTarget,
+  hpc: createHpcTarget,
   gcp: createGcpTarget,
 };
 

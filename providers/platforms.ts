@@ -6,6 +6,7 @@
 import type { Platform } from '../workflows/shared';
 import { ValidationError } from '../store/errors';
 import { localPlatform } from './local/config';
+import { hpcPlatform } from './hpc/config';
 import { gcpPlatform } from './gcp/config';
 
 export interface PlatformSpec {
@@ -15,7 +16,7 @@ export interface PlatformSpec {
   parseConfig(config: Record<string, unknown>): Record<string, unknown>;
 }
 
-const ALL: PlatformSpec[] = [localPlatform, gcpPlatform];
+const ALL: PlatformSpec[] = [localPlatform, hpcPlatform, gcpPlatform];
 
 const specs = new Map<string, PlatformSpec>(ALL.map((s) => [s.platform, s]));
 
