@@ -9,7 +9,10 @@ say() { printf '[install] %s\n' "$*" >&2; }
 pip_pin() {
   local pkg="$1" ver="$2"
   [[ -x "$BROKER_VENV/bin/python" ]] || { say "creating venv $BROKER_VENV"; python3 -m venv "$BROKER_VENV"; }
-  if "$BROKER_VENV/bin/python" -m pip show "$pkg" 2>/dev/null | grep -qx "Version: $ver"; then return 0; fi
+  # Capture first: with pipefail, `pip show | grep -q` fails when grep exits early and pip gets SIGPIPE.
+  local shown
+  shown=$("$BROKER_VENV/bin/python" -m pip show "${pkg%%[*}" 2>/dev/null || true)
+  if grep -qx "Version: $ver" <<<"$shown"; then return 0; fi
   say "pip install $pkg==$ver"
   "$BROKER_VENV/bin/python" -m pip install --disable-pip-version-check -q "$pkg==$ver"
 }

@@ -5,14 +5,14 @@
  */
 import * as fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { buildApiServer, stderrLogger } from '../api/server';
 import { PipelineRuns } from '../client/pipeline-runs';
-import { createDataConverter, loadCodecKeyring } from '../codec/data-converter';
+import { FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
 import { loadConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
-import { createBrokerWorker } from './worker';
+import { WORKFLOWS_PATH, createBrokerWorker } from './worker';
 
 type Role = 'all' | 'worker' | 'api';
 
@@ -64,7 +64,11 @@ async function main(): Promise<void> {
 
   if (role === 'all' || role === 'worker') {
     const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+    // Bundle here with a quiet logger: webpack's module list is noise on a console.
+    const quiet = { trace() {}, debug() {}, info() {}, log() {}, warn: (m: string) => stderrLogger.warn(m), error: (m: string) => stderrLogger.error(m) };
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet });
     const worker = await createBrokerWorker({
+      workflowBundle: { code },
       connection: nativeConnection,
       namespace: config.namespace,
       taskQueue: config.taskQueue,

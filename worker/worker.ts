@@ -15,7 +15,7 @@ export interface BrokerWorkerOptions {
   targetDeps: Omit<TargetDeps, 'readCredential'>;
   dataConverter: DataConverter;
   /** A prebuilt workflow bundle (tests bundle once); otherwise workflows are bundled at start. */
-  workflowBundle?: { codePath: string };
+  workflowBundle?: { codePath: string } | { code: string };
   /** Extra worker options (limits, identity). */
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxActivitiesPerSecond' | 'maxTaskQueueActivitiesPerSecond' | 'identity'>>;
 }
