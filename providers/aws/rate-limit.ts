@@ -1,0 +1,93 @@
+/**
+ * A client-side bound on Secrets Manager writes, shared by every aws target in this worker process.
+ *
+ * Secrets Manager allows about 50 CreateSecret and 50 DeleteSecret calls per second per account and
+ * region (REFERENCE.md). Many runs launching at once would otherwise all hit the quota, be throttled,
+ * back off and retry together. Here each (account or access key, region, operation class) has one
+ * bucket (GCRA: a request reserves the next free slot, so waiting callers are served in order), and
+ * every target built in this process for that key shares it.
+ *
+ * It is per worker process: N workers on one account and region may together send N times the rate.
+ * Bound the whole fleet with a per-target task queue and `maxTaskQueueActivitiesPerSecond` (server
+ * side), and keep the SDK's throttling retries as the last net.
+ */
+
+export const DEFAULT_WRITES_PER_SECOND = 50;
+
+export type WriteClass = 'create' | 'delete';
+
+export interface RateLimiterOptions {
+  /** Sustained rate, requests per second. */
+  ratePerSecond: number;
+  /** Requests allowed at once before the rate applies; default a fifth of a second's worth (>= 1). */
+  burst?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class RateLimiter {
+  private interval!: number;
+  private tolerance!: number;
+  /** Theoretical arrival time of the next request (ms). */
+  private tat = 0;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private rate!: number;
+
+  constructor(opts: RateLimiterOptions) {
+    this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? realSleep;
+    this.configure(opts.ratePerSecond, opts.burst);
+  }
+
+  get ratePerSecond(): number {
+    return this.rate;
+  }
+
+  configure(ratePerSecond: number, burst?: number): void {
+    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new RangeError('ratePerSecond must be a positive number');
+    const b = Math.max(1, Math.floor(burst ?? ratePerSecond / 5));
+    this.rate = ratePerSecond;
+    this.interval = 1000 / ratePerSecond;
+    this.tolerance = (b - 1) * this.interval;
+  }
+
+  /** Wait for this request's slot. Slots are reserved at call time, so callers go in order. */
+  async acquire(): Promise<void> {
+    const now = this.now();
+    const tat = Math.max(this.tat, now);
+    const wait = tat - this.tolerance - now;
+    this.tat = tat + this.interval;
+    if (wait > 0) await this.sleep(wait);
+  }
+}
+
+const registry = new Map<string, RateLimiter>();
+
+/**
+ * The process-wide limiter for one account (or access key) and region and one class of write. A
+ * later call with a different rate reconfigures the shared bucket (the latest setting wins).
+ */
+export function writeLimiter(accountKey: string, region: string, cls: WriteClass, ratePerSecond = DEFAULT_WRITES_PER_SECOND): RateLimiter {
+  const key = `${accountKey}|${region}|${cls}`;
+  let limiter = registry.get(key);
+  if (!limiter) {
+    limiter = new RateLimiter({ ratePerSecond });
+    registry.set(key, limiter);
+  } else if (limiter.ratePerSecond !== ratePerSecond) {
+    limiter.configure(ratePerSecond);
+  }
+  return limiter;
+}
+
+/** The configured rate: an explicit option, else BROKER_AWS_WRITES_PER_SECOND, else 50. */
+export function writesPerSecondFrom(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  if (option !== undefined) return option;
+  const raw = env.BROKER_AWS_WRITES_PER_SECOND;
+  if (raw === undefined || raw === '') return DEFAULT_WRITES_PER_SECOND;
+  const n = Number(raw);
+  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError('BROKER_AWS_WRITES_PER_SECOND must be a positive number');
+  return n;
+}

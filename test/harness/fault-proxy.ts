@@ -1,0 +1,142 @@
+/**
+ * A small HTTP proxy in front of moto that answers a share of the calls with the real AWS
+ * throttling error instead of forwarding them (moto has no fault injection):
+ *
+ *   JSON protocol (Secrets Manager, X-Amz-Target: secretsmanager.<Op>):
+ *     HTTP 400, {"__type":"ThrottlingException","message":"Rate exceeded"}
+ *   Query protocol (IAM, STS: Action=<Op> in the form body):
+ *     HTTP 400, <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>
+ *               <Message>Rate exceeded</Message></Error>...</ErrorResponse>
+ *
+ * Which calls are eligible is a predicate on (service, operation); the share is drawn from a seeded
+ * generator, so a run is repeatable. Listens on loopback only; forwards to loopback only.
+ */
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface CallInfo {
+  /** "secretsmanager", "iam", "sts" ... (from X-Amz-Target or the SigV4 credential scope). */
+  service: string;
+  /** "CreateSecret", "GetRole" ... */
+  operation: string;
+}
+
+export interface FaultProxyOptions {
+  /** Where to forward: the moto endpoint (http://127.0.0.1:PORT). */
+  target: string;
+  /** Share of eligible calls answered with a throttling error, 0..1. */
+  share: number;
+  /** Which calls are eligible; default: every Secrets Manager call. */
+  eligible?: (call: CallInfo) => boolean;
+  /** Seed of the generator that draws the faults; default 1. */
+  seed?: number;
+}
+
+export interface FaultProxyStats {
+  forwarded: number;
+  throttled: number;
+  byOperation: Record<string, { forwarded: number; throttled: number }>;
+}
+
+export interface FaultProxy {
+  endpoint: string;
+  stats(): FaultProxyStats;
+  setShare(share: number): void;
+  stop(): Promise<void>;
+}
+
+/** mulberry32: small, seeded, good enough to spread faults. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function callInfo(req: http.IncomingMessage, body: Buffer): CallInfo & { json: boolean } {
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string' && target.includes('.')) {
+    const [prefix, op] = target.split('.');
+    return { service: prefix!.toLowerCase(), operation: op ?? '', json: true };
+  }
+  const auth = req.headers.authorization ?? '';
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
+  const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? '';
+  return { service: scope?.[1] ?? 'unknown', operation: action, json: false };
+}
+
+export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
+  const upstream = new URL(opts.target);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(upstream.hostname)) throw new Error('the fault proxy forwards to loopback only');
+  const eligible = opts.eligible ?? ((c: CallInfo) => c.service === 'secretsmanager');
+  const rand = seeded(opts.seed ?? 1);
+  let share = opts.share;
+  const stats: FaultProxyStats = { forwarded: 0, throttled: 0, byOperation: {} };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const call = callInfo(req, body);
+      const key = `${call.service}:${call.operation}`;
+      const op = (stats.byOperation[key] ??= { forwarded: 0, throttled: 0 });
+      if (eligible(call) && rand() < share) {
+        stats.throttled++;
+        op.throttled++;
+        const requestId = randomUUID();
+        if (call.json) {
+          const payload = JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' });
+          res.writeHead(400, {
+            'content-type': 'application/x-amz-json-1.1',
+            'x-amzn-requestid': requestId,
+            'content-length': Buffer.byteLength(payload),
+          });
+          res.end(payload);
+        } else {
+          const payload =
+            `<ErrorResponse xmlns="https://${call.service}.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>` +
+            `<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+          res.writeHead(400, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(payload) });
+          res.end(payload);
+        }
+        return;
+      }
+      stats.forwarded++;
+      op.forwarded++;
+      const headers = { ...req.headers, host: upstream.host };
+      const up = http.request(
+        { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      up.on('error', () => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stats: () => JSON.parse(JSON.stringify(stats)) as FaultProxyStats,
+    setShare(s: number) {
+      share = s;
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
