@@ -1,0 +1,249 @@
+/**
+ * Shared pieces of the API and CLI suites: the real vault on PGlite in a temp dir (with a test
+ * credential kind and a test platform that needs it), an in-memory PipelineRunsApi double, and a
+ * logger that keeps every line so suites can search it for secret values.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApiServer, type ApiLogger } from '../../api/server';
+import { LaunchError, type LaunchRequest, type PipelineRunsApi } from '../../client/types';
+import { credentialKind as realCredentialKind, type CredentialKind } from '../../credentials';
+import { platformSpec as realPlatformSpec, type PlatformSpec } from '../../providers/platforms';
+import { ValidationError } from '../../store/errors';
+import type { VaultApi } from '../../store/types';
+import { openVault } from '../../store/vault';
+import type { ReadyResult, RunStatus } from '../../workflows/shared';
+
+/** A credential kind for tests: public `user`, secret `token`. */
+export const tokenKind: CredentialKind = {
+  kind: 'test-token',
+  description: 'a user name and a token (tests only)',
+  parse(fields) {
+    const unknown = Object.keys(fields).filter((k) => k !== 'user' && k !== 'token');
+    if (unknown.length) throw new ValidationError(`fields.${unknown[0]}`, 'is not a field of test-token credentials');
+    if (typeof fields.user !== 'string' || !fields.user) throw new ValidationError('fields.user', 'is required');
+    if (typeof fields.token !== 'string' || fields.token.length < 8) throw new ValidationError('fields.token', 'must be at least 8 characters');
+    return { public: { user: fields.user }, secret: { token: fields.token } };
+  },
+};
+
+/** The `hpc` platform, for tests: takes any `host` setting and needs a test-token credential. */
+export const testHpcPlatform: PlatformSpec = {
+  platform: 'hpc',
+  credentialKind: 'test-token',
+  parseConfig(config) {
+    const unknown = Object.keys(config).filter((k) => k !== 'host');
+    if (unknown.length) throw new ValidationError(`config.${unknown[0]}`, 'is not a setting (allowed: host)');
+    return { host: String(config.host ?? 'localhost') };
+  },
+};
+
+export interface TestVault {
+  vault: VaultApi;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function openTestVault(): Promise<TestVault> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-api-test-'));
+  const vault = await openVault({
+    dataDir,
+    masterKey: randomBytes(32),
+    env: {},
+    credentialKinds: (name) => (name === tokenKind.kind ? tokenKind : realCredentialKind(name)),
+    platformSpecs: (p) => (p === 'hpc' ? testHpcPlatform : realPlatformSpec(p)),
+  });
+  return {
+    vault,
+    dataDir,
+    async close() {
+      await vault.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * PipelineRunsApi in memory. Resolves names with the vault like the real workflow does, so a
+ * missing secret fails the launch with the names; keeps every call for assertions.
+ */
+export class FakeRuns implements PipelineRunsApi {
+  readonly launches: LaunchRequest[] = [];
+  readonly completions: Array<{ runId: string; status: string }> = [];
+  readonly cancels: string[] = [];
+  readonly renewals: Array<{ runId: string; extendByMs: number }> = [];
+  private readonly runs = new Map<string, RunStatus>();
+  /** Thrown by the next call of any method, once. */
+  failNext: Error | undefined;
+
+  constructor(private readonly vault: VaultApi) {}
+
+  private takeFailure(): void {
+    const e = this.failNext;
+    if (e) {
+      this.failNext = undefined;
+      throw e;
+    }
+  }
+
+  private get(runId: string): RunStatus {
+    const st = this.runs.get(runId);
+    if (!st) throw new LaunchError(`run ${runId} not found`, 'not-found');
+    return st;
+  }
+
+  async launch(req: LaunchRequest): Promise<ReadyResult> {
+    this.launches.push(structuredClone(req));
+    this.takeFailure();
+    if (this.runs.has(req.runId)) throw new LaunchError(`run ${req.runId} already exists`, 'duplicate-run');
+    const { missing } = await this.vault.resolveSecrets({ workspaceId: req.workspaceId, userId: req.userId, names: req.secretNames });
+    if (missing.length) throw new LaunchError(`secrets not found: ${missing.join(', ')}`, 'launch-failed', 'SecretNotFoundError');
+    const ce = await this.vault.getComputeEnv(req.computeEnvId);
+    const leaseExpiresAt = new Date(Date.now() + (req.leaseMs ?? 30 * 86_400_000)).toISOString();
+    const file = `/tmp/broker-runs/${req.runId}/secrets.json`;
+    const refs = req.secretNames.map((secretName) => ({ platform: ce.platform, computeEnvId: ce.id, secretName, remoteId: path.dirname(file) }));
+    const headJobEnv = { NXF_SECRETS_FILE: file, NXF_ENABLE_SECRETS: 'true' };
+    this.runs.set(req.runId, {
+      runId: req.runId,
+      workspaceId: req.workspaceId,
+      userId: req.userId,
+      computeEnvId: req.computeEnvId,
+      platform: ce.platform,
+      phase: 'ready',
+      secretNames: req.secretNames,
+      refs: refs.map((ref) => ({ ref, state: 'pushed' as const })),
+      headJobEnv,
+      startedAt: new Date().toISOString(),
+      readyAt: new Date().toISOString(),
+      leaseExpiresAt,
+      deleteAttempts: 0,
+    });
+    return {
+      runId: req.runId,
+      workflowId: `pipeline-run-${req.runId}`,
+      platform: ce.platform,
+      computeEnvId: ce.id,
+      secretNames: req.secretNames,
+      refs,
+      headJobEnv,
+      leaseExpiresAt,
+    };
+  }
+
+  async complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+    this.takeFailure();
+    const st = this.get(runId);
+    this.completions.push({ runId, status });
+    st.phase = 'deleted';
+    st.outcome = status;
+  }
+
+  async cancel(runId: string): Promise<void> {
+    this.takeFailure();
+    const st = this.get(runId);
+    this.cancels.push(runId);
+    st.phase = 'deleted';
+    st.outcome = 'cancelled';
+  }
+
+  async renew(runId: string, extendByMs: number): Promise<void> {
+    this.takeFailure();
+    const st = this.get(runId);
+    this.renewals.push({ runId, extendByMs });
+    st.leaseExpiresAt = new Date(Date.now() + extendByMs).toISOString();
+  }
+
+  async state(runId: string): Promise<RunStatus> {
+    this.takeFailure();
+    return structuredClone(this.get(runId));
+  }
+
+  async waitClosed(runId: string): Promise<RunStatus> {
+    return this.state(runId);
+  }
+}
+
+/** A logger that keeps every line as text. */
+export class CapturingLogger implements ApiLogger {
+  readonly lines: string[] = [];
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`info ${message} ${JSON.stringify(fields ?? {})}`);
+  }
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`warn ${message} ${JSON.stringify(fields ?? {})}`);
+  }
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push(`error ${message} ${JSON.stringify(fields ?? {})}`);
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  text: string;
+}
+
+/** One request over real HTTP (Fastify's inject needs an ES-module-only dependency Jest cannot load). */
+export function httpRequest(port: number, method: string, urlPath: string, payload?: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: { ...headers, connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface TestApi {
+  app: FastifyInstance;
+  /** The port the API listens on, on 127.0.0.1. */
+  port: number;
+  url: string;
+  vault: VaultApi;
+  runs: FakeRuns;
+  logger: CapturingLogger;
+  close(): Promise<void>;
+}
+
+/** The API on the real vault and the fake runs, listening on 127.0.0.1 on a free port. */
+export async function startTestApi(): Promise<TestApi> {
+  const tv = await openTestVault();
+  const runs = new FakeRuns(tv.vault);
+  const logger = new CapturingLogger();
+  const app = buildApiServer({ vault: tv.vault, runs, logger });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return {
+    app,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    vault: tv.vault,
+    runs,
+    logger,
+    async close() {
+      await app.close();
+      await tv.close();
+    },
+  };
+}
+
+let counter = 0;
+/** A name unique within this process, valid for workspaces, users, credentials and environments. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${++counter}-${randomBytes(2).toString('hex')}`;
+}
+
+/** A secret value nobody would write by accident, to search output for. */
+export function distinctiveValue(tag: string): string {
+  return `SBV_${tag}_${randomBytes(12).toString('hex')}`;
+}
