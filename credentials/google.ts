@@ -8,7 +8,7 @@
  * Public fields: projectId, clientEmail, privateKeyId.
  * Secret fields: serviceAccountKey (the JSON, re-serialized).
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { ValidationError } from '../store/errors';
 import type { CredentialKind, ParsedCredential } from './kinds';
 
@@ -74,13 +74,24 @@ export function parseServiceAccountKey(input: unknown): { key: GoogleServiceAcco
   if (!/-----END (?:RSA )?PRIVATE KEY-----/.test(privateKey)) {
     throw refuse('private_key', `is truncated: the -----END PRIVATE KEY----- line is missing; ${PASTE_WHOLE}`);
   }
-  let keyType: string | undefined;
+  let keyObject: KeyObject;
   try {
-    keyType = createPrivateKey({ key: privateKey, format: 'pem' }).asymmetricKeyType;
+    keyObject = createPrivateKey({ key: privateKey, format: 'pem' });
   } catch {
     throw refuse('private_key', `is damaged: it does not parse as a private key; ${PASTE_WHOLE}`);
   }
+  const keyType = keyObject.asymmetricKeyType;
   if (keyType !== 'rsa') throw refuse('private_key', `must be an RSA key (Google service-account keys are RSA); this one is ${keyType ?? 'of unknown type'}`);
+  // A key damaged in the middle can still parse: prove it signs what its own public half verifies,
+  // as Google will check the token it signs.
+  let usable = false;
+  try {
+    const probe = Buffer.from('secret-broker key check');
+    usable = verify('sha256', probe, createPublicKey(keyObject), sign('sha256', probe, keyObject));
+  } catch {
+    usable = false;
+  }
+  if (!usable) throw refuse('private_key', `is damaged: it parses but cannot sign with its own public key; ${PASTE_WHOLE}`);
 
   const key: GoogleServiceAccountKey = { projectId, clientEmail, privateKey };
   const pkid = json.private_key_id;
