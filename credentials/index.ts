@@ -3,10 +3,11 @@ import { ValidationError } from '../store/errors';
 import type { CredentialKind } from './kinds';
 import { sshCredential } from './ssh';
 import { googleCredential } from './google';
+import { awsCredential } from './aws';
 
 export type { CredentialKind, ParsedCredential } from './kinds';
 
-const ALL: CredentialKind[] = [sshCredential, googleCredential];
+const ALL: CredentialKind[] = [sshCredential, googleCredential, awsCredential];
 
 const kinds = new Map(ALL.map((k) => [k.kind, k]));
 

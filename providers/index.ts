@@ -6,11 +6,13 @@ import type { ComputeEnvRecord, SecretTarget, TargetDeps, TargetFactory } from '
 import { createLocalTarget } from './local/target';
 import { createHpcTarget } from './hpc/target';
 import { createGcpTarget } from './gcp/target';
+import { createAwsTarget } from './aws/target';
 
 const FACTORIES: Record<string, TargetFactory> = {
   local: createLocalTarget,
   hpc: createHpcTarget,
   gcp: createGcpTarget,
+  aws: createAwsTarget,
 };
 
 export async function createTarget(ce: ComputeEnvRecord, deps: TargetDeps): Promise<SecretTarget> {

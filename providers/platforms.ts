@@ -8,6 +8,7 @@ import { ValidationError } from '../store/errors';
 import { localPlatform } from './local/config';
 import { hpcPlatform } from './hpc/config';
 import { gcpPlatform } from './gcp/config';
+import { awsPlatform } from './aws/config';
 
 export interface PlatformSpec {
   readonly platform: Platform;
@@ -16,7 +17,7 @@ export interface PlatformSpec {
   parseConfig(config: Record<string, unknown>): Record<string, unknown>;
 }
 
-const ALL: PlatformSpec[] = [localPlatform, hpcPlatform, gcpPlatform];
+const ALL: PlatformSpec[] = [localPlatform, hpcPlatform, gcpPlatform, awsPlatform];
 
 const specs = new Map<string, PlatformSpec>(ALL.map((s) => [s.platform, s]));
 
