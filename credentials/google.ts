@@ -109,7 +109,7 @@ export function readServiceAccountKey(secret: Record<string, string>): GoogleSer
   return parseServiceAccountKey(text).key;
 }
 
-export const googleCredential: CredentialKind = {
+export const googleCredential: CredentialKind & { parse(fields: Record<string, unknown>): ParsedCredential } = {
   kind: 'google',
   description: 'Google Cloud service-account JSON key, for Google Batch compute environments (needs roles/secretmanager.admin in the project)',
   parse(fields: Record<string, unknown>): ParsedCredential {

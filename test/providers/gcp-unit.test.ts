@@ -118,7 +118,7 @@ describe('errors are sanitized', () => {
   ])('$reason becomes $type without payloads, tokens or metadata', ({ code, type }) => {
     const e = sanitizeGcpError(grpcError(code), ctx);
     expect(e.name).toBe(type);
-    const all = JSON.stringify({ message: e.message, stack: e.stack, ...e });
+    const all = JSON.stringify({ ...e, message: e.message, stack: e.stack });
     expect(all).not.toMatch(/s3cr3t|ya29|Bearer|x-goog/);
     expect(e.message).toContain(name);
   });
