@@ -4,6 +4,7 @@
  * run as separate processes (`--role worker`, `--role api`) on one PostgreSQL server (DATABASE_URL).
  */
 import * as fs from 'node:fs';
+import type { Duration } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { buildApiServer, stderrLogger } from '../api/server';
@@ -11,6 +12,7 @@ import { PipelineRuns } from '../client/pipeline-runs';
 import { FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
 import { loadConfig } from './config';
+import { ensureSweepSchedule } from './schedules';
 import { ensureSearchAttributes } from './search-attributes';
 import { WORKFLOWS_PATH, createBrokerWorker } from './worker';
 
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
     const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet });
     const worker = await createBrokerWorker({
       workflowBundle: { code },
+      client,
       connection: nativeConnection,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
@@ -82,6 +85,8 @@ async function main(): Promise<void> {
       await workerRun;
       await nativeConnection.close();
     });
+    const sweep = await ensureSweepSchedule(client, config.taskQueue, (process.env.BROKER_SWEEP_EVERY ?? '1h') as Duration);
+    log('sweep schedule', { scheduleId: 'secret-broker-sweep', state: sweep });
     log('worker polling', { taskQueue: config.taskQueue, namespace: config.namespace, temporal: config.temporalAddress });
   }
 

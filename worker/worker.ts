@@ -1,4 +1,5 @@
 /** Build the broker's Temporal worker over a vault and the providers. */
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createActivities } from '../activities';
@@ -6,12 +7,15 @@ import { createTarget } from '../providers';
 import type { TargetDeps } from '../providers/types';
 import type { VaultApi } from '../store/types';
 import { TASK_QUEUE } from '../workflows/shared';
+import { runLivenessFrom } from './run-liveness';
 
 export interface BrokerWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue?: string;
   vault: VaultApi;
+  /** A Temporal client: the sweep asks it whether a run's workflow still runs. */
+  client: Client;
   targetDeps: Omit<TargetDeps, 'readCredential'>;
   dataConverter: DataConverter;
   /** A prebuilt workflow bundle (tests bundle once); otherwise workflows are bundled at start. */
@@ -25,7 +29,7 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
   const { vault } = opts;
   const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
-  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps) });
+  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client) });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

@@ -1,1 +1,2 @@
 export * from './pipeline-run';
+export * from './sweep';

@@ -95,6 +95,7 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
         namespace: temporal.namespace,
         taskQueue,
         vault,
+        client,
         targetDeps: { localWorkDir, endpoints: opts.endpoints },
         dataConverter,
         ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LaunchError } from '../../client/types';
+import { sweepOrphans } from '../../workflows/sweep';
 import { pipelineRunWorkflowId } from '../../workflows/shared';
 import { historyText } from '../harness/history';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
@@ -187,5 +188,29 @@ describe('pipeline run on local', () => {
     expect(decoded).toContain('DB_PASSWORD');
     expect(rawHistory).not.toContain('DB_PASSWORD');
     expect(logs).toContain(runId);
+  });
+
+  test('the sweep deletes what a terminated run left, and leaves live runs and foreign directories alone', async () => {
+    const live = uniqueRunId('live');
+    const orphan = uniqueRunId('orphan');
+    await launch(live, ['API_TOKEN']);
+    await launch(orphan, ['API_TOKEN']);
+    // An operator terminates the orphan's workflow: no cleanup runs, its file stays behind.
+    await broker.client.workflow.getHandle(pipelineRunWorkflowId(orphan)).terminate('operator test');
+    const foreign = path.join(broker.localWorkDir, 'tower-foreign');
+    fs.mkdirSync(foreign, { mode: 0o700 });
+    fs.writeFileSync(path.join(foreign, 'store.json'), '[]');
+    expect(fs.existsSync(runDir(orphan))).toBe(true);
+
+    const summary = await broker.client.workflow.execute(sweepOrphans, { taskQueue: broker.taskQueue, workflowId: `sweep-${uniqueRunId()}` });
+
+    expect(fs.existsSync(runDir(orphan))).toBe(false);
+    expect(fs.existsSync(runDir(live))).toBe(true);
+    expect(fs.existsSync(path.join(foreign, 'store.json'))).toBe(true);
+    expect(summary.deleted).toBeGreaterThanOrEqual(1);
+    expect(summary.kept).toBeGreaterThanOrEqual(1);
+    expect(summary.failed).toEqual([]);
+    await broker.runs.complete(live, 'succeeded');
+    await broker.runs.waitClosed(live);
   });
 });
