@@ -109,8 +109,8 @@ export function readServiceAccountKey(secret: Record<string, string>): GoogleSer
   return parseServiceAccountKey(text).key;
 }
 
-export const googleCredential: CredentialKind & { parse(fields: Record<string, unknown>): ParsedCredential } = {
-  kind: 'google',
+export const googleCredential = {
+  kind: 'google' as const,
   description: 'Google Cloud service-account JSON key, for Google Batch compute environments (needs roles/secretmanager.admin in the project)',
   parse(fields: Record<string, unknown>): ParsedCredential {
     const extra = Object.keys(fields).filter((k) => k !== FIELD);
@@ -123,4 +123,4 @@ export const googleCredential: CredentialKind & { parse(fields: Record<string, u
     if (key.privateKeyId) pub.privateKeyId = key.privateKeyId;
     return { public: pub, secret: { [FIELD]: JSON.stringify(json) } };
   },
-};
+} satisfies CredentialKind;
