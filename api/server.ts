@@ -51,8 +51,8 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     // Never let Fastify log: its request/error serializers can include bodies and parser messages.
     logger: false,
     bodyLimit,
-    // Shown in 404 lines only; names are not secret, but keep parameters short.
-    maxParamLength: 200,
+    // Names and ids are at most 100 characters; longer path segments do not match a route.
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
   });
 

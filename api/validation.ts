@@ -43,7 +43,7 @@ const ref = z.string().regex(REF_RE, { error: REF_RULE });
 const secretName = ruled(secretNameProblem);
 const secretValue = ruled(secretValueProblem);
 const runId = z.string().regex(RUN_ID_RE, { error: RUN_ID_RULE });
-const duration = z.string().refine(isDuration, { error: DURATION_RULE });
+const duration = z.string({ error: (iss) => (iss.input === undefined ? 'is required' : DURATION_RULE) }).refine(isDuration, { error: DURATION_RULE });
 const jsonObject = z.record(z.string(), z.unknown());
 
 export const schemas = {

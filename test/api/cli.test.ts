@@ -211,7 +211,9 @@ describe('secrets list and delete', () => {
     const user = uniqueName('u');
     await cli(['users', 'create', user]);
     const v = secretValue('user');
-    expect((await cli(['secrets', 'set', 'GH_TOKEN', '--user', user], { stdin: `${v}\n` })).code).toBe(0);
+    const set = await cli(['secrets', 'set', 'GH_TOKEN', '--user', user, '--json'], { stdin: `${v}\n` });
+    expect(set.code).toBe(0);
+    expect(Object.keys(JSON.parse(set.stdout)).sort()).toEqual(['createdAt', 'id', 'name', 'ownerId', 'scope', 'updatedAt', 'version']);
     const table = await cli(['secrets', 'list', '--user', user]);
     expect(table.stdout).toMatch(/^NAME\s+SCOPE\s+VERSION\s+UPDATED\nGH_TOKEN\s+user\s+1\s+\S+\n$/);
     const asJson = await cli(['secrets', 'list', '--user', user, '--json']);
