@@ -86,8 +86,12 @@ export async function openDb(opts: DbOptions): Promise<Db> {
  */
 const PGLITE_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const path = require('node:path');
 const { PGlite } = require(workerData.lib);
 let db;
+// Compiling the WASM engine takes seconds; the compiled modules go back to the opener for reuse.
+const compile = (name) => WebAssembly.compile(fs.readFileSync(path.join(path.dirname(workerData.lib), name)));
 const errorOf = (e) => ({
   message: String((e && e.message) || e),
   code: e && typeof e.code === 'string' ? e.code : undefined,
@@ -96,8 +100,10 @@ const errorOf = (e) => ({
 parentPort.on('message', async (m) => {
   try {
     if (m.op === 'open') {
-      db = await PGlite.create(workerData.dir);
-      parentPort.postMessage({ id: m.id, ok: true });
+      const fresh = !workerData.modules;
+      const modules = workerData.modules || { pglite: await compile('pglite.wasm'), initdb: await compile('initdb.wasm') };
+      db = await PGlite.create({ dataDir: workerData.dir, pgliteWasmModule: modules.pglite, initdbWasmModule: modules.initdb });
+      parentPort.postMessage({ id: m.id, ok: true, modules: fresh ? modules : undefined });
     } else if (m.op === 'query') {
       const r = await db.query(m.sql, m.params);
       parentPort.postMessage({ id: m.id, ok: true, rows: r.rows });
@@ -116,17 +122,26 @@ interface WorkerReply {
   id: number;
   ok: boolean;
   rows?: Row[];
+  modules?: WasmModules;
   error?: { message: string; code?: string; constraint?: string };
 }
+
+/** Compiled PGlite engine modules (WebAssembly.Module), shared by every PGlite this process opens. */
+interface WasmModules {
+  pglite: unknown;
+  initdb: unknown;
+}
+let wasmModules: WasmModules | undefined;
 
 async function openPglite(dir: string): Promise<Db> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(PGLITE_WORKER, { eval: true, workerData: { lib: require.resolve('@electric-sql/pglite'), dir } });
+  const worker = new Worker(PGLITE_WORKER, { eval: true, workerData: { lib: require.resolve('@electric-sql/pglite'), dir, modules: wasmModules } });
   const pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
   let seq = 0;
   let dead: Error | undefined;
   worker.on('message', (m: WorkerReply) => {
+    if (m.modules) wasmModules ??= m.modules;
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);

@@ -299,11 +299,11 @@ class SqlVault implements VaultApi {
     return workspaceOf(rows[0]!);
   }
 
-  createWorkspace(name: string): Promise<Workspace> {
+  async createWorkspace(name: string): Promise<Workspace> {
     return this.createNamed('workspaces', 'workspace', name);
   }
 
-  getWorkspace(idOrName: string): Promise<Workspace> {
+  async getWorkspace(idOrName: string): Promise<Workspace> {
     return this.findNamed(this.live(), 'workspaces', 'workspace', idOrName);
   }
 
@@ -311,11 +311,11 @@ class SqlVault implements VaultApi {
     return (await this.live().query('SELECT id, name, created_at FROM workspaces ORDER BY name')).map(workspaceOf);
   }
 
-  createUser(name: string): Promise<User> {
+  async createUser(name: string): Promise<User> {
     return this.createNamed('users', 'user', name);
   }
 
-  getUser(idOrName: string): Promise<User> {
+  async getUser(idOrName: string): Promise<User> {
     return this.findNamed(this.live(), 'users', 'user', idOrName);
   }
 
