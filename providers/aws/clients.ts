@@ -97,6 +97,8 @@ export interface StsApi {
 export interface AwsClients {
   secrets: SecretsApi;
   iam: IamApi;
+  /** IAM with few retries, for SimulatePrincipalPolicy (absent on emulators: fall back fast). */
+  iamSimulator: Pick<IamApi, 'simulatePrincipalPolicy'>;
   sts: StsApi;
   /** Release sockets. */
   destroy(): void;
@@ -203,14 +205,17 @@ export function createAwsClients(keys: AwsKeys, opts: ClientOptions): AwsClients
   const cfg = { ...sdkConfig(opts), credentials: creds.provider };
   const secrets = new SecretsManager(cfg);
   const iam = new IAM(cfg);
+  const iamSimulator = new IAM({ ...cfg, maxAttempts: 2 });
   const sts = new STS(cfg);
   return {
     secrets,
     iam,
+    iamSimulator,
     sts,
     destroy() {
       secrets.destroy();
       iam.destroy();
+      iamSimulator.destroy();
       sts.destroy();
       creds.destroy();
     },

@@ -61,6 +61,11 @@ export interface IamCheckOptions {
   mode: IamEvaluation;
   /** True when the clients point at an emulator (an endpoint override is set). */
   emulated: boolean;
+  /**
+   * The client for SimulatePrincipalPolicy, if not `iam`: one with few retries, so an endpoint
+   * that lacks it (a 5xx or 501) costs a moment before local evaluation, not a full backoff.
+   */
+  simulator?: Pick<IamApi, 'simulatePrincipalPolicy'>;
 }
 
 /** One thing the run needs: a principal allowed an action on a resource. */
@@ -322,8 +327,12 @@ class PolicyReader {
 // ---------------------------------------------------------------------------------------------
 // Evaluating
 
-function policyIdOf(s: { policyId?: string; statement?: { Sid?: string } }): string {
-  return `${s.policyId ?? 'resource policy'}${s.statement?.Sid ? ` (Sid ${s.statement.Sid})` : ''}`;
+type AnalyzedStatement = { policyId?: string; statement?: { Sid?: string; sid?: () => string | undefined } };
+
+function policyIdOf(s: AnalyzedStatement): string {
+  const st = s.statement;
+  const sid = typeof st?.sid === 'function' ? st.sid() : st?.Sid;
+  return `${s.policyId ?? 'resource policy'}${sid ? ` (Sid ${sid})` : ''}`;
 }
 
 function denyingStatements(analysis: unknown): string[] {
@@ -332,7 +341,7 @@ function denyingStatements(analysis: unknown): string[] {
     if (!node || typeof node !== 'object' || depth > 6) return;
     const n = node as Record<string, unknown>;
     if (Array.isArray(n.denyStatements)) {
-      for (const d of n.denyStatements as { policyId?: string; statement?: { Sid?: string } }[]) out.push(policyIdOf(d));
+      for (const d of n.denyStatements as AnalyzedStatement[]) out.push(policyIdOf(d));
     }
     for (const v of Object.values(n)) if (v && typeof v === 'object') walk(v, depth + 1);
   };
@@ -342,7 +351,6 @@ function denyingStatements(analysis: unknown): string[] {
 
 async function simulateLocally(
   principalArn: string,
-  account: string,
   action: string,
   resource: string,
   resourceAccount: string,
@@ -358,7 +366,6 @@ async function simulateLocally(
     ...(policies.boundary ? { permissionBoundaryPolicies: policies.boundary } : {}),
     ...(resourcePolicy ? { resourcePolicy } : {}),
   };
-  void account;
   const r = await runSimulation(sim, {});
   if (r.resultType === 'error') {
     const errs = r.errors;
@@ -403,7 +410,7 @@ function accountOfResource(resource: string, fallback: string): string {
 }
 
 /** The simulator API: decisions per action and resource, or undefined when it cannot be used. */
-async function simulateWithService(iam: IamApi, policySourceArn: string, needs: Need[]): Promise<Map<string, Decision> | undefined> {
+async function simulateWithService(iam: Pick<IamApi, 'simulatePrincipalPolicy'>, policySourceArn: string, needs: Need[]): Promise<Map<string, Decision> | undefined> {
   const out = new Map<string, Decision>();
   // One call per (action, resource policy): the resources of that action together.
   const groups = new Map<string, Need[]>();
@@ -462,7 +469,7 @@ export async function verifyIam(iam: IamApi, input: IamCheckInput, opts: IamChec
   const brokerLabel = `broker ${input.callerArn}`;
   const reader = new PolicyReader(iam, brokerLabel);
   const missing: MissingPermission[] = [];
-  const useService = opts.mode === 'service' || (opts.mode === 'auto' && !opts.emulated);
+  let serviceUsable = opts.mode === 'service' || (opts.mode === 'auto' && !opts.emulated);
 
   const byPrincipal = new Map<string, Need[]>();
   for (const n of needs) byPrincipal.set(n.principal.arn, [...(byPrincipal.get(n.principal.arn) ?? []), n]);
@@ -479,7 +486,9 @@ export async function verifyIam(iam: IamApi, input: IamCheckInput, opts: IamChec
       });
       continue;
     }
-    let decisions = useService ? await simulateWithService(iam, p.arn, group) : undefined;
+    let decisions = serviceUsable ? await simulateWithService(opts.simulator ?? iam, p.arn, group) : undefined;
+    // Not there, not allowed or failing: once is enough to know, evaluate the rest locally.
+    if (!decisions) serviceUsable = false;
     if (!decisions) {
       let policies: LoadedPolicies;
       try {
@@ -494,7 +503,7 @@ export async function verifyIam(iam: IamApi, input: IamCheckInput, opts: IamChec
       decisions = new Map();
       for (const n of group) {
         const ctx = contextFor(policies.arn, p.account, n.action, input.region);
-        const d = await simulateLocally(policies.arn, p.account, n.action, n.resource, accountOfResource(n.resource, p.account), policies, ctx, n.resourcePolicy);
+        const d = await simulateLocally(policies.arn, n.action, n.resource, accountOfResource(n.resource, p.account), policies, ctx, n.resourcePolicy);
         decisions.set(`${n.action}|${n.resource}`, d);
       }
     }
@@ -534,7 +543,6 @@ export async function verifyIam(iam: IamApi, input: IamCheckInput, opts: IamChec
     }
     const d = await simulateLocally(
       ECS_TASKS_SERVICE,
-      role.account,
       'sts:AssumeRole',
       policies.arn,
       role.account,

@@ -292,7 +292,7 @@ export class AwsSecretTarget implements SecretTarget {
         secretArns: arns,
         ...(policy ? { resourcePolicy: policy } : {}),
       },
-      { mode: this.opts.iamEvaluation ?? 'auto', emulated: this.opts.emulated },
+      { mode: this.opts.iamEvaluation ?? 'auto', emulated: this.opts.emulated, simulator: this.clients.iamSimulator },
     ).catch((err) => {
       throw sanitizeAwsError(err, { service: 'iam', operation: 'verify', sensitive: this.credentialSecrets });
     });

@@ -44,7 +44,8 @@ export async function startMoto(): Promise<MotoServer> {
   const bin = tool('moto_server');
   const port = await freePort();
   const server: ServerProcess = spawnServer(bin, ['-H', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, PYTHONUNBUFFERED: '1', MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+    // AWS managed policies (AmazonECSTaskExecutionRolePolicy ...) exist only when asked for.
+    env: { ...process.env, PYTHONUNBUFFERED: '1', MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
   });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
