@@ -26,7 +26,9 @@ function grpcError(code: number, extra: Record<string, unknown> = {}): Error {
   });
 }
 
-function fakeClient(calls: Partial<Record<keyof SecretManagerLike, (...args: any[]) => any>>): SecretManagerLike {
+// Loosely typed on purpose: each fake returns just the fields the target reads.
+type FakeCall = (...args: never[]) => unknown;
+function fakeClient(calls: Partial<Record<keyof SecretManagerLike, FakeCall>>): SecretManagerLike {
   const fail = (name: string) => () => {
     throw new Error(`unexpected call ${name}`);
   };
