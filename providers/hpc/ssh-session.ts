@@ -42,7 +42,9 @@ export interface SessionTimeouts {
 
 const defaults = {
   maxConnections: DEFAULT_MAX_CONNECTIONS,
-  timeouts: { readyTimeoutMs: 20_000, operationTimeoutMs: 120_000, acquireTimeoutMs: 60_000, keepaliveIntervalMs: 10_000 } as SessionTimeouts,
+  // Below the activity presets' limits (cloudWrite: 1 min heartbeat): waiting for a slot plus
+  // connecting stays under a minute, and a session never outlives its activity by much.
+  timeouts: { readyTimeoutMs: 20_000, operationTimeoutMs: 90_000, acquireTimeoutMs: 30_000, keepaliveIntervalMs: 10_000 } as SessionTimeouts,
 };
 
 /**

@@ -199,6 +199,7 @@ export class HpcTarget implements SecretTarget {
     const dir = this.runDir(run.runId);
     const workDir = this.config.workDir;
     await this.session(async (fs, s) => {
+      progress?.(0); // connected: a heartbeat before the writes
       const wd = await fs.lstat(workDir);
       if (!wd || !wd.isDirectory()) {
         throw new InvalidInputError(

@@ -48,8 +48,11 @@ export interface Sshd {
   stop(): Promise<void>;
   /** Start again on the same port with the same host keys. */
   start(): Promise<void>;
-  /** New host keys (restarting if running): the "reinstalled login node". */
-  regenerateHostKeys(): Promise<void>;
+  /**
+   * New host keys (restarting if running): the "reinstalled login node". Resolves with a function
+   * that puts the previous keys back (restarting if running).
+   */
+  regenerateHostKeys(): Promise<() => Promise<void>>;
   /** sshd's log (connections, auth results; never key material). */
   output(): string;
   /** Stop and remove every file this instance made. */
@@ -102,6 +105,20 @@ export async function startSshd(opts: { user?: string } = {}): Promise<Sshd> {
       fs.rmSync(hostKey(t), { force: true });
       fs.rmSync(hostKey(t) + '.pub', { force: true });
       genKey(hostKey(t), t, '', 'sb-test-host');
+      hostKeyFingerprints[t] = fingerprintOf(hostKey(t) + '.pub');
+    }
+  };
+  let generation = 0;
+  const saveHostKeys = (): string => {
+    const saved = path.join(dir, `host-keys-${++generation}`);
+    fs.mkdirSync(saved, { mode: 0o700 });
+    for (const t of ['ed25519', 'rsa']) for (const ext of ['', '.pub']) fs.copyFileSync(hostKey(t) + ext, path.join(saved, path.basename(hostKey(t)) + ext));
+    return saved;
+  };
+  const loadHostKeys = (saved: string) => {
+    for (const t of ['ed25519', 'rsa'] as const) {
+      for (const ext of ['', '.pub']) fs.copyFileSync(path.join(saved, path.basename(hostKey(t)) + ext), hostKey(t) + ext);
+      fs.chmodSync(hostKey(t), 0o600);
       hostKeyFingerprints[t] = fingerprintOf(hostKey(t) + '.pub');
     }
   };
@@ -217,8 +234,15 @@ export async function startSshd(opts: { user?: string } = {}): Promise<Sshd> {
     async regenerateHostKeys() {
       const wasRunning = !!server;
       await stop();
+      const saved = saveHostKeys();
       makeHostKeys();
       if (wasRunning) await start();
+      return async () => {
+        const running = !!server;
+        await stop();
+        loadHostKeys(saved);
+        if (running) await start();
+      };
     },
     output: () => log + (server?.output() ?? ''),
     async close() {
