@@ -203,7 +203,7 @@ vault and never shown again; listings show the public fields only.
 
 Examples:
   secret-broker credentials create hpc-key --workspace genomics --kind ssh --fields-file hpc-key.json
-  jq -n --arg key "$(cat ~/.ssh/id_ed25519)" '{username:"nf", privateKey:$key}' \\
+  jq -n --rawfile key ~/.ssh/id_ed25519 '{privateKey: $key}' \\
     | secret-broker credentials create hpc-key --workspace genomics --kind ssh`,
     )
     .action(async (name: string, o: { workspace: string; kind: string; fieldsFile?: string; fields?: string }, cmd: Command) => {
