@@ -205,7 +205,10 @@ export function sanitizeAwsError(err: unknown, ctx: SanitizeContext): Error {
   if (ACCESS_DENIED.has(code)) return build(PermissionDeniedError, message, facts);
   if (AUTH_FAILED.has(code)) return build(AuthenticationFailedError, message, facts);
   if (INVALID_INPUT.has(code)) return build(InvalidInputError, message, facts);
-  if (NETWORK_CODES.has(code) || code === 'TimeoutError' || code === 'RequestTimeout' || code === 'AbortError') {
+  // Network failures by code, or by message when the SDK wrapped the error and lost its code
+  // ("AWS SDK error wrapper for Error: connect ECONNREFUSED ...").
+  const networkInMessage = [...NETWORK_CODES].some((c) => rawMessage.includes(c)) || /socket hang up/i.test(rawMessage);
+  if (NETWORK_CODES.has(code) || networkInMessage || code === 'TimeoutError' || code === 'RequestTimeout' || code === 'AbortError') {
     return build(ConnectionError, message, facts);
   }
   if (httpStatus !== undefined && httpStatus >= 500) return build(ConnectionError, message, facts);
