@@ -114,6 +114,8 @@ export async function insertCanary(q: Queryable, k: Kek): Promise<void> {
   );
 }
 
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 async function checkKeys(q: Queryable, keyring: Keyring, dataDir: string): Promise<void> {
   const inUse = await keyIdsInUse(q);
   if (inUse.length === 0) {
@@ -126,7 +128,7 @@ async function checkKeys(q: Queryable, keyring: Keyring, dataDir: string): Promi
   if (!keyring.presentedIds().length) {
     throw new VaultKeyError(
       `no master key: ${keyring.source.label} does not exist, but this vault holds data sealed under ${sealedUnder}. ` +
-        `A new key is never created for a vault that is not empty; ${keyConfigHint(keyring.source, dataDir, inUse)}. Nothing was changed.`,
+        `A new key is never created for a vault that is not empty: ${keyConfigHint(keyring.source, dataDir, inUse)}. Nothing was changed.`,
     );
   }
   const missing = inUse.filter((id) => !keyring.has(id));
@@ -134,7 +136,7 @@ async function checkKeys(q: Queryable, keyring: Keyring, dataDir: string): Promi
     throw new VaultKeyError(
       `the master key does not open this vault: presented ${keyring.describe()}; the vault is sealed under ${sealedUnder}` +
         `${missing.length < inUse.length ? ` (missing ${missing.join(', ')})` : ''}. ` +
-        `${keyConfigHint(keyring.source, dataDir, missing)}. Nothing was changed.`,
+        `${capitalize(keyConfigHint(keyring.source, dataDir, missing))}. Nothing was changed.`,
     );
   }
   const canaries = await q.query('SELECT kek_id, wrapped_key, ciphertext FROM vault_keys');

@@ -81,7 +81,7 @@ describe.each(BACKENDS)('master key on %s', (name) => {
     const viaEnv = await refusal(vaultOptions(loc, { env: { BROKER_MASTER_KEY: b64(wrong) } }));
     expect(viaEnv.message).toContain(`presented ${keyIdOf(wrong)} (from BROKER_MASTER_KEY)`);
     expect(viaEnv.message).toContain(`sealed under ${keyIdOf(right)}`);
-    expect(viaEnv.message).toMatch(/set BROKER_MASTER_KEY to the key with id kek-/);
+    expect(viaEnv.message).toMatch(/Set BROKER_MASTER_KEY to the key with id kek-/);
     expect(viaEnv.message).toMatch(/Nothing was changed/);
     expect(viaEnv.message).not.toContain(b64(wrong));
 
