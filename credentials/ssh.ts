@@ -71,7 +71,7 @@ export function checkPrivateKey(text: string, passphrase: string | undefined): K
     if (/^unsupported key format$/i.test(parsed.message.trim())) {
       return refuse(
         'privateKey',
-        'is in a format or cipher the broker cannot read (it reads OpenSSH, PEM and PuTTY keys); rewrite it in OpenSSH format with `ssh-keygen -p -f KEYFILE`',
+        'is in a format the broker cannot read (it reads OpenSSH and PEM keys); rewrite it in OpenSSH format with `ssh-keygen -p -f KEYFILE`',
       );
     }
     return refuse('privateKey', `is truncated or damaged (it does not parse as an SSH private key); ${PASTE_WHOLE}`);
@@ -112,7 +112,7 @@ function optionalString(fields: Record<string, unknown>, name: string): string |
 
 export const sshCredential: CredentialKind = {
   kind: 'ssh',
-  description: 'SSH private key (OpenSSH, PEM or PuTTY format, with its BEGIN/END lines) and optional passphrase, for HPC compute environments',
+  description: 'SSH private key (OpenSSH or PEM format, with its BEGIN/END lines) and optional passphrase, for HPC compute environments',
   parse(fields: Record<string, unknown>): ParsedCredential {
     const extra = Object.keys(fields).filter((k) => !FIELDS.includes(k));
     if (extra.length) throw new ValidationError(extra[0], `is not a field of ssh credentials (allowed: ${FIELDS.join(', ')})`);

@@ -380,16 +380,25 @@ function openSftp(c: Client, ep: SshEndpoint): Promise<SFTPWrapper> {
   });
 }
 
-function exec(c: Client, command: string, ep: SshEndpoint): Promise<{ code: number | null; stdout: string }> {
+function exec(c: Client, command: string, ep: SshEndpoint, timeoutMs = 10_000): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
     c.exec(command, (err, stream: ClientChannel) => {
       if (err) return reject(new ConnectionError(`${where(ep)} refused to run a command`));
       let stdout = '';
+      // An account with a forced command (e.g. sftp-only) may run something else that waits for input.
+      const timer = setTimeout(() => {
+        resolve({ code: null, stdout: '' });
+        stream.close();
+      }, timeoutMs);
       stream.on('data', (b: Buffer) => {
         if (stdout.length < 4096) stdout += b.toString('utf8');
       });
       stream.stderr.on('data', () => undefined);
-      stream.on('close', (code: number | null) => resolve({ code, stdout }));
+      stream.on('close', (code: number | null) => {
+        clearTimeout(timer);
+        resolve({ code, stdout });
+      });
+      stream.end(); // no input
     });
   });
 }

@@ -114,11 +114,11 @@ describe('refusals', () => {
     for (const l of keyMaterial) expect(msg.includes(l)).toBe(false);
   });
 
-  test('every refusal has its own message', () => {
+  test('every refusal has its own message', async () => {
     const messages = new Set<string>();
     for (const r of refusals.filter((x) => !/RSA public|empty passphrase|PEM key with the wrong|encrypted key missing/.test(x.reason))) {
       try {
-        sshCredential.parse(r.fields());
+        await sshCredential.parse(r.fields());
       } catch (e) {
         messages.add((e as Error).message);
       }

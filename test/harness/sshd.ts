@@ -83,7 +83,13 @@ function genKey(file: string, type: 'ed25519' | 'rsa', passphrase: string, comme
   run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', passphrase, '-C', comment, '-f', file]);
 }
 
-export async function startSshd(opts: { user?: string } = {}): Promise<Sshd> {
+export interface SshdOptions {
+  user?: string;
+  /** `ForceCommand internal-sftp`: an account that can transfer files but run no command. */
+  sftpOnly?: boolean;
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   if (!fs.existsSync(SSHD)) throw new Error(`${SSHD} is missing: ${INSTALL_HINT}`);
   const root = isRoot();
   const user = root ? (opts.user ?? process.env.SECRET_BROKER_SSH_USER ?? 'sbhpc') : os.userInfo().username;
@@ -169,6 +175,7 @@ export async function startSshd(opts: { user?: string } = {}): Promise<Sshd> {
       'MaxStartups 200',
       'MaxSessions 20',
       'MaxAuthTries 6',
+      ...(opts.sftpOnly ? ['ForceCommand internal-sftp'] : []),
       ...extra,
       '',
     ].join('\n');

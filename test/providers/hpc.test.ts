@@ -304,6 +304,28 @@ describe('hpc target against a real sshd', () => {
     expect(fs.readdirSync(workDir)).toEqual([]);
   });
 
+  test('an sftp-only account (no commands) works: the uid comes from a probe file, which is removed', async () => {
+    const sftpOnly = await startSshd({ sftpOnly: true });
+    try {
+      const workDir = sftpOnly.makeWorkDir();
+      const ce = { ...computeEnv(workDir), config: { host: sftpOnly.host, port: sftpOnly.port, user: sftpOnly.user, hostKeyFingerprint: sftpOnly.hostKeyFingerprint, workDir } };
+      const t = (await createTarget(ce, deps(sftpOnly.keys.rsa))) as HpcTarget;
+      const run = runOf(t);
+      const dir = path.join(workDir, `tower-${run.runId}`);
+      // An empty directory of the user's: adopting it needs the user's uid before anything is written.
+      expect(sftpOnly.runAsUser('mkdir', [dir]).code).toBe(0);
+      const started = Date.now();
+      const { refs } = await t.push(run, secrets(['TOKEN', 'sftp-only-value']));
+      expect(Date.now() - started).toBeLessThan(8_000); // the refused command did not hang the session
+      expect(fs.readdirSync(workDir)).toEqual([`tower-${run.runId}`]);
+      await expect(t.verify(run, refs)).resolves.toEqual({ ok: true });
+      await expect(t.delete(run, refs)).resolves.toEqual(['deleted']);
+      expect(fs.readdirSync(workDir)).toEqual([]);
+    } finally {
+      await sftpOnly.close();
+    }
+  });
+
   test('20 concurrent pushes with maxConnections 3 never have more than 3 SSH connections open', async () => {
     const workDir = sshd.makeWorkDir();
     const limited = await target(workDir, { key: sshd.keys.rsa, config: { maxConnections: 3 } });
