@@ -11,6 +11,7 @@ import { ApiConnectionError, ApiError, BrokerApiClient, DEFAULT_API_URL, type Se
 import { exportLines, json, keyValues, table } from './cli/format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './cli/io';
 import type { ReadyResult, RunStatus } from '../workflows/shared';
+import { secretNameProblem } from '../store/rules';
 
 export type { CliIo } from './cli/io';
 export { UsageError } from './cli/io';
@@ -159,6 +160,9 @@ Examples:
     )
     .action(async (name: string, o: { workspace?: string; user?: string; fromFile?: string; value?: string }, cmd: Command) => {
       if (o.value !== undefined || cmd.args.length > 1) throw new UsageError(ARGV_VALUE_REFUSED);
+      // Check the name before asking for a value: the same rule the API and the vault apply.
+      const problem = secretNameProblem(name);
+      if (problem) throw new UsageError(`name: ${problem}`);
       const owner = ownerOf(o);
       const api = client(cmd);
       const value = await readSecretValue(io, { fromFile: o.fromFile, name });

@@ -192,6 +192,14 @@ describe('secrets set', () => {
     expect(await storedValue(ws, 'TYPED')).toBeUndefined();
   });
 
+  test('a bad name is refused before any value is read', async () => {
+    const ws = await newWorkspace();
+    const stdin = ttyStdin('never-read\r');
+    const r = await cli(['secrets', 'set', 'MY-TOKEN', '--workspace', ws], { stdin });
+    expect(r).toEqual({ code: 2, stdout: '', stderr: expect.stringMatching(/^error: name: must not contain "-": Nextflow exports secret names as shell variables/) });
+    expect(stdin.rawModes).toEqual([]);
+  });
+
   test('an empty stdin is refused with the way to pipe a value', async () => {
     const ws = await newWorkspace();
     const r = await cli(['secrets', 'set', 'EMPTY', '--workspace', ws], { stdin: '' });
