@@ -1,0 +1,163 @@
+/**
+ * The pipeline-run workflow's logic with stub activities on the time-skipping test server: the
+ * default 30-day lease, a delete that keeps failing (and shows it), and launch failures that clean up
+ * before they answer.
+ */
+import { randomBytes } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { ApplicationFailure, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { createActivities } from '../../activities';
+import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
+import { ErrorType, type PipelineRunInput, type RemoteRef, type ResolvedRun } from '../../workflows/shared';
+import { eventually } from '../harness/broker';
+import { tool } from '../harness/tools';
+import { ensureSearchAttributes } from '../../worker/search-attributes';
+
+type Activities = ReturnType<typeof createActivities>;
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: tool('temporal-test-server') } },
+  });
+  // The workflow upserts the broker's search attributes; the test server needs them registered too.
+  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const ref = (secretName: string): RemoteRef => ({ platform: 'local', computeEnvId: 'ce1', secretName, remoteId: `/runs/tower-x/${secretName}` });
+
+function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
+  const resolved: ResolvedRun = {
+    workspaceName: 'ws',
+    userName: 'alice',
+    computeEnvName: 'laptop',
+    platform: 'local',
+    secrets: [
+      { name: 'A', scope: 'workspace', secretId: 's1', version: 1 },
+      { name: 'B', scope: 'user', secretId: 's2', version: 1 },
+    ],
+    plannedRefs: [ref('A'), ref('B')],
+  };
+  const base: Activities = {
+    resolveRun: async () => resolved,
+    pushSecrets: async () => ({ refs: [ref('A'), ref('B')], headJobEnv: { NXF_SECRETS_FILE: '/runs/tower-x/store.json' } }),
+    verifyAccess: async () => undefined,
+    deleteSecrets: async ({ refs }) => refs.map((r) => ({ ref: r, outcome: 'deleted' as const })),
+    listComputeEnvIds: async () => [],
+    sweepComputeEnv: async (id) => ({ computeEnvId: id, owned: 0, deleted: 0, kept: 0, notOwned: 0 }),
+  };
+  const all = { ...base, ...overrides };
+  return Object.fromEntries(Object.entries(all).map(([k, fn]) => [k, jest.fn(fn as (...a: unknown[]) => unknown)])) as unknown as jest.Mocked<Activities>;
+}
+
+async function withWorker<T>(activities: Activities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    activities,
+    workflowBundle: { codePath: process.env.BROKER_TEST_WORKFLOW_BUNDLE! },
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function input(leaseMs?: number): PipelineRunInput {
+  return { runId: `r${randomBytes(4).toString('hex')}`, workspaceId: 'w1', userId: 'u1', computeEnvId: 'ce1', secretNames: ['A', 'B'], ...(leaseMs ? { leaseMs } : {}) };
+}
+
+function launch(taskQueue: string, run: PipelineRunInput) {
+  const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
+    workflowId: `pipeline-run-${run.runId}`,
+    taskQueue,
+    args: [run],
+    workflowIdConflictPolicy: 'FAIL',
+  });
+  return env.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation });
+}
+
+test('the default lease is 30 days: secrets stay for 29 days and are deleted after 30', async () => {
+  const acts = stubs();
+  await withWorker(acts, async (tq) => {
+    const run = input();
+    const ready = await launch(tq, run);
+    const handle = env.client.workflow.getHandle(ready.workflowId);
+    await env.sleep('29d');
+    expect((await handle.query(statusQuery)).phase).toBe('ready');
+    expect(acts.deleteSecrets).not.toHaveBeenCalled();
+    await env.sleep('2d');
+    const final = await handle.result();
+    expect(final.outcome).toBe('lease-expired');
+    expect(acts.deleteSecrets).toHaveBeenCalledTimes(1);
+    expect(acts.deleteSecrets.mock.calls[0][0].refs.map((r) => r.secretName)).toEqual(['A', 'B']);
+  });
+});
+
+test('a delete that keeps failing stays visible (phase, last error, attempts) and succeeds once the target is back', async () => {
+  let failures = 0;
+  const acts = stubs({
+    deleteSecrets: async ({ refs }) => {
+      if (failures++ < 4) throw ApplicationFailure.retryable('ssh: connect ECONNREFUSED 127.0.0.1:2222', ErrorType.Connection);
+      return refs.map((r) => ({ ref: r, outcome: 'deleted' as const }));
+    },
+  });
+  await withWorker(acts, async (tq) => {
+    const run = input();
+    const ready = await launch(tq, run);
+    const handle = env.client.workflow.getHandle(ready.workflowId);
+    await handle.signal(runCompletedSignal, { status: 'succeeded' });
+    await eventually(async () => (await handle.query(statusQuery)).lastError !== undefined, 'the failed delete round to show', 30_000);
+    const stuck = await handle.query(statusQuery);
+    expect(stuck.phase).toBe('deleting');
+    expect(stuck.lastError).toContain('ECONNREFUSED');
+    expect(stuck.deleteAttempts).toBeGreaterThanOrEqual(1);
+    expect(stuck.refs.map((r) => r.state)).toEqual(['pushed', 'pushed']);
+    const final = await handle.result();
+    expect(final.phase).toBe('deleted');
+    expect(final.outcome).toBe('succeeded');
+    expect(final.refs.map((r) => r.state)).toEqual(['deleted', 'deleted']);
+    expect(failures).toBe(5);
+  });
+});
+
+test('a failed access check deletes what was pushed before the launch answers, naming the permission', async () => {
+  const acts = stubs({
+    verifyAccess: async () => {
+      throw ApplicationFailure.nonRetryable('access check failed: execution role lacks secretsmanager:GetSecretValue on tower-x/A', ErrorType.AccessVerification);
+    },
+  });
+  await withWorker(acts, async (tq) => {
+    const err = await launch(tq, input()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe(ErrorType.AccessVerification);
+    expect(cause.message).toContain('secretsmanager:GetSecretValue');
+    // The answer came after the cleanup round: nothing is left when the launch service hears "failed".
+    expect(acts.deleteSecrets).toHaveBeenCalledTimes(1);
+    expect(acts.deleteSecrets.mock.calls[0][0].refs.map((r) => r.secretName)).toEqual(['A', 'B']);
+  });
+});
+
+test('a push that fails after placing some secrets still deletes every planned ref', async () => {
+  const acts = stubs({
+    pushSecrets: async () => {
+      throw ApplicationFailure.nonRetryable('permission denied creating tower-x-B', ErrorType.PermissionDenied);
+    },
+    deleteSecrets: async ({ refs }) => refs.map((r, i) => ({ ref: r, outcome: i === 0 ? ('deleted' as const) : ('not-found' as const) })),
+  });
+  await withWorker(acts, async (tq) => {
+    const run = input();
+    await expect(launch(tq, run)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    const handle = env.client.workflow.getHandle(`pipeline-run-${run.runId}`);
+    await expect(handle.result()).rejects.toThrow();
+    const final = await handle.query(statusQuery);
+    expect(final.outcome).toBe('launch-failed');
+    expect(final.refs.map((r) => r.state)).toEqual(['deleted', 'not-found']);
+    expect(acts.deleteSecrets.mock.calls[0][0].refs.map((r) => r.secretName)).toEqual(['A', 'B']);
+  });
+});
