@@ -243,32 +243,40 @@ function attempt(ep: SshEndpoint, key: ParsedKey, family: string[], t: SessionTi
       g.connects++;
       g.peakOpen = Math.max(g.peakOpen, g.open);
     });
+    // A failed attempt settles only once its socket has closed, so a slot is never handed on while
+    // the previous connection in it is still open.
+    let failure: (() => void) | undefined;
+    let closeTimer: NodeJS.Timeout | undefined;
     client.on('close', () => {
       if (counted) {
         counted = false;
         g.open--;
       }
-      settle(() => reject(new ConnectionError(`SSH connection to ${where(ep)} closed before it was ready`)));
+      clearTimeout(closeTimer);
+      settle(failure ?? (() => reject(new ConnectionError(`SSH connection to ${where(ep)} closed before it was ready`))));
     });
     client.on('ready', () => settle(() => resolve({ kind: 'ready', client })));
     client.on('error', (err: Error & { level?: unknown }) => {
-      settle(() => {
-        if (seen && !matched) {
-          resolve({ kind: 'mismatch', ...seen });
-        } else if (err.level === 'client-authentication') {
+      if (settled || failure) return;
+      if (seen && !matched) {
+        const offered = seen;
+        failure = () => resolve({ kind: 'mismatch', ...offered });
+      } else if (err.level === 'client-authentication') {
+        failure = () =>
           reject(
             new AuthenticationFailedError(
               `${where(ep)} refused the SSH credential for user ${ep.user} (public key authentication failed): ` +
                 `add the credential's public key to ~${ep.user}/.ssh/authorized_keys on the login node`,
             ),
           );
-        } else if (err.level === 'handshake' && /no matching host key/i.test(err.message)) {
-          resolve({ kind: 'no-common-algorithm' });
-        } else {
-          reject(new ConnectionError(`cannot connect to ${where(ep)} as ${ep.user}: ${describeSocketError(err)}`));
-        }
-      });
+      } else if (err.level === 'handshake' && /no matching host key/i.test(err.message)) {
+        failure = () => resolve({ kind: 'no-common-algorithm' });
+      } else {
+        const why = describeSocketError(err);
+        failure = () => reject(new ConnectionError(`cannot connect to ${where(ep)} as ${ep.user}: ${why}`));
+      }
       client.destroy();
+      closeTimer = setTimeout(() => settle(failure!), 5_000); // 'close' normally follows at once
     });
     // Anything thrown here would come from configuration, never from key material (already parsed).
     const config: ConnectConfig = {

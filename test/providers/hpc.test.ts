@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { sshCredential } from '../../credentials/ssh';
 import { createTarget } from '../../providers';
-import { connectionStats, resetConnectionStats } from '../../providers/hpc/ssh-session';
+import { configureSsh, connectionStats, resetConnectionStats, sshSettings } from '../../providers/hpc/ssh-session';
 import type { HpcTarget } from '../../providers/hpc/target';
 import type { ComputeEnvRecord, PlainSecret, RunContext, TargetDeps } from '../../providers/types';
 import { startSshd, type Sshd, type SshKeyPair } from '../harness/sshd';
@@ -288,6 +288,22 @@ describe('hpc target against a real sshd', () => {
     expect(err.message).toContain('/nonexistent/sb-work');
   });
 
+  test('a workDir the SSH user may not write fails with PermissionDeniedError', async () => {
+    const readOnly = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-hpc-ro-'));
+    try {
+      if (process.getuid?.() !== 0) fs.chmodSync(readOnly, 0o555); // not root: our own dir, made read-only
+      else fs.chmodSync(readOnly, 0o755); // root-owned: the test user can look, not write
+      const t = await target(readOnly);
+      const err = await caught(t.push(runOf(t), secrets(['TOKEN', 'never-sent-5'])));
+      expect(err.name).toBe('PermissionDeniedError');
+      expect(err.message).toContain(readOnly);
+      expect(fs.readdirSync(readOnly)).toEqual([]);
+    } finally {
+      fs.chmodSync(readOnly, 0o700);
+      fs.rmSync(readOnly, { recursive: true, force: true });
+    }
+  });
+
   test('sshd down: ConnectionError; back up (same port, same host key): the same call succeeds', async () => {
     const workDir = sshd.makeWorkDir();
     const t = await target(workDir);
@@ -345,6 +361,24 @@ describe('hpc target against a real sshd', () => {
     await Promise.all(runs.map((r, i) => loose.delete(r, results[i].refs)));
     expect(connectionStats(sshd.host, sshd.port).peakOpen).toBeGreaterThan(3);
     expect(fs.readdirSync(workDir)).toEqual([]);
+  });
+
+  test('a caller that waits too long for a slot gets a retryable ConnectionError instead of queueing forever', async () => {
+    const workDir = sshd.makeWorkDir();
+    const t = await target(workDir, { key: sshd.keys.rsa, config: { maxConnections: 1 } });
+    const before = sshSettings().timeouts;
+    configureSsh({ timeouts: { acquireTimeoutMs: 50 } });
+    try {
+      const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => t.push(runOf(t), secrets(['TOKEN', `queued-${i}`]))));
+      const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as Error);
+      errorsSeen.push(...failed);
+      expect(outcomes[0].status).toBe('fulfilled');
+      expect(failed.length).toBe(3);
+      for (const err of failed) expect([err.name, err.message]).toEqual(['ConnectionError', expect.stringMatching(/all 1 SSH connections to .* stayed busy/)]);
+      expect(connectionStats(sshd.host, sshd.port).waiting).toBe(0);
+    } finally {
+      configureSsh({ timeouts: before });
+    }
   });
 
   test('no error message carries a secret value or key material', () => {
