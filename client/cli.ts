@@ -6,6 +6,7 @@
  * Secret values and credential fields are read from stdin or a file, never from argv. Errors are
  * one line on stderr; exit code 1 for failures, 2 for usage mistakes. See docs/cli.md.
  */
+import { packageVersion } from './version';
 import { Command, Option } from 'commander';
 import { ApiConnectionError, ApiError, BrokerApiClient, DEFAULT_API_URL, type SecretOwner } from './api-client';
 import { exportLines, json, keyValues, table } from './cli/format';
@@ -45,6 +46,7 @@ export function buildCli(io: CliIo): Command {
   const program = new Command('secret-broker');
   program
     .description('Store pipeline secrets, credentials and compute environments, and launch pipeline runs, through the broker API.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--api <url>', `broker API base URL (env BROKER_API_URL, default ${DEFAULT_API_URL})`)
     .option('--json', 'print machine-readable JSON instead of tables')
     .exitOverride()

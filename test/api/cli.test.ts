@@ -10,7 +10,6 @@ import type { Command } from 'commander';
 import { buildCli, runCli, type CliIo } from '../../client/cli';
 import { distinctiveValue, startTestApi, uniqueName, type TestApi } from './helpers';
 
-jest.mock('commander', () => (jest.requireActual('./commander-shim') as typeof import('./commander-shim')).realCommander());
 
 let api: TestApi;
 let tmp: string;
