@@ -324,7 +324,7 @@ export class HpcTarget implements SecretTarget {
         if (!e.filename.startsWith('tower-') || !e.attrs.isDirectory()) continue;
         const dir = posix.join(workDir, e.filename);
         const marker = await this.readMarker(fs, dir).catch(() => null);
-        if (marker && runDirName(marker.runId) === e.filename) owned.push({ remoteId: dir, runId: marker.runId, workspaceId: marker.workspaceId });
+        if (marker && RUN_ID.test(marker.runId) && runDirName(marker.runId) === e.filename) owned.push({ remoteId: dir, runId: marker.runId, workspaceId: marker.workspaceId });
       }
       return owned.sort((a, b) => a.remoteId.localeCompare(b.remoteId));
     });
