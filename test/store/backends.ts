@@ -36,16 +36,13 @@ export interface BackendHandle {
   server(): PostgresServer | undefined;
 }
 
-let templateDir: Promise<string> | undefined;
-/** One initdb'd PGlite cluster per test file, copied for every fresh vault (initdb takes seconds). */
-function pgliteTemplate(): Promise<string> {
-  templateDir ??= (async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-pglite-template-'));
-    const db = await openDb({ dataDir: dir });
+/** One initdb'd PGlite cluster per suite, copied for every fresh vault (initdb takes seconds). */
+function pgliteTemplate(root: string): Promise<string> {
+  return (async () => {
+    const db = await openDb({ dataDir: root });
     await db.close();
-    return pgliteDir(dir);
+    return pgliteDir(root);
   })();
-  return templateDir;
 }
 
 export function useBackend(name: BackendName): BackendHandle {
@@ -57,9 +54,10 @@ export function useBackend(name: BackendName): BackendHandle {
     dirs.push(d);
     return d;
   };
+  let template: Promise<string> | undefined;
   beforeAll(async () => {
     if (name === 'postgresql') pg = await startPostgres();
-    else await pgliteTemplate();
+    else await (template = pgliteTemplate(tmp('sb-pglite-template-')));
   });
   afterAll(async () => {
     await pg?.stop();
@@ -73,7 +71,7 @@ export function useBackend(name: BackendName): BackendHandle {
       const dataDir = path.join(root, 'data');
       if (name === 'pglite') {
         fs.mkdirSync(dataDir, { mode: 0o700 });
-        fs.cpSync(await pgliteTemplate(), pgliteDir(dataDir), { recursive: true });
+        fs.cpSync(await template!, pgliteDir(dataDir), { recursive: true });
         return { dataDir };
       }
       const database = `v${++n}_${process.pid}`;
