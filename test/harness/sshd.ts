@@ -101,6 +101,15 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   fs.mkdirSync(base, { recursive: true, mode: 0o755 });
   fs.chmodSync(base, 0o755);
   const dir = fs.mkdtempSync(path.join(base, 'sshd-'));
+  try {
+    return await setUp(dir, root, user, uid, gid, opts);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function setUp(dir: string, root: boolean, user: string, uid: number, gid: number, opts: SshdOptions): Promise<Sshd> {
   fs.chmodSync(dir, 0o755);
   if (root) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation dir
 
