@@ -6,6 +6,7 @@
  *
  * The caller listens (on 127.0.0.1 until authentication lands) and closes the vault and clients.
  */
+import { registerCodecEndpoint, type CodecEndpointOptions } from './codec-endpoint';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { VaultApi, Workspace, User, SecretScope } from '../store/types';
 import type { PipelineRunsApi } from '../client/types';
@@ -27,6 +28,8 @@ export interface BuildApiServerOptions {
   logger?: ApiLogger;
   /** Request body limit in bytes (default 128 KiB). */
   bodyLimit?: number;
+  /** Serve /codec/{encode,decode} for the Temporal Web UI with this codec, to these origins. */
+  codec?: CodecEndpointOptions;
 }
 
 /** One JSON line per event on stderr. */
@@ -104,6 +107,7 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
 
   // ---- health ----
   app.get('/healthz', async () => ({ status: 'ok' }));
+  if (options.codec) registerCodecEndpoint(app, options.codec);
 
   // ---- workspaces and users ----
   app.post('/v1/workspaces', async (req: Req, reply) => {

@@ -16,6 +16,8 @@ export interface BrokerConfig {
   /** Where `local` compute environments without a workDir keep run directories. */
   localWorkDir: string;
   endpoints: NonNullable<TargetDeps['endpoints']>;
+  /** Temporal Web UI origins allowed to call the codec endpoint. */
+  uiOrigins: string[];
 }
 
 function port(value: string | undefined, name: string, fallback: number): number {
@@ -48,6 +50,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
     apiHost,
     apiPort: port(env.BROKER_API_PORT, 'BROKER_API_PORT', 8787),
     localWorkDir: path.resolve(env.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
+    uiOrigins: (env.BROKER_UI_ORIGINS ?? `http://127.0.0.1:${env.TEMPORAL_UI_PORT ?? 8233},http://localhost:${env.TEMPORAL_UI_PORT ?? 8233}`)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     endpoints: {
       ...(env.BROKER_AWS_ENDPOINT ? { aws: env.BROKER_AWS_ENDPOINT } : {}),
       ...(gcpEndpoint(env) ? { gcp: gcpEndpoint(env) } : {}),

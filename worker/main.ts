@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { buildApiServer, stderrLogger } from '../api/server';
 import { PipelineRuns } from '../client/pipeline-runs';
-import { FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
+import { EncryptionCodec, FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
 import { loadConfig } from './config';
 import { ensureSweepSchedule } from './schedules';
@@ -55,7 +55,8 @@ async function main(): Promise<void> {
 
   const vault = await openVault({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   log('vault open', { backend: config.databaseUrl ? 'postgresql' : 'pglite', dataDir: config.dataDir });
-  const dataConverter = createDataConverter(loadCodecKeyring({ dataDir: config.dataDir }));
+  const keyring = loadCodecKeyring({ dataDir: config.dataDir });
+  const dataConverter = createDataConverter(keyring);
 
   const connection = await Connection.connect({ address: config.temporalAddress });
   await ensureSearchAttributes(connection, config.namespace);
@@ -91,7 +92,11 @@ async function main(): Promise<void> {
   }
 
   if (role === 'all' || role === 'api') {
-    const app = buildApiServer({ vault, runs: new PipelineRuns(client, config.taskQueue) });
+    const app = buildApiServer({
+      vault,
+      runs: new PipelineRuns(client, config.taskQueue),
+      codec: { codec: new EncryptionCodec(keyring), allowedOrigins: config.uiOrigins },
+    });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });
     stops.push(() => app.close());
     log('api listening', { url: address });
