@@ -421,6 +421,45 @@ Examples:
       out(asJson(cmd) ? json({ runId, extendBy: o.extendBy }) : `run ${runId}: lease renewed for ${o.extendBy} from now\n`);
     });
 
+  const vault = program.command('vault').description('operate on the vault database directly (not through the API)');
+  vault
+    .command('rewrap')
+    .description('re-wrap every data key under a new master key (resumable; values are not re-encrypted)')
+    .option('--data-dir <dir>', 'broker data directory (env BROKER_DATA_DIR, default ./.data)')
+    .option('--database-url <url>', 'PostgreSQL vault instead of the embedded one (env DATABASE_URL)')
+    .option('--new-key-file <path>', 'the new master key (base64, 32 bytes, mode 0600); default: generate one')
+    .addHelpText(
+      'after',
+      `
+With the embedded vault (PGlite) stop the broker first: only one process may open it. With
+PostgreSQL the rewrap runs beside live brokers. An interrupted rewrap resumes when run again.
+In key-file mode the new key replaces master.key and the old one is kept as
+master.key.retired-<id>; with BROKER_MASTER_KEY, follow the steps printed at the end.
+
+Examples:
+  secret-broker vault rewrap                                  # new random key, embedded vault in ./.data
+  secret-broker vault rewrap --database-url postgres://... --new-key-file /secure/new.key`,
+    )
+    .action(async (o: { dataDir?: string; databaseUrl?: string; newKeyFile?: string }, cmd: Command) => {
+      const { rewrapVault } = await import('../store/rewrap');
+      const path = await import('node:path');
+      const result = await rewrapVault({
+        dataDir: path.resolve(o.dataDir ?? io.env.BROKER_DATA_DIR ?? '.data'),
+        databaseUrl: o.databaseUrl ?? (io.env.DATABASE_URL || undefined),
+        env: io.env,
+        ...(o.newKeyFile ? { newKeyFile: o.newKeyFile } : {}),
+        onProgress: (p) => void io.stderr.write(`\rre-wrapped ${p.done}/${p.total}`),
+      });
+      io.stderr.write('\n');
+      if (asJson(cmd)) return out(json(result));
+      out(
+        `re-wrapped ${result.rewrapped} data keys (${result.skipped} already done) under ${result.newKeyId}` +
+          (result.keyFile ? `; key file ${result.keyFile}, old key kept as ${result.retiredKeyFile}` : '') +
+          '\n' +
+          result.nextSteps.map((s) => `next: ${s}\n`).join(''),
+      );
+    });
+
   return program;
 }
 
