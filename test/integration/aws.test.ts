@@ -9,6 +9,7 @@ import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
 import { LaunchError } from '../../client/types';
 import { TAG } from '../../providers/aws/target';
 import { pipelineRunWorkflowId } from '../../workflows/shared';
+import { sweepOrphans } from '../../workflows/sweep';
 import { startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { historyText } from '../harness/history';
 import { adminIam, adminSecrets, setUpAccount, startMoto, type AwsAccountSetup, type MotoServer } from '../harness/moto';
@@ -216,6 +217,31 @@ describe('pipeline run on aws (moto)', () => {
     expect(Object.keys(d.VersionIdsToStages ?? {})).toHaveLength(1);
     expect(d.Tags).toEqual([{ Key: 'team', Value: 'genomics' }]);
     await sm.deleteSecret({ SecretId: foreign, ForceDeleteWithoutRecovery: true });
+  });
+
+  test('the sweep deletes what a terminated run left, and leaves live runs and untagged secrets alone', async () => {
+    const live = uniqueRunId('Live');
+    const orphan = uniqueRunId('Orphan');
+    await launch(live, { secretNames: ['API_TOKEN'] });
+    await launch(orphan, { secretNames: ['API_TOKEN', 'DB_PASSWORD'] });
+    // An operator terminates the orphan's workflow: no cleanup runs, its secrets stay behind.
+    await broker.client.workflow.getHandle(pipelineRunWorkflowId(orphan)).terminate('operator test');
+    const foreignRun = uniqueRunId('Foreign');
+    await sm.createSecret({ Name: `tower-${foreignRun}/X`, SecretString: 'not-the-brokers' });
+    expect(await remaining(orphan)).toHaveLength(2);
+
+    const summary = await broker.client.workflow.execute(sweepOrphans, { taskQueue: broker.taskQueue, workflowId: `sweep-${uniqueRunId()}` });
+
+    expect(await remaining(orphan)).toEqual([]);
+    expect(await remaining(live)).toEqual([`tower-${live}/API_TOKEN`]);
+    expect(await value(`tower-${foreignRun}/X`)).toBe('not-the-brokers');
+    expect(summary.deleted).toBeGreaterThanOrEqual(2);
+    expect(summary.kept).toBeGreaterThanOrEqual(1);
+    expect(summary.failed).toEqual([]);
+    await broker.runs.complete(live, 'succeeded');
+    await broker.runs.waitClosed(live);
+    expect(await remaining(live)).toEqual([]);
+    await sm.deleteSecret({ SecretId: `tower-${foreignRun}/X`, ForceDeleteWithoutRecovery: true });
   });
 
   test('no secret value and no credential in workflow history or worker logs', async () => {
