@@ -18,12 +18,21 @@ export interface BrokerConfig {
   endpoints: NonNullable<TargetDeps['endpoints']>;
   /** Temporal Web UI origins allowed to call the codec endpoint. */
   uiOrigins: string[];
+  /** Default bound on concurrent SSH connections per HPC host, per worker process. */
+  hpcMaxConnections: number;
 }
 
 function port(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: must be a port number 0-65535, got "${value}"`);
+  return n;
+}
+
+function positive(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: must be a whole number of at least 1, got "${value}"`);
   return n;
 }
 
@@ -50,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
     apiHost,
     apiPort: port(env.BROKER_API_PORT, 'BROKER_API_PORT', 8787),
     localWorkDir: path.resolve(env.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
+    hpcMaxConnections: positive(env.BROKER_HPC_MAX_CONNECTIONS, 'BROKER_HPC_MAX_CONNECTIONS', 4),
     uiOrigins: (env.BROKER_UI_ORIGINS ?? `http://127.0.0.1:${env.TEMPORAL_UI_PORT ?? 8233},http://localhost:${env.TEMPORAL_UI_PORT ?? 8233}`)
       .split(',')
       .map((s) => s.trim())

@@ -11,6 +11,7 @@ import { buildApiServer, stderrLogger } from '../api/server';
 import { PipelineRuns } from '../client/pipeline-runs';
 import { EncryptionCodec, FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
+import { configureSsh } from '../providers/hpc/ssh-session';
 import { loadConfig } from './config';
 import { ensureSweepSchedule } from './schedules';
 import { ensureSearchAttributes } from './search-attributes';
@@ -28,6 +29,8 @@ Environment:
   BROKER_MASTER_KEY[_FILE] vault master key (default: BROKER_DATA_DIR/master.key, created 0600 on first start)
   BROKER_CODEC_KEY[_FILE]  payload codec key (default: BROKER_DATA_DIR/codec.key, created 0600 on first start)
   BROKER_API_PORT         HTTP API port on 127.0.0.1 (default 8787)
+  BROKER_HPC_MAX_CONNECTIONS  concurrent SSH connections per HPC host, per worker (default 4)
+  BROKER_SWEEP_EVERY      how often the orphan sweep runs (default 1h)
   BROKER_AWS_ENDPOINT, BROKER_GCP_ENDPOINT, BROKER_GCP_INSECURE  emulator endpoints (tests only)`;
 
 function parseRole(argv: string[]): Role {
@@ -51,6 +54,7 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 async function main(): Promise<void> {
   const role = parseRole(process.argv.slice(2));
   const config = loadConfig();
+  configureSsh({ maxConnections: config.hpcMaxConnections });
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const vault = await openVault({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
