@@ -330,6 +330,25 @@ describe('IAM verification through SimulatePrincipalPolicy (fake IAM)', () => {
     expect(calls.filter((c) => c.startsWith('simulate'))).toEqual([]);
   });
 
+  test('a broker that may not read IAM is told which read it lacks, with the statement that grants it', async () => {
+    const denied = async () => {
+      throw Object.assign(new Error('User: arn:aws:sts::111122223333:assumed-role/broker/secret-broker is not authorized to perform: iam:GetRole'), {
+        name: 'AccessDenied',
+      });
+    };
+    const calls: string[] = [];
+    const iamFake = { ...fakeIam(() => 'allowed', calls), getRole: denied } as IamApi;
+    const missing = await verifyIam(iamFake, input, { mode: 'local', emulated: true });
+    const forExec = missing.filter((m) => m.resource === execArn);
+    expect(forExec).toHaveLength(1);
+    expect(forExec[0]).toMatchObject({ principal: `broker ${input.callerArn}`, permission: 'iam:GetRole' });
+    expect(forExec[0]!.grant).toContain('"Sid":"AllowSecretBrokerToVerifyIam"');
+    expect(forExec[0]!.grant).toContain('iam:SimulatePrincipalPolicy');
+    // Every principal whose policies could not be read is named, none silently passes.
+    expect(new Set(missing.map((m) => m.permission))).toEqual(new Set(['iam:GetRole']));
+    expect(new Set(missing.map((m) => m.resource))).toEqual(new Set([execArn, headArn, 'arn:aws:iam::111122223333:role/broker']));
+  });
+
   test('the needs are exactly what the run uses', () => {
     const needs = requiredPermissions({ ...input, customRole: true }).map((n) => `${n.principal.label}|${n.action}|${n.resource}`);
     expect(needs.sort()).toEqual(
