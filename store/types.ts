@@ -43,6 +43,12 @@ export interface ComputeEnv extends ComputeEnvRecord {
   updatedAt: string;
 }
 
+/** What updateComputeEnv may change: at least one of the two. */
+export interface ComputeEnvPatch {
+  config?: Record<string, unknown>;
+  credentialId?: string | null;
+}
+
 export interface ResolveResult {
   found: SecretRef[];
   missing: string[];
@@ -88,6 +94,14 @@ export interface VaultApi {
     credentialId?: string | null;
   }): Promise<ComputeEnv>;
   getComputeEnv(idOrName: string, workspaceId?: string): Promise<ComputeEnv>;
+  /**
+   * Change a compute environment's settings, its credential, or both; the platform never changes.
+   * `config` replaces the whole settings object and is validated like on create; `credentialId`
+   * (id or name, in the environment's workspace, of the platform's kind) replaces the credential,
+   * and null clears it where the platform takes none. A refused update changes nothing; a
+   * successful one moves `updatedAt` forward.
+   */
+  updateComputeEnv(idOrName: string, workspaceId: string | undefined, patch: ComputeEnvPatch): Promise<ComputeEnv>;
   listComputeEnvs(workspaceId: string): Promise<ComputeEnv[]>;
   deleteComputeEnv(id: string): Promise<void>;
 

@@ -19,6 +19,7 @@ import { migrate } from './migrations';
 import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from './rules';
 import type {
   ComputeEnv,
+  ComputeEnvPatch,
   CredentialMeta,
   ResolveResult,
   SecretMeta,
@@ -533,24 +534,7 @@ class SqlVault implements VaultApi {
     const credentialRef = input.credentialId;
     return this.live().tx(async (q) => {
       const ws = await this.findNamed(q, 'workspaces', 'workspace', input.workspaceId);
-      let credentialId: string | null = null;
-      if (spec.credentialKind) {
-        if (credentialRef === undefined || credentialRef === null || credentialRef === '') {
-          throw new ValidationError('credentialId', `required: ${spec.platform} compute environments need a "${spec.credentialKind}" credential`);
-        }
-        if (typeof credentialRef !== 'string') throw new ValidationError('credentialId', 'must be a string');
-        const [cred] = await q.query('SELECT id, kind FROM credentials WHERE workspace_id = $1 AND (id = $2 OR name = $2) ORDER BY (id = $2) DESC LIMIT 1', [
-          ws.id,
-          credentialRef,
-        ]);
-        if (!cred) throw new ValidationError('credentialId', `no such credential in workspace "${ws.name}"`);
-        if (cred.kind !== spec.credentialKind) {
-          throw new ValidationError('credentialId', `must be a "${spec.credentialKind}" credential, not "${String(cred.kind)}"`);
-        }
-        credentialId = String(cred.id);
-      } else if (credentialRef !== undefined && credentialRef !== null) {
-        throw new ValidationError('credentialId', `${spec.platform} compute environments take no credential`);
-      }
+      const credentialId = await this.credentialFor(q, spec, ws, credentialRef);
       const conflict = () => new ConflictError(`compute environment "${name}" already exists in workspace "${ws.name}"`);
       const clash = await q.query('SELECT id FROM compute_environments WHERE workspace_id = $1 AND name = $2', [ws.id, name]);
       if (clash.length) throw conflict();
@@ -568,21 +552,81 @@ class SqlVault implements VaultApi {
     });
   }
 
-  async getComputeEnv(idOrName: string, workspaceId?: string): Promise<ComputeEnv> {
+  /**
+   * The credential a compute environment of `spec` may use: `ref` (id or name) resolved in `ws` and
+   * checked against the platform's kind; null for platforms that take none. Shared by create and
+   * update, so both apply the same rules with the same words.
+   */
+  private async credentialFor(q: Queryable, spec: PlatformSpec, ws: Workspace, ref: unknown): Promise<string | null> {
+    if (!spec.credentialKind) {
+      if (ref !== undefined && ref !== null) throw new ValidationError('credentialId', `${spec.platform} compute environments take no credential`);
+      return null;
+    }
+    if (ref === undefined || ref === null || ref === '') {
+      throw new ValidationError('credentialId', `required: ${spec.platform} compute environments need a "${spec.credentialKind}" credential`);
+    }
+    if (typeof ref !== 'string') throw new ValidationError('credentialId', 'must be a string');
+    const [cred] = await q.query('SELECT id, kind FROM credentials WHERE workspace_id = $1 AND (id = $2 OR name = $2) ORDER BY (id = $2) DESC LIMIT 1', [ws.id, ref]);
+    if (!cred) throw new ValidationError('credentialId', `no such credential in workspace "${ws.name}"`);
+    if (cred.kind !== spec.credentialKind) {
+      throw new ValidationError('credentialId', `must be a "${spec.credentialKind}" credential, not "${String(cred.kind)}"`);
+    }
+    return String(cred.id);
+  }
+
+  /** One compute environment by id, or by name (within the workspace when given); `lock` takes its row lock. */
+  private async findComputeEnv(q: Queryable, idOrName: unknown, workspaceId: string | undefined, lock = false): Promise<Row> {
     const key = requireString(idOrName, 'computeEnvId');
-    const db = this.live();
+    const forUpdate = lock ? ' FOR UPDATE' : '';
     let rows: Row[];
     if (workspaceId !== undefined) {
-      const ws = await this.findNamed(db, 'workspaces', 'workspace', workspaceId);
-      rows = await db.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE workspace_id = $1 AND (id = $2 OR name = $2)`, [ws.id, key]);
+      const ws = await this.findNamed(q, 'workspaces', 'workspace', workspaceId);
+      rows = await q.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE workspace_id = $1 AND (id = $2 OR name = $2)${forUpdate}`, [ws.id, key]);
     } else {
-      rows = await db.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE id = $1 OR name = $1`, [key]);
+      rows = await q.query(`SELECT ${COMPUTE_ENV} FROM compute_environments WHERE id = $1 OR name = $1${forUpdate}`, [key]);
     }
     const byId = rows.find((r) => r.id === key);
-    if (byId) return computeEnvOf(byId);
+    if (byId) return byId;
     if (rows.length > 1) throw new ValidationError('workspaceId', 'required: several workspaces have a compute environment with this name');
     if (!rows.length) throw new NotFoundError('compute environment', key);
-    return computeEnvOf(rows[0]!);
+    return rows[0]!;
+  }
+
+  async getComputeEnv(idOrName: string, workspaceId?: string): Promise<ComputeEnv> {
+    return computeEnvOf(await this.findComputeEnv(this.live(), idOrName, workspaceId));
+  }
+
+  async updateComputeEnv(idOrName: string, workspaceId: string | undefined, patch: ComputeEnvPatch): Promise<ComputeEnv> {
+    const key = requireString(idOrName, 'computeEnvId');
+    if (!isPlainObject(patch)) throw new ValidationError('patch', 'must be an object');
+    for (const field of Object.keys(patch)) {
+      if (field === 'platform') throw new ValidationError('platform', 'cannot be changed: create a new compute environment for the other platform');
+      if (field !== 'config' && field !== 'credentialId') throw new ValidationError(field, 'cannot be changed (only config and credentialId can)');
+    }
+    const { config: rawConfig, credentialId: credentialRef } = patch;
+    if (rawConfig === undefined && credentialRef === undefined) throw new ValidationError('patch', 'must change config, credentialId or both');
+    if (rawConfig !== undefined && !isPlainObject(rawConfig)) throw new ValidationError('config', 'must be an object');
+    return this.live().tx(async (q) => {
+      // The row lock orders concurrent updates of one environment; nothing is written until every
+      // check below has passed, and any refusal rolls the transaction back.
+      const current = computeEnvOf(await this.findComputeEnv(q, key, workspaceId, true));
+      const spec = this.specs(current.platform);
+      const config = rawConfig === undefined ? current.config : spec.parseConfig(rawConfig);
+      let credentialId = current.credentialId;
+      if (credentialRef !== undefined) {
+        const ws = await this.findNamed(q, 'workspaces', 'workspace', current.workspaceId);
+        credentialId = await this.credentialFor(q, spec, ws, credentialRef);
+      }
+      // now() is the transaction's start; never let updated_at stand still or go back (clock steps,
+      // two updates within one millisecond), so a reader can tell that a change happened.
+      const [row] = await q.query(
+        `UPDATE compute_environments
+         SET config = $2::jsonb, credential_id = $3, updated_at = GREATEST(now(), updated_at + interval '1 millisecond')
+         WHERE id = $1 RETURNING ${COMPUTE_ENV}`,
+        [current.id, JSON.stringify(config), credentialId],
+      );
+      return computeEnvOf(row!);
+    });
   }
 
   async listComputeEnvs(workspaceId: string): Promise<ComputeEnv[]> {

@@ -229,6 +229,90 @@ const CASES: Case[] = [
     act: (v) => v.deleteComputeEnv('ghost'),
     error: NotFoundError,
   },
+  // compute environment updates: each refused update leaves the row (config, credential, updatedAt) as it was
+  {
+    reason: 'updating a compute environment that does not exist',
+    act: (v, f) => v.updateComputeEnv('ghost', f.ws, { config: { host: 'h' } }),
+    error: NotFoundError,
+    rule: /compute environment "ghost" not found/,
+  },
+  {
+    reason: 'updating a compute environment by name in another workspace',
+    act: (v, f) => v.updateComputeEnv('cluster', f.other, { config: { host: 'h' } }),
+    error: NotFoundError,
+    rule: /compute environment "cluster" not found/,
+  },
+  {
+    reason: 'updating a compute environment of a workspace that does not exist',
+    act: (v) => v.updateComputeEnv('cluster', 'ghost-ws', { config: { host: 'h' } }),
+    error: NotFoundError,
+    rule: /workspace "ghost-ws" not found/,
+  },
+  {
+    reason: 'update with config the platform refuses',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { config: { host: '' } }),
+    error: ValidationError,
+    field: 'config.host',
+  },
+  {
+    reason: 'update with config that is not an object',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { config: ['login2'] as unknown as Record<string, unknown> }),
+    error: ValidationError,
+    field: 'config',
+  },
+  {
+    reason: 'update with a credential of the wrong kind',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { credentialId: f.tokenCred }),
+    error: ValidationError,
+    field: 'credentialId',
+    rule: /must be a "test-ssh" credential, not "test-token"/,
+  },
+  {
+    reason: 'update with a credential from another workspace',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { credentialId: f.otherWsCred }),
+    error: ValidationError,
+    field: 'credentialId',
+    rule: /no such credential in workspace "team"/,
+  },
+  {
+    reason: 'update with valid config and a credential of the wrong kind (the config is not written either)',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { config: { host: 'changed-host' }, credentialId: f.tokenCred }),
+    error: ValidationError,
+    field: 'credentialId',
+  },
+  {
+    reason: 'update with valid config and a credential from another workspace (the config is not written either)',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { config: { host: 'changed-host' }, credentialId: f.otherWsCred }),
+    error: ValidationError,
+    field: 'credentialId',
+  },
+  {
+    reason: 'update clearing the credential of a platform that needs one',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { config: { host: 'changed-host' }, credentialId: null }),
+    error: ValidationError,
+    field: 'credentialId',
+    rule: /required: hpc compute environments need a "test-ssh" credential/,
+  },
+  {
+    reason: 'update giving a credential to a platform that takes none',
+    act: (v, f) => v.updateComputeEnv('laptop', f.other, { credentialId: f.otherWsCred }),
+    error: ValidationError,
+    field: 'credentialId',
+    rule: /local compute environments take no credential/,
+  },
+  {
+    reason: 'update changing the platform',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, { platform: 'local', config: {} } as unknown as { config: Record<string, unknown> }),
+    error: ValidationError,
+    field: 'platform',
+    rule: /cannot be changed/,
+  },
+  {
+    reason: 'update changing nothing',
+    act: (v, f) => v.updateComputeEnv('cluster', f.ws, {}),
+    error: ValidationError,
+    field: 'patch',
+  },
 ];
 
 describe.each(BACKENDS)('vault refusals on %s', (name) => {
@@ -247,6 +331,7 @@ describe.each(BACKENDS)('vault refusals on %s', (name) => {
     const token = await vault.createCredential({ workspaceId: ws.id, name: 'token', kind: 'test-token', fields: { token: 'TOKEN-1' } });
     const otherSsh = await vault.createCredential({ workspaceId: other.id, name: 'ssh', kind: 'test-ssh', fields: { username: 'nf', privateKey: 'PRIVATE-KEY-2' } });
     await vault.createComputeEnv({ workspaceId: ws.id, name: 'cluster', platform: 'hpc', config: { host: 'login' }, credentialId: ssh.id });
+    await vault.createComputeEnv({ workspaceId: other.id, name: 'laptop', platform: 'local', config: { workDir: '/srv/nf' } });
     f = { ws: ws.id, other: other.id, user: user.id, sshCred: ssh.id, tokenCred: token.id, otherWsCred: otherSsh.id };
   });
 
@@ -271,7 +356,14 @@ describe.each(BACKENDS)('vault refusals on %s', (name) => {
     const s = await snapshot(vault);
     expect(s[`secrets:team`]).toEqual([expect.objectContaining({ name: 'EXISTING', version: 1, value: OLD_VALUE })]);
     expect((s[`computeEnvs:team`] as { name: string }[]).map((c) => c.name)).toEqual(['cluster']);
+    expect(s[`computeEnvs:team`]).toEqual([expect.objectContaining({ name: 'cluster', config: { host: 'login' }, credentialId: f.sshCred })]);
+    expect(s[`computeEnvs:other-team`]).toEqual([expect.objectContaining({ name: 'laptop', credentialId: null })]);
     // The same writes with valid input succeed, so the cases above fail only on what they vary.
+    await expect(vault.updateComputeEnv('cluster', f.ws, { config: { host: 'changed-host' }, credentialId: 'ssh' })).resolves.toMatchObject({
+      config: { host: 'changed-host' },
+      credentialId: f.sshCred,
+    });
+    await expect(vault.updateComputeEnv('laptop', f.other, { config: {}, credentialId: null })).resolves.toMatchObject({ config: {}, credentialId: null });
     await expect(vault.createComputeEnv({ workspaceId: f.ws, name: 'hpc2', platform: 'hpc', config: { host: 'h' }, credentialId: f.sshCred })).resolves.toMatchObject({
       credentialId: f.sshCred,
     });
