@@ -13,7 +13,7 @@ import type { PipelineRunsApi } from '../client/types';
 import { ValidationError } from '../store/errors';
 import { parseDuration } from './duration';
 import { mapError, redact, stringLeaves } from './errors';
-import { BODY_LIMIT_BYTES, checkParam, parse, schemas } from './validation';
+import { BODY_LIMIT_BYTES, checkParam, parse, parseComputeEnvPatch, schemas } from './validation';
 
 export interface ApiLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -193,6 +193,20 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     const name = checkParam('ref', 'name', req.params.name ?? '');
     const ws = await workspaceOf(req);
     return vault.getComputeEnv(name, ws.id);
+  });
+  app.patch('/v1/workspaces/:workspace/compute-envs/:name', async (req: Req) => {
+    const name = checkParam('ref', 'name', req.params.name ?? '');
+    const input = parseComputeEnvPatch(req.body);
+    const ws = await workspaceOf(req);
+    // The vault checks the settings with the platform's parser and the credential like on create,
+    // in one transaction: a refused update changes nothing.
+    return renameFields(
+      vault.updateComputeEnv(name, ws.id, {
+        ...(input.config === undefined ? {} : { config: input.config }),
+        ...(input.credential === undefined ? {} : { credentialId: input.credential }),
+      }),
+      { credentialId: 'credential' },
+    );
   });
   app.delete('/v1/workspaces/:workspace/compute-envs/:name', async (req: Req, reply) => {
     const name = checkParam('ref', 'name', req.params.name ?? '');

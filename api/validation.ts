@@ -56,6 +56,14 @@ export const schemas = {
     config: jsonObject.default({}),
     credential: ref.optional(),
   }),
+  // PATCH of a compute environment: the settings (a full replacement), the credential (by name or
+  // id; null clears it where the platform takes none), or both. The platform never changes.
+  updateComputeEnv: z
+    .strictObject({
+      config: jsonObject.optional(),
+      credential: ref.nullable().optional(),
+    })
+    .refine((b) => b.config !== undefined || b.credential !== undefined, { error: 'must give config, credential or both' }),
   launch: z.strictObject({
     runId,
     workspace: ref,
@@ -113,6 +121,20 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<
   if (!first) throw new ValidationError('body', 'is not valid');
   const { field, rule } = describe(first);
   throw new ValidationError(field, rule);
+}
+
+/** Fields of a compute environment that a PATCH cannot change, with the reason given instead of "not accepted". */
+const FIXED_COMPUTE_ENV_FIELDS: Record<string, string> = {
+  platform: 'cannot be changed: create a new compute environment for the other platform',
+  name: 'cannot be changed',
+};
+
+/** A compute environment PATCH body: `{config?, credential?}`, at least one. */
+export function parseComputeEnvPatch(input: unknown): z.output<typeof schemas.updateComputeEnv> {
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    for (const [field, rule] of Object.entries(FIXED_COMPUTE_ENV_FIELDS)) if (Object.hasOwn(input, field)) throw new ValidationError(field, rule);
+  }
+  return parse(schemas.updateComputeEnv, input);
 }
 
 /** Path parameters: a record's name or id, a secret name, a run id. */

@@ -45,6 +45,14 @@ export interface CreateComputeEnvInput {
   credential?: string;
 }
 
+/** What a compute environment update changes: at least one of the two. */
+export interface UpdateComputeEnvInput {
+  /** The whole settings object (it replaces the current one). */
+  config?: Record<string, unknown>;
+  /** Credential name or id in the same workspace; null clears it where the platform takes none. */
+  credential?: string | null;
+}
+
 export type SecretOwner = { scope: 'workspace'; workspace: string } | { scope: 'user'; user: string };
 
 export class BrokerApiClient {
@@ -110,6 +118,9 @@ export class BrokerApiClient {
   }
   getComputeEnv(workspace: string, name: string): Promise<ComputeEnv> {
     return this.request('GET', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`);
+  }
+  updateComputeEnv(workspace: string, name: string, input: UpdateComputeEnvInput): Promise<ComputeEnv> {
+    return this.request('PATCH', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`, input);
   }
   async deleteComputeEnv(workspace: string, name: string): Promise<void> {
     await this.request('DELETE', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`);

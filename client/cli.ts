@@ -12,6 +12,7 @@ import { ApiConnectionError, ApiError, BrokerApiClient, DEFAULT_API_URL, type Se
 import { exportLines, json, keyValues, table } from './cli/format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './cli/io';
 import type { ReadyResult, RunStatus } from '../workflows/shared';
+import type { ComputeEnv } from '../store/types';
 import { secretNameProblem } from '../store/rules';
 
 export type { CliIo } from './cli/io';
@@ -82,6 +83,21 @@ Examples:
   };
   const out = (s: string) => void io.stdout.write(s);
   const asJson = (cmd: Command) => globals(cmd).json === true;
+
+  /** Settings from --config JSON or --config-file PATH (not both); undefined when neither is given. */
+  const readConfig = async (o: { config?: string; configFile?: string }): Promise<Record<string, unknown> | undefined> => {
+    if (o.config !== undefined && o.configFile !== undefined) throw new UsageError('give either --config or --config-file, not both');
+    if (o.configFile !== undefined) return readJsonObject(io, { file: o.configFile, option: '--config-file' });
+    if (o.config === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(o.config);
+    } catch {
+      throw new UsageError('--config: not valid JSON');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--config: must be a JSON object');
+    return parsed as Record<string, unknown>;
+  };
 
   // ---------------------------------------------------------------- workspaces
   const workspaces = program.command('workspaces').description('create and list workspaces');
@@ -244,7 +260,7 @@ Examples:
     });
 
   // ---------------------------------------------------------------- compute environments
-  const computeEnvs = program.command('compute-envs').description('create, list, show and delete compute environments');
+  const computeEnvs = program.command('compute-envs').description('create, list, show, update and delete compute environments');
   computeEnvs
     .command('create')
     .description('create a compute environment')
@@ -269,20 +285,7 @@ Examples:
         o: { workspace: string; platform: string; config?: string; configFile?: string; credential?: string },
         cmd: Command,
       ) => {
-        if (o.config !== undefined && o.configFile !== undefined) throw new UsageError('give either --config or --config-file, not both');
-        let config: Record<string, unknown> = {};
-        if (o.config !== undefined) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(o.config);
-          } catch {
-            throw new UsageError('--config: not valid JSON');
-          }
-          if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--config: must be a JSON object');
-          config = parsed as Record<string, unknown>;
-        } else if (o.configFile !== undefined) {
-          config = await readJsonObject(io, { file: o.configFile, option: '--config-file' });
-        }
+        const config = (await readConfig(o)) ?? {};
         const ce = await client(cmd).createComputeEnv(o.workspace, {
           name,
           platform: o.platform as 'local',
@@ -313,20 +316,46 @@ Examples:
     .addHelpText('after', '\nExample:\n  secret-broker compute-envs show local1 --workspace genomics')
     .action(async (name: string, o: { workspace: string }, cmd: Command) => {
       const ce = await client(cmd).getComputeEnv(o.workspace, name);
-      out(
-        asJson(cmd)
-          ? json(ce)
-          : keyValues([
-              ['name', ce.name],
-              ['id', ce.id],
-              ['platform', ce.platform],
-              ['workspace', ce.workspaceId],
-              ['credential', ce.credentialId ?? '-'],
-              ['config', ce.config],
-              ['created', ce.createdAt],
-              ['updated', ce.updatedAt],
-            ]),
-      );
+      out(asJson(cmd) ? json(ce) : describeComputeEnv(ce));
+    });
+  computeEnvs
+    .command('update')
+    .description("change a compute environment's settings or credential (the platform cannot change)")
+    .argument('<name>', 'compute environment name')
+    .requiredOption('--workspace <name>', 'workspace')
+    .option('--config <json>', 'the new settings as a JSON object: replaces all of them, so give every setting to keep')
+    .option('--config-file <path>', 'read the new settings JSON object from this file')
+    .option('--credential <name>', 'the credential (in the same workspace) to use from now on')
+    .addHelpText(
+      'after',
+      `
+--config and --config-file replace the whole settings object; start from the current one
+("compute-envs show NAME --workspace W --json"). Runs read the compute environment on every
+attempt, so a run stuck deleting (for example on a host key mismatch) uses the change on its
+next retry.
+
+When an hpc cluster's host key changes, confirm the new fingerprint on the login node itself (or
+with its administrators) before changing the pin:
+  ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub     # on the login node: 256 SHA256:... (ED25519)
+  ssh-keyscan -t ed25519 login.hpc.example.org | ssh-keygen -lf -   # must print the same SHA256:...
+
+Examples:
+  secret-broker --json compute-envs show cluster --workspace genomics \\
+    | jq '.config | .hostKeyFingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"' > hpc.json
+  secret-broker compute-envs update cluster --workspace genomics --config-file hpc.json
+  secret-broker compute-envs update cluster --workspace genomics --credential hpc-key-2026
+  secret-broker compute-envs update local1 --workspace genomics --config '{"workDir":"/scratch/nf"}'`,
+    )
+    .action(async (name: string, o: { workspace: string; config?: string; configFile?: string; credential?: string }, cmd: Command) => {
+      const config = await readConfig(o);
+      if (config === undefined && o.credential === undefined) {
+        throw new UsageError('nothing to change: give --config JSON, --config-file PATH or --credential NAME');
+      }
+      const ce = await client(cmd).updateComputeEnv(o.workspace, name, {
+        ...(config === undefined ? {} : { config }),
+        ...(o.credential === undefined ? {} : { credential: o.credential }),
+      });
+      out(asJson(cmd) ? json(ce) : `updated compute environment ${ce.name} (${ce.platform}) in workspace ${o.workspace}\n${describeComputeEnv(ce)}`);
     });
   computeEnvs
     .command('delete')
@@ -461,6 +490,19 @@ Examples:
     });
 
   return program;
+}
+
+function describeComputeEnv(ce: ComputeEnv): string {
+  return keyValues([
+    ['name', ce.name],
+    ['id', ce.id],
+    ['platform', ce.platform],
+    ['workspace', ce.workspaceId],
+    ['credential', ce.credentialId ?? '-'],
+    ['config', ce.config],
+    ['created', ce.createdAt],
+    ['updated', ce.updatedAt],
+  ]);
 }
 
 function describeReady(r: ReadyResult, computeEnvName: string): string {
