@@ -5,6 +5,7 @@
  */
 import { ConflictError, NotFoundError, ValidationError, VaultKeyError } from '../store/errors';
 import { LaunchError } from '../client/types';
+import type { MissingPermission } from '../workflows/shared';
 
 export interface ErrorBody {
   error: string;
@@ -13,6 +14,8 @@ export interface ErrorBody {
   rule?: string;
   /** A stable machine-readable code: validation, not-found, conflict, duplicate-run, launch-failed, ... */
   code: string;
+  /** launch-failed by an access check: each missing permission and the statement that grants it. */
+  missing?: MissingPermission[];
 }
 
 export interface MappedError {
@@ -37,7 +40,7 @@ export function mapError(err: unknown, bodyLimit: number): MappedError {
   if (err instanceof VaultKeyError) return { status: 500, body: { error: err.message, code: 'vault-key' }, unexpected: true };
   if (err instanceof LaunchError) {
     const status = err.code === 'duplicate-run' ? 409 : err.code === 'not-found' ? 404 : 422;
-    return { status, body: { error: err.message, code: err.code }, unexpected: false };
+    return { status, body: { error: err.message, code: err.code, ...(err.missing ? { missing: err.missing } : {}) }, unexpected: false };
   }
   // Temporal's client raises WorkflowNotFoundError for an unknown run; matched by name so the API
   // does not import the Temporal SDK. Its message names the workflow id only.

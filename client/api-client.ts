@@ -2,6 +2,7 @@
  * A small typed client for the broker's HTTP API (api/server.ts), used by the CLI. Built on
  * node:http(s) so a launch may wait as long as the broker needs (no client-side timeout).
  */
+import type { MissingPermission } from '../workflows/shared';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
@@ -18,6 +19,8 @@ export class ApiError extends Error {
     readonly code?: string,
     readonly field?: string,
     readonly rule?: string,
+    /** A failed access check: what is missing and the statement that would grant it. */
+    readonly missing?: MissingPermission[],
   ) {
     super(message);
   }
@@ -178,13 +181,14 @@ export class BrokerApiClient {
       }
     }
     if (status >= 200 && status < 300) return parsed as T;
-    const e = (parsed ?? {}) as { error?: unknown; code?: unknown; field?: unknown; rule?: unknown };
+    const e = (parsed ?? {}) as { error?: unknown; code?: unknown; field?: unknown; rule?: unknown; missing?: unknown };
     throw new ApiError(
       status,
       typeof e.error === 'string' ? e.error : `the broker API answered ${status}`,
       typeof e.code === 'string' ? e.code : undefined,
       typeof e.field === 'string' ? e.field : undefined,
       typeof e.rule === 'string' ? e.rule : undefined,
+      Array.isArray(e.missing) ? (e.missing as MissingPermission[]) : undefined,
     );
   }
 }

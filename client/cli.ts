@@ -567,6 +567,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     if (err instanceof ApiError || err instanceof ApiConnectionError) {
       io.stderr.write(`error: ${err.message}\n`);
+      for (const m of (err instanceof ApiError && err.missing) || []) {
+        io.stderr.write(`\n  ${m.principal} needs ${m.permission} on ${m.resource}; grant it with:\n${m.grant.replace(/^/gm, '    ')}\n`);
+      }
       return 1;
     }
     io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

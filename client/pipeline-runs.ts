@@ -11,9 +11,9 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
+import { MAX_LEASE_MS, pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
-import { RUN_ID_PATTERN, RUN_ID_RULE, TASK_QUEUE, pipelineRunWorkflowId, type PipelineRunInput, type ReadyResult, type RunStatus } from '../workflows/shared';
+import { ErrorType, RUN_ID_PATTERN, RUN_ID_RULE, TASK_QUEUE, pipelineRunWorkflowId, type MissingPermission, type PipelineRunInput, type ReadyResult, type RunStatus } from '../workflows/shared';
 import { ValidationError } from '../store/errors';
 import { LaunchError, type LaunchRequest, type PipelineRunsApi } from './types';
 
@@ -25,6 +25,7 @@ export class PipelineRuns implements PipelineRunsApi {
 
   async launch(req: LaunchRequest): Promise<ReadyResult> {
     if (!RUN_ID_PATTERN.test(req.runId)) throw new ValidationError('runId', RUN_ID_RULE);
+    if (req.leaseMs !== undefined) checkLease(req.leaseMs, 'leaseMs');
     const workflowId = pipelineRunWorkflowId(req.runId);
     const input: PipelineRunInput = {
       runId: req.runId,
@@ -67,6 +68,7 @@ export class PipelineRuns implements PipelineRunsApi {
   }
 
   async renew(runId: string, extendByMs: number): Promise<void> {
+    checkLease(extendByMs, 'extendByMs');
     await this.wrap(runId, () => this.handle(runId).signal(renewLeaseSignal, { extendByMs }));
   }
 
@@ -98,13 +100,21 @@ export class PipelineRuns implements PipelineRunsApi {
   }
 }
 
+function checkLease(ms: number, field: string): void {
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_LEASE_MS) throw new ValidationError(field, 'must be a positive number of milliseconds, at most 366 days');
+}
+
 function toLaunchError(err: unknown, runId: string): unknown {
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     return new LaunchError(`run ${runId} was already launched; a run id is used once`, 'duplicate-run');
   }
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
-    if (cause instanceof ApplicationFailure) return new LaunchError(cause.message, 'launch-failed', cause.type ?? undefined);
+    if (cause instanceof ApplicationFailure) {
+      const [first] = (cause.details ?? []) as unknown[];
+      const missing = cause.type === ErrorType.AccessVerification && Array.isArray(first) ? (first as MissingPermission[]) : undefined;
+      return new LaunchError(cause.message, 'launch-failed', cause.type ?? undefined, missing);
+    }
     return new LaunchError(cause?.message ?? err.message, 'launch-failed');
   }
   return err;

@@ -1,4 +1,4 @@
-import type { ReadyResult, RunStatus } from '../workflows/shared';
+import type { MissingPermission, ReadyResult, RunStatus } from '../workflows/shared';
 
 export interface LaunchRequest {
   runId: string;
@@ -35,6 +35,8 @@ export class LaunchError extends Error {
     message: string,
     readonly code: 'duplicate-run' | 'launch-failed' | 'not-found',
     readonly type?: string,
+    /** For a failed access check: every missing permission with the statement that would grant it. */
+    readonly missing?: MissingPermission[],
   ) {
     super(message);
   }

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.namespace, dataConverter });
 
   const stops: (() => Promise<void>)[] = [];
+  let stopping = false;
   let workerRun: Promise<void> | undefined;
 
   if (role === 'all' || role === 'worker') {
@@ -85,6 +86,11 @@ async function main(): Promise<void> {
       dataConverter,
     });
     workerRun = worker.run();
+    // A worker that dies on its own (lost server, fatal error) takes the process down with a reason.
+    workerRun.catch((err: Error) => {
+      stderrLogger.error('worker stopped', { error: err.message });
+      void stop('worker-failed');
+    });
     stops.push(async () => {
       worker.shutdown();
       await workerRun;
@@ -106,23 +112,17 @@ async function main(): Promise<void> {
     log('api listening', { url: address });
   }
 
-  let stopping = false;
-  const stop = async (signal: string) => {
+  async function stop(signal: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('stopping', { signal });
     for (const s of stops.reverse()) await s().catch((err: Error) => stderrLogger.error('stop failed', { error: err.message }));
     await connection.close();
     await vault.close();
-    process.exit(0);
-  };
+    process.exit(signal === 'worker-failed' ? 1 : 0);
+  }
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  // A worker that dies on its own (lost server, fatal error) takes the process down with a reason.
-  workerRun?.catch((err: Error) => {
-    stderrLogger.error('worker stopped', { error: err.message });
-    void stop('worker-failed');
-  });
 }
 
 main().catch((err: Error) => {

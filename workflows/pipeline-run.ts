@@ -1,12 +1,18 @@
 /**
  * One workflow per pipeline run: resolve, push, verify, ready, await completion (bounded by a
  * renewable lease), and always delete exactly what was planned or pushed. Deterministic: activities
- * are imported as types only; time comes from the workflow clock.
+ * are imported as types only; time comes from the workflow clock. A long lease or a long-stuck delete
+ * continues as new with the run's state, so history stays bounded.
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
+  ContinueAsNew,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   defineQuery,
   defineSignal,
   defineUpdate,
@@ -30,6 +36,7 @@ import {
   type PipelineRunInput,
   type ReadyResult,
   type RenewLease,
+  type ResumeState,
   type RunCompletion,
   type RunStatus,
 } from './shared';
@@ -37,7 +44,8 @@ import {
 type Activities = ReturnType<typeof createActivities>;
 
 const { resolveRun } = proxyActivities<Activities>(vaultRead);
-const { pushSecrets } = proxyActivities<Activities>(cloudWrite);
+// A cancelled launch waits for the push to stop before deleting, so nothing is written after the delete.
+const { pushSecrets } = proxyActivities<Activities>({ ...cloudWrite, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 const { verifyAccess } = proxyActivities<Activities>(iamVerify);
 const { deleteSecrets } = proxyActivities<Activities>(cleanup);
 
@@ -50,7 +58,9 @@ export const renewLeaseSignal = defineSignal<[RenewLease]>('renewLease');
 /** Phase, names, refs, timestamps, last error. Never values. */
 export const statusQuery = defineQuery<RunStatus>('status');
 
-const MAX_LEASE_MS = 366 * 24 * 60 * 60 * 1000;
+export const MAX_LEASE_MS = 366 * 24 * 60 * 60 * 1000;
+const DEFAULT_HISTORY_LIMIT = 4_000;
+const RUN_END_STATUSES = ['succeeded', 'failed', 'cancelled'];
 
 function errorMessage(err: unknown): string {
   if (err instanceof ApplicationFailure) return err.message;
@@ -68,26 +78,34 @@ function launchFailure(err: unknown): ApplicationFailure {
   return ApplicationFailure.create({ type: ErrorType.LaunchFailed, message: errorMessage(err), nonRetryable: true });
 }
 
+const validLease = (ms: unknown): ms is number => typeof ms === 'number' && Number.isFinite(ms) && ms > 0 && ms <= MAX_LEASE_MS;
+
 export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   const now = () => new Date(Date.now()).toISOString();
-  const leaseMs = Math.min(input.leaseMs ?? DEFAULT_LEASE_MS, MAX_LEASE_MS);
-  const status: RunStatus = {
-    runId: input.runId,
-    workspaceId: input.workspaceId,
-    userId: input.userId,
-    computeEnvId: input.computeEnvId,
-    phase: 'resolving',
-    secretNames: [...input.secretNames],
-    refs: [],
-    startedAt: now(),
-    deleteAttempts: 0,
-  };
-  let ready: ReadyResult | undefined;
-  let launchError: ApplicationFailure | undefined;
-  let cleanupTried = false;
+  const resumed = input.resume;
+  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+  const status: RunStatus = resumed
+    ? { ...resumed.status }
+    : {
+        runId: input.runId,
+        workspaceId: input.workspaceId,
+        userId: input.userId,
+        computeEnvId: input.computeEnvId,
+        phase: 'resolving',
+        secretNames: [...input.secretNames],
+        refs: [],
+        startedAt: now(),
+        deleteAttempts: 0,
+      };
+  let ready: ReadyResult | undefined = resumed?.ready;
+  let launchError: ApplicationFailure | undefined = resumed?.launchError
+    ? ApplicationFailure.create({ type: resumed.launchError.type, message: resumed.launchError.message, nonRetryable: true })
+    : undefined;
+  let cleanupRounds = 0;
   let completion: RunCompletion | undefined;
-  let leaseDeadline = Date.now() + leaseMs;
+  let leaseDeadline = resumed?.leaseDeadlineMs ?? Date.now() + (validLease(input.leaseMs) ? input.leaseMs : DEFAULT_LEASE_MS);
   let leaseChanged = false;
+  let endAs: ResumeState['endAs'] = resumed?.endAs ?? 'return';
 
   const setPhase = (phase: Phase) => {
     status.phase = phase;
@@ -98,10 +116,18 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   setHandler(
     waitReadyUpdate,
     async () => {
-      // A failed launch answers after the first cleanup round, so "launch failed" means "and nothing is left".
-      await condition(() => ready !== undefined || (launchError !== undefined && cleanupTried));
+      // Not cancellable: a cancelled launch still answers only after the first cleanup round, so the
+      // launch service hears "failed" when nothing is left, or is told that cleanup goes on.
+      await CancellationScope.nonCancellable(() => condition(() => ready !== undefined || (launchError !== undefined && cleanupRounds > 0)));
       if (ready) return ready;
-      throw launchError!;
+      const pending = status.refs.some((r) => r.state === 'planned' || r.state === 'pushed');
+      if (!pending) throw launchError!;
+      throw ApplicationFailure.create({
+        type: launchError!.type ?? ErrorType.LaunchFailed,
+        message: `${launchError!.message} (deleting what was pushed is still being retried: ${status.lastError ?? 'in progress'})`,
+        details: launchError!.details as unknown[],
+        nonRetryable: true,
+      });
     },
     {
       validator: () => {
@@ -112,17 +138,118 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     },
   );
   setHandler(runCompletedSignal, (c) => {
-    completion ??= c;
+    const end = c?.status;
+    if (!RUN_END_STATUSES.includes(end)) {
+      log.warn('ignored a completion signal without a valid status', { runId: input.runId });
+      return;
+    }
+    completion ??= { status: end };
   });
-  setHandler(renewLeaseSignal, ({ extendByMs }) => {
+  setHandler(renewLeaseSignal, (r) => {
+    const extendByMs = r?.extendByMs;
+    if (!validLease(extendByMs)) {
+      log.warn('ignored a lease renewal that is not a positive number of milliseconds up to 366 days', { runId: input.runId });
+      return;
+    }
     if (status.phase === 'deleting' || status.phase === 'deleted') return;
-    leaseDeadline = Date.now() + Math.min(Math.max(extendByMs, 0), MAX_LEASE_MS);
+    leaseDeadline = Date.now() + extendByMs;
     status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
     leaseChanged = true;
   });
 
-  let outcome: Outcome = 'launch-failed';
-  let failure: unknown;
+  /** Continue as new with the state so far: history stays bounded however long the run lives. */
+  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyLimit;
+  async function carryOn(): Promise<never> {
+    await condition(allHandlersFinished);
+    log.info('continuing as new to keep history bounded', { runId: input.runId, phase: status.phase });
+    const resume: ResumeState = {
+      status,
+      leaseDeadlineMs: leaseDeadline,
+      endAs,
+      ...(ready ? { ready } : {}),
+      ...(launchError ? { launchError: { type: launchError.type ?? ErrorType.LaunchFailed, message: launchError.message } } : {}),
+    };
+    return continueAsNew<typeof pipelineRun>({ ...input, resume });
+  }
+
+  /** Wait for the end of the run or of its lease. */
+  async function awaitCompletion(): Promise<Outcome> {
+    for (;;) {
+      if (completion) return completion.status;
+      const remaining = leaseDeadline - Date.now();
+      if (remaining <= 0) {
+        log.warn('lease expired without a completion signal; deleting run secrets', { runId: input.runId });
+        return 'lease-expired';
+      }
+      if (historyFull()) await carryOn();
+      leaseChanged = false;
+      await condition(() => completion !== undefined || leaseChanged, remaining);
+    }
+  }
+
+  /** Delete every planned or pushed ref, round after round, until none is left. */
+  async function deleteEverything(): Promise<void> {
+    setPhase('deleting');
+    const pending = () => status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
+    while (pending().length) {
+      status.deleteAttempts++;
+      try {
+        const results = await deleteSecrets({ run: input, refs: pending().map((r) => r.ref) });
+        const left = pending();
+        results.forEach((r, i) => {
+          left[i].state = r.outcome;
+        });
+        const notOwned = results.filter((r) => r.outcome === 'not-owned');
+        if (notOwned.length) {
+          log.warn('left objects the broker does not own', { runId: input.runId, names: notOwned.map((r) => r.ref.secretName) });
+        }
+      } catch (err) {
+        status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
+        log.warn('delete round failed; retrying', { runId: input.runId, round: status.deleteAttempts });
+        cleanupRounds++;
+        if (historyFull()) await carryOn();
+        await sleep(cleanupBackoffMs(status.deleteAttempts));
+        continue;
+      }
+      cleanupRounds++;
+    }
+    cleanupRounds++;
+    status.deletedAt = now();
+    setPhase('deleted');
+  }
+
+  /** The end: every handler answered, then return or fail the way the run ended. */
+  async function finish(): Promise<RunStatus> {
+    await condition(allHandlersFinished);
+    if (endAs === 'cancelled') throw new CancelledFailure(`run ${input.runId} was cancelled; its secrets are deleted`);
+    if (endAs === 'launch-failed' && launchError) throw launchError;
+    return status;
+  }
+
+  if (resumed) {
+    if (status.phase === 'ready') {
+      try {
+        status.outcome = await awaitCompletion();
+        status.completedAt = now();
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+        status.outcome = 'cancelled';
+        endAs = 'cancelled';
+      }
+    }
+    await CancellationScope.nonCancellable(() => deleteEverything());
+    return finish();
+  }
+
+  if (!validLease(input.leaseMs ?? DEFAULT_LEASE_MS)) {
+    launchError = ApplicationFailure.create({ type: ErrorType.InvalidInput, message: 'leaseMs: must be a positive number of milliseconds, at most 366 days', nonRetryable: true });
+    status.outcome = 'launch-failed';
+    endAs = 'launch-failed';
+    status.lastError = launchError.message;
+    await deleteEverything();
+    return finish();
+  }
+
   try {
     const resolved = await resolveRun(input);
     status.platform = resolved.platform;
@@ -157,66 +284,21 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     setPhase('ready');
     log.info('run secrets ready', { runId: input.runId, platform: resolved.platform, secrets: status.secretNames.length });
 
-    for (;;) {
-      if (completion) {
-        outcome = completion.status;
-        break;
-      }
-      const remaining = leaseDeadline - Date.now();
-      if (remaining <= 0) {
-        outcome = 'lease-expired';
-        log.warn('lease expired without a completion signal; deleting run secrets', { runId: input.runId });
-        break;
-      }
-      leaseChanged = false;
-      await condition(() => completion !== undefined || leaseChanged, remaining);
-    }
+    status.outcome = await awaitCompletion();
     status.completedAt = now();
   } catch (err) {
-    failure = err;
+    if (err instanceof ContinueAsNew) throw err; // carrying on in the next run, not a failure
     if (isCancellation(err)) {
-      outcome = 'cancelled';
+      status.outcome = 'cancelled';
+      endAs = 'cancelled';
+      if (!ready) launchError = ApplicationFailure.create({ type: ErrorType.LaunchFailed, message: `run ${input.runId} was cancelled during launch`, nonRetryable: true });
     } else {
-      outcome = ready ? 'failed' : 'launch-failed';
+      status.outcome = ready ? 'failed' : 'launch-failed';
       launchError = launchFailure(err);
       status.lastError = launchError.message;
+      if (!ready) endAs = 'launch-failed';
     }
-    if (!ready && isCancellation(err)) {
-      launchError = ApplicationFailure.create({ type: ErrorType.LaunchFailed, message: `run ${input.runId} was cancelled during launch`, nonRetryable: true });
-    }
-  } finally {
-    status.outcome = outcome;
-    await CancellationScope.nonCancellable(() => deleteEverything());
   }
-  if (failure && isCancellation(failure)) throw failure;
-  if (outcome === 'launch-failed' && launchError) throw launchError;
-  return status;
-
-  /** Delete every planned or pushed ref, round after round, until none is left. */
-  async function deleteEverything(): Promise<void> {
-    setPhase('deleting');
-    const pending = () => status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
-    while (pending().length) {
-      status.deleteAttempts++;
-      try {
-        const results = await deleteSecrets({ run: input, refs: pending().map((r) => r.ref) });
-        const left = pending();
-        results.forEach((r, i) => {
-          left[i].state = r.outcome;
-        });
-        const notOwned = results.filter((r) => r.outcome === 'not-owned');
-        if (notOwned.length) {
-          log.warn('left objects the broker does not own', { runId: input.runId, names: notOwned.map((r) => r.ref.secretName) });
-        }
-      } catch (err) {
-        status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
-        log.warn('delete round failed; retrying', { runId: input.runId, round: status.deleteAttempts });
-        cleanupTried = true;
-        await sleep(cleanupBackoffMs(status.deleteAttempts));
-      }
-    }
-    cleanupTried = true;
-    status.deletedAt = now();
-    setPhase('deleted');
-  }
+  await CancellationScope.nonCancellable(() => deleteEverything());
+  return finish();
 }

@@ -45,6 +45,24 @@ export interface PipelineRunInput {
   secretNames: string[];
   /** Maximum lease in milliseconds; defaults to DEFAULT_LEASE_MS. Renewable by signal. */
   leaseMs?: number;
+  /**
+   * Continue as new once history has this many events (default 4,000, or sooner when the server
+   * suggests it), carrying the run's state, so a long lease or a long-stuck delete never reaches the
+   * history limit.
+   */
+  historyLimit?: number;
+  /** Set only by the workflow itself when it continues as new: the state it carries on with. */
+  resume?: ResumeState;
+}
+
+/** What a pipeline run carries into its next run when it continues as new (references, never values). */
+export interface ResumeState {
+  status: RunStatus;
+  leaseDeadlineMs: number;
+  /** How the run ends once deletion is done. */
+  endAs: 'return' | 'cancelled' | 'launch-failed';
+  launchError?: { type: string; message: string };
+  ready?: ReadyResult;
 }
 
 /** Pointer to a secret in the vault. Never carries the value. */

@@ -3,6 +3,7 @@
  * broker's own user, so the owner check is this process's uid.
  */
 import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +27,10 @@ export class NotOwnedError extends Error {
   override readonly name = 'NotOwnedError';
 }
 
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+}
+
 const isCode = (err: unknown, code: string) => (err as NodeJS.ErrnoException)?.code === code;
 
 export class LocalTarget implements SecretTarget {
@@ -42,17 +47,10 @@ export class LocalTarget implements SecretTarget {
     return names.map((secretName) => ({ platform: 'local', computeEnvId: run.computeEnv.id, secretName, remoteId: dir, location: os.hostname() }));
   }
 
-  async push(run: RunContext, secrets: PlainSecret[]): Promise<PushResult> {
+  async push(run: RunContext, secrets: PlainSecret[], progress?: (done: number) => void): Promise<PushResult> {
     const dir = this.runDir(run.runId);
-    await fs.mkdir(this.workDir, { recursive: true, mode: DIR_MODE });
-    try {
-      await fs.mkdir(dir, { mode: DIR_MODE });
-      await fs.writeFile(path.join(dir, MARKER_FILE), renderMarker(run), { mode: FILE_MODE, flag: 'wx' });
-    } catch (err) {
-      if (!isCode(err, 'EEXIST')) throw err;
-      await this.assertOwned(dir, run.runId); // a retried push: ours, carry on; anything else: refuse
-    }
-    await fs.chmod(dir, DIR_MODE); // mkdir's mode is filtered by the umask
+    await this.checkWorkDir();
+    await this.createRunDir(dir, run);
     // Atomic: the value is only ever in a 0600 file, first under a temporary name, then renamed.
     const tmp = path.join(dir, `.${STORE_FILE}.${randomBytes(6).toString('hex')}.tmp`);
     const handle = await fs.open(tmp, 'wx', FILE_MODE);
@@ -63,8 +61,38 @@ export class LocalTarget implements SecretTarget {
       await handle.close();
     }
     await fs.rename(tmp, path.join(dir, STORE_FILE));
+    progress?.(secrets.length);
     const storePath = path.join(dir, STORE_FILE);
     return { refs: this.plan(run, secrets.map((s) => s.name)), headJobEnv: headJobEnv(storePath) };
+  }
+
+  /** The work directory exists, is a real directory, and other users cannot plant things in it. */
+  private async checkWorkDir(): Promise<void> {
+    await fs.mkdir(this.workDir, { recursive: true, mode: DIR_MODE });
+    const st = await fs.lstat(this.workDir);
+    const sticky = (st.mode & 0o1000) !== 0;
+    if (!st.isDirectory() || ((st.mode & 0o022) !== 0 && !sticky)) {
+      throw new InvalidInputError(`work directory ${this.workDir} must be a directory that only its owner can write (mode is ${(st.mode & 0o7777).toString(8)})`);
+    }
+  }
+
+  /**
+   * Create the run directory with its ownership marker in one step: build it under a temporary name,
+   * then rename. A crash leaves either nothing or a complete, marked directory; a retry adopts ours
+   * and refuses anything else (a link, another owner, another run's marker).
+   */
+  private async createRunDir(dir: string, run: RunContext): Promise<void> {
+    const tmp = `${dir}.creating-${randomBytes(6).toString('hex')}`;
+    await fs.mkdir(tmp, { mode: DIR_MODE });
+    try {
+      await fs.chmod(tmp, DIR_MODE); // mkdir's mode is filtered by the umask
+      await fs.writeFile(path.join(tmp, MARKER_FILE), renderMarker(run), { mode: FILE_MODE, flag: 'wx' });
+      await fs.rename(tmp, dir);
+    } catch (err) {
+      await fs.rm(tmp, { recursive: true, force: true });
+      if (!['EEXIST', 'ENOTEMPTY', 'ENOTDIR'].some((c) => isCode(err, c))) throw err;
+      await this.assertOwned(dir, run.runId); // a retried push: ours, carry on; anything else: refuse
+    }
   }
 
   async verify(run: RunContext, _refs: RemoteRef[]): Promise<VerifyResult> {
@@ -101,14 +129,20 @@ export class LocalTarget implements SecretTarget {
     return refs.map((r) => byDir.get(r.remoteId)!);
   }
 
+  /**
+   * Delete the directory the ref recorded, even if the compute environment's workDir changed since:
+   * the name and the marker, not the current settings, say whether it is this run's.
+   */
   private async deleteDir(dir: string, runId: string): Promise<DeleteOutcome> {
-    if (path.dirname(dir) !== this.workDir || path.basename(dir) !== runDirName(runId)) return 'not-owned';
+    if (!path.isAbsolute(dir) || path.basename(dir) !== runDirName(runId)) return 'not-owned';
+    let st;
     try {
-      await fs.lstat(dir);
+      st = await fs.lstat(dir);
     } catch (err) {
       if (isCode(err, 'ENOENT')) return 'not-found';
       throw err;
     }
+    if (!st.isDirectory()) return 'not-owned'; // a link or a file under our name: never followed
     const marker = await this.readMarker(dir);
     if (!marker || marker.runId !== runId) return 'not-owned';
     await fs.rm(dir, { recursive: true, force: true });
@@ -134,16 +168,23 @@ export class LocalTarget implements SecretTarget {
 
   async close(): Promise<void> {}
 
+  /** The marker, read without following links; null when absent or not the broker's. */
   private async readMarker(dir: string) {
+    let handle;
     try {
-      return parseMarker(await fs.readFile(path.join(dir, MARKER_FILE), 'utf8'));
+      handle = await fs.open(path.join(dir, MARKER_FILE), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      return parseMarker(await handle.readFile('utf8'));
     } catch {
       return null;
+    } finally {
+      await handle?.close();
     }
   }
 
   private async assertOwned(dir: string, runId: string): Promise<void> {
-    const marker = await this.readMarker(dir);
+    const st = await fs.lstat(dir);
+    const uid = process.getuid?.();
+    const marker = st.isDirectory() && (uid === undefined || st.uid === uid) ? await this.readMarker(dir) : null;
     if (!marker || marker.runId !== runId) {
       throw new NotOwnedError(`${dir} exists and was not created by the broker for run ${runId}; refusing to write into it`);
     }

@@ -157,7 +157,79 @@ test('a push that fails after placing some secrets still deletes every planned r
     await expect(handle.result()).rejects.toThrow();
     const final = await handle.query(statusQuery);
     expect(final.outcome).toBe('launch-failed');
-    expect(final.refs.map((r) => r.state)).toEqual(['deleted', 'not-found']);
+    expect(final.refs.map((r: { state: string }) => r.state)).toEqual(["deleted", "not-found"]);
     expect(acts.deleteSecrets.mock.calls[0][0].refs.map((r) => r.secretName)).toEqual(['A', 'B']);
+  });
+});
+
+test('a malformed renew signal is ignored: the lease and the run are untouched', async () => {
+  const acts = stubs();
+  await withWorker(acts, async (tq) => {
+    const ready = await launch(tq, input(60_000));
+    const handle = env.client.workflow.getHandle(ready.workflowId);
+    const before = (await handle.query(statusQuery)).leaseExpiresAt;
+    await handle.signal('renewLease', {});
+    await handle.signal('renewLease', { extendByMs: -5 });
+    await handle.signal('runCompleted', { status: 'bogus' });
+    const after = await handle.query(statusQuery);
+    expect(after.phase).toBe('ready');
+    expect(after.leaseExpiresAt).toBe(before);
+    await handle.signal(runCompletedSignal, { status: 'succeeded' });
+    expect((await handle.result()).outcome).toBe('succeeded');
+  });
+});
+
+test('a long-stuck delete continues as new, carrying its refs, and still deletes them', async () => {
+  let failures = 0;
+  const acts = stubs({
+    deleteSecrets: async ({ refs }) => {
+      if (failures++ < 6) throw ApplicationFailure.nonRetryable('host unreachable', ErrorType.Connection);
+      return refs.map((r) => ({ ref: r, outcome: 'deleted' as const }));
+    },
+  });
+  await withWorker(acts, async (tq) => {
+    const run = { ...input(), historyLimit: 30 };
+    const ready = await launch(tq, run);
+    const handle = env.client.workflow.getHandle(ready.workflowId);
+    const firstRunId = (await handle.describe()).runId;
+    await handle.signal(runCompletedSignal, { status: 'succeeded' });
+    const final = await handle.result(); // follows the chain of runs
+    expect(final.phase).toBe('deleted');
+    expect(final.outcome).toBe('succeeded');
+    expect(final.refs.map((r) => r.state)).toEqual(['deleted', 'deleted']);
+    expect(final.deleteAttempts).toBe(7);
+    expect((await env.client.workflow.getHandle(ready.workflowId).describe()).runId).not.toBe(firstRunId);
+    // Every round of every run asked to delete the same refs.
+    for (const [call] of acts.deleteSecrets.mock.calls) expect(call.refs.map((r) => r.secretName)).toEqual(['A', 'B']);
+  });
+});
+
+test('cancelled while pushing: the push finishes first, then cleanup, then the launch hears it', async () => {
+  const order: string[] = [];
+  const acts = stubs({
+    pushSecrets: async () => {
+      await new Promise((r) => setTimeout(r, 1_500));
+      order.push('push done');
+      return { refs: [ref('A'), ref('B')], headJobEnv: {} };
+    },
+    deleteSecrets: async ({ refs }) => {
+      order.push('delete');
+      return refs.map((r) => ({ ref: r, outcome: 'deleted' as const }));
+    },
+  });
+  await withWorker(acts, async (tq) => {
+    const run = input();
+    const launching = launch(tq, run).catch((e: unknown) => {
+      order.push('launch answered');
+      return e;
+    });
+    const handle = env.client.workflow.getHandle(`pipeline-run-${run.runId}`);
+    await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
+    await handle.cancel();
+    const err = await launching;
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(order).toEqual(['push done', 'delete', 'launch answered']);
+    await expect(handle.result()).rejects.toThrow();
+    expect((await handle.query(statusQuery)).outcome).toBe('cancelled');
   });
 });
