@@ -276,14 +276,31 @@ export class HpcTarget implements SecretTarget {
     });
   }
 
+  /**
+   * Delete the run directories the refs recorded, even if the environment's workDir changed since:
+   * the name and the marker, not the current settings, say whether a directory is this run's. A ref
+   * recorded on another host cannot be reached from here: that is an error (retried, visible), never
+   * a silent "deleted".
+   */
   async delete(run: RunContext, refs: RemoteRef[]): Promise<DeleteOutcome[]> {
     if (!refs.length) return [];
-    const expected = this.runDir(run.runId);
+    const name = posix.basename(this.runDir(run.runId));
+    const elsewhere = refs.find((r) => r.location !== undefined && r.location !== this.location);
+    if (elsewhere) {
+      throw new RemoteFileError(
+        `run ${run.runId} wrote its secrets on ${elsewhere.location}, but this compute environment now points at ${this.location}; ` +
+          'point it back (secret-broker compute-envs update) until the run is deleted',
+      );
+    }
     const dirs = [...new Set(refs.map((r) => r.remoteId))];
     const outcomes = new Map<string, DeleteOutcome>();
-    for (const d of dirs) if (d !== expected) outcomes.set(d, 'not-owned'); // never outside this run's directory
-    if (outcomes.size < dirs.length) {
-      await this.session(async (fs, s) => outcomes.set(expected, await this.deleteRunDir(fs, s, expected, run)));
+    const ours = (d: string) => posix.isAbsolute(d) && posix.normalize(d) === d && posix.basename(d) === name;
+    for (const d of dirs) if (!ours(d)) outcomes.set(d, 'not-owned'); // never outside a directory named for this run
+    const todo = dirs.filter(ours);
+    if (todo.length) {
+      await this.session(async (fs, s) => {
+        for (const d of todo) outcomes.set(d, await this.deleteRunDir(fs, s, d, run));
+      });
     }
     return refs.map((r) => outcomes.get(r.remoteId)!);
   }

@@ -171,6 +171,28 @@ describe('hpc target against a real sshd', () => {
     expect(fs.existsSync('/etc/passwd')).toBe(true);
   });
 
+  test('after the workDir setting moved, delete still removes the directory the refs recorded', async () => {
+    const oldWorkDir = sshd.makeWorkDir();
+    const t = await target(oldWorkDir);
+    const run = runOf(t);
+    const { refs } = await t.push(run, secrets(['TOKEN', 'moved-value']));
+    const moved = await target(sshd.makeWorkDir());
+    await expect(moved.delete({ ...run, computeEnv: moved.ce }, refs)).resolves.toEqual(['deleted']);
+    expect(fs.existsSync(path.join(oldWorkDir, `tower-${run.runId}`))).toBe(false);
+    await moved.close();
+    await t.close();
+  });
+
+  test('refs recorded on another host are an error, never a silent "deleted"', async () => {
+    const t = await target(sshd.makeWorkDir());
+    const run = runOf(t);
+    const refs = t.plan(run, ['TOKEN']).map((r) => ({ ...r, location: 'someone@other-cluster' }));
+    const err = await caught(t.delete(run, refs));
+    expect(err.message).toContain('other-cluster');
+    expect(err.message).toContain('compute-envs update');
+    await t.close();
+  });
+
   test('a directory without the broker marker is never written to nor deleted', async () => {
     const workDir = sshd.makeWorkDir();
     const t = await target(workDir);

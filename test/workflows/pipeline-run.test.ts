@@ -86,7 +86,7 @@ test('the default lease is 30 days: secrets stay for 29 days and are deleted aft
   await withWorker(acts, async (tq) => {
     const run = input();
     const ready = await launch(tq, run);
-    const handle = env.client.workflow.getHandle(ready.workflowId);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
     await env.sleep('29d');
     expect((await handle.query(statusQuery)).phase).toBe('ready');
     expect(acts.deleteSecrets).not.toHaveBeenCalled();
@@ -109,7 +109,7 @@ test('a delete that keeps failing stays visible (phase, last error, attempts) an
   await withWorker(acts, async (tq) => {
     const run = input();
     const ready = await launch(tq, run);
-    const handle = env.client.workflow.getHandle(ready.workflowId);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
     await handle.signal(runCompletedSignal, { status: 'succeeded' });
     await eventually(async () => (await handle.query(statusQuery)).lastError !== undefined, 'the failed delete round to show', 30_000);
     const stuck = await handle.query(statusQuery);
@@ -153,7 +153,7 @@ test('a push that fails after placing some secrets still deletes every planned r
   await withWorker(acts, async (tq) => {
     const run = input();
     await expect(launch(tq, run)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    const handle = env.client.workflow.getHandle(`pipeline-run-${run.runId}`);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(`pipeline-run-${run.runId}`);
     await expect(handle.result()).rejects.toThrow();
     const final = await handle.query(statusQuery);
     expect(final.outcome).toBe('launch-failed');
@@ -166,7 +166,7 @@ test('a malformed renew signal is ignored: the lease and the run are untouched',
   const acts = stubs();
   await withWorker(acts, async (tq) => {
     const ready = await launch(tq, input(60_000));
-    const handle = env.client.workflow.getHandle(ready.workflowId);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
     const before = (await handle.query(statusQuery)).leaseExpiresAt;
     await handle.signal('renewLease', {});
     await handle.signal('renewLease', { extendByMs: -5 });
@@ -190,7 +190,7 @@ test('a long-stuck delete continues as new, carrying its refs, and still deletes
   await withWorker(acts, async (tq) => {
     const run = { ...input(), historyLimit: 30 };
     const ready = await launch(tq, run);
-    const handle = env.client.workflow.getHandle(ready.workflowId);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
     const firstRunId = (await handle.describe()).runId;
     await handle.signal(runCompletedSignal, { status: 'succeeded' });
     const final = await handle.result(); // follows the chain of runs
@@ -198,7 +198,7 @@ test('a long-stuck delete continues as new, carrying its refs, and still deletes
     expect(final.outcome).toBe('succeeded');
     expect(final.refs.map((r) => r.state)).toEqual(['deleted', 'deleted']);
     expect(final.deleteAttempts).toBe(7);
-    expect((await env.client.workflow.getHandle(ready.workflowId).describe()).runId).not.toBe(firstRunId);
+    expect((await env.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId).describe()).runId).not.toBe(firstRunId);
     // Every round of every run asked to delete the same refs.
     for (const [call] of acts.deleteSecrets.mock.calls) expect(call.refs.map((r) => r.secretName)).toEqual(['A', 'B']);
   });
@@ -223,7 +223,7 @@ test('cancelled while pushing: the push finishes first, then cleanup, then the l
       order.push('launch answered');
       return e;
     });
-    const handle = env.client.workflow.getHandle(`pipeline-run-${run.runId}`);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(`pipeline-run-${run.runId}`);
     await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
     await handle.cancel();
     const err = await launching;
