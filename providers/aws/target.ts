@@ -20,7 +20,7 @@ import type { MissingPermission, PushResult, RemoteRef } from '../../workflows/s
 import type { ComputeEnvRecord, DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import { createAwsClients, keysFrom, type AwsClients } from './clients';
 import { parseAwsConfig, type AwsConfig } from './config';
-import { InvalidInputError, NotOwnedError, isAwsCode, sanitizeAwsError } from './errors';
+import { AwsServiceError, InvalidInputError, NotOwnedError, isAwsCode, sanitizeAwsError } from './errors';
 import { verifyIam, type IamEvaluation } from './iam';
 import { perRunResourcePolicy, type PolicyDocument } from './policies';
 import { writeLimiter, writesPerSecondFrom, type RateLimiter } from './rate-limit';
@@ -301,6 +301,15 @@ export class AwsSecretTarget implements SecretTarget {
   }
 
   async delete(run: RunContext, refs: RemoteRef[]): Promise<DeleteOutcome[]> {
+    // A secret is deleted where it was pushed: after a region change this environment cannot reach it,
+    // and saying "not found" would end the run with the secret left behind.
+    const elsewhere = refs.find((r) => r.location !== undefined && r.location !== this.config.region);
+    if (elsewhere) {
+      throw new AwsServiceError(
+        `run ${run.runId} pushed its secrets to region ${elsewhere.location}, but this compute environment now uses ${this.config.region}; ` +
+          'point it back (secret-broker compute-envs update) until the run is deleted',
+      );
+    }
     return mapLimit(refs, DELETE_CONCURRENCY, async (ref) => {
       const existing = await this.describe(ref.remoteId);
       if (!existing) return 'not-found';

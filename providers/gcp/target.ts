@@ -28,6 +28,7 @@ import {
   AuthenticationFailedError,
   BROKER_ROLE,
   ConnectionError,
+  GcpSecretManagerError,
   grantText,
   grpcCode,
   InvalidInputError,
@@ -329,7 +330,12 @@ export class GcpSecretTarget implements SecretTarget {
   }
 
   private async deleteOne(run: RunContext, ref: RemoteRef): Promise<DeleteOutcome> {
-    if (ref.platform !== 'gcp' || !ref.remoteId.startsWith(`${this.parent}/secrets/`)) return 'not-owned';
+    if (ref.platform !== 'gcp') return 'not-owned';
+    if (!ref.remoteId.startsWith(`${this.parent}/secrets/`)) {
+      // Pushed to another project (the environment's project changed since): unreachable from here,
+      // and never to be reported as deleted.
+      throw new GcpSecretManagerError(`run ${run.runId} pushed ${ref.remoteId}, outside ${this.parent} that this compute environment now uses; point it back (secret-broker compute-envs update) until the run is deleted`);
+    }
     // An etag mismatch means the secret changed between the read and the delete: read it again.
     for (let attempt = 1; ; attempt++) {
       let secret: ISecret;

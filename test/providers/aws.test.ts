@@ -170,6 +170,10 @@ describe('aws target against moto', () => {
 
     expect(await t.delete(r, t.plan(r, ['SHARED']))).toEqual(['not-owned']);
     expect(await value(name)).toBe('not-the-brokers');
+    // A ref recorded in another region is unreachable from here: an error, never "not found".
+    const elsewhere = t.plan(r, ['SHARED']).map((ref) => ({ ...ref, location: 'eu-west-3' }));
+    await expect(t.delete(r, elsewhere)).rejects.toThrow(/pushed its secrets to region eu-west-3/);
+    expect(await value(name)).toBe('not-the-brokers');
     await sm.deleteSecret({ SecretId: name, ForceDeleteWithoutRecovery: true });
   });
 

@@ -178,8 +178,8 @@ test('delete removes exactly the refs; a second delete reports not-found', async
   for (const ref of res.refs) expect(await exists(ref.remoteId)).toBe(false);
   expect(await exists(bystander.refs[0].remoteId)).toBe(true);
   expect(await t.delete(r, res.refs)).toEqual(['not-found', 'not-found']);
-  // A ref outside this compute environment's project is never touched.
-  expect(await t.delete(r, [{ ...bystander.refs[0], remoteId: 'projects/someone-else/secrets/tower-x-Y' }])).toEqual(['not-owned']);
+  // A ref outside this compute environment's project is never touched, and never reported deleted.
+  await expect(t.delete(r, [{ ...bystander.refs[0], remoteId: 'projects/someone-else/secrets/tower-x-Y' }])).rejects.toThrow(/outside projects\/.* that this compute environment now uses/);
 });
 
 test('listOwned pages through every broker-labelled secret and skips the rest', async () => {
