@@ -4,21 +4,11 @@
  * sanitize their SDK errors; this is the last net.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { ErrorType } from '../workflows/shared';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../workflows/shared';
 
 const KNOWN_TYPES = new Set<string>(Object.values(ErrorType));
 
-const NON_RETRYABLE = new Set<string>([
-  ErrorType.SecretNotFound,
-  ErrorType.ComputeEnvNotFound,
-  ErrorType.InvalidInput,
-  ErrorType.AccessVerification,
-  ErrorType.PermissionDenied,
-  ErrorType.HostKeyMismatch,
-  ErrorType.AuthenticationFailed,
-  ErrorType.NotOwned,
-  ErrorType.LaunchFailed,
-]);
+const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
 
 /**
  * Replace every known value, and its JSON-escaped form, with [REDACTED]. Values shorter than 4

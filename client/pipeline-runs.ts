@@ -34,6 +34,7 @@ export class PipelineRuns implements PipelineRunsApi {
       computeEnvId: req.computeEnvId,
       secretNames: req.secretNames,
       ...(req.leaseMs !== undefined ? { leaseMs: req.leaseMs } : {}),
+      ...(req.historyLimit !== undefined ? { historyLimit: req.historyLimit } : {}),
     };
     const labels = req.labels ?? {};
     const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {

@@ -1,14 +1,8 @@
-import type { MissingPermission, ReadyResult, RunStatus } from '../workflows/shared';
+import type { MissingPermission, PipelineRunInput, ReadyResult, RunStatus } from '../workflows/shared';
 
-export interface LaunchRequest {
-  runId: string;
-  workspaceId: string;
-  userId: string;
-  computeEnvId: string;
-  secretNames: string[];
-  /** Maximum lease in ms (default 30 days). */
-  leaseMs?: number;
-  /** Search attributes and memo: names for people reading the Web UI. */
+/** A launch: the run's input (as the workflow takes it), plus names for people reading the Web UI. */
+export interface LaunchRequest extends Omit<PipelineRunInput, 'resume'> {
+  /** Search attributes and memo. */
   labels?: { workspace?: string; computeEnv?: string; platform?: string; user?: string };
 }
 

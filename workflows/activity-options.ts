@@ -1,17 +1,8 @@
 /** Named activity option presets: one place for timeouts and retry policy. Pure data. */
 import type { ActivityOptions } from '@temporalio/workflow';
-import { ErrorType } from './shared';
+import { NON_RETRYABLE_ERROR_TYPES } from './shared';
 
-const NON_RETRYABLE = [
-  ErrorType.SecretNotFound,
-  ErrorType.ComputeEnvNotFound,
-  ErrorType.InvalidInput,
-  ErrorType.AccessVerification,
-  ErrorType.PermissionDenied,
-  ErrorType.HostKeyMismatch,
-  ErrorType.AuthenticationFailed,
-  ErrorType.NotOwned,
-];
+const NON_RETRYABLE = NON_RETRYABLE_ERROR_TYPES;
 
 /** Vault reads and planning: fast, a few retries. */
 export const vaultRead = {

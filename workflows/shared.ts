@@ -27,6 +27,19 @@ export const ErrorType = {
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
+/** Failures that retrying cannot fix: the launch fails at once (deletion still retries them all). */
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [
+  ErrorType.SecretNotFound,
+  ErrorType.ComputeEnvNotFound,
+  ErrorType.InvalidInput,
+  ErrorType.AccessVerification,
+  ErrorType.PermissionDenied,
+  ErrorType.HostKeyMismatch,
+  ErrorType.AuthenticationFailed,
+  ErrorType.NotOwned,
+  ErrorType.LaunchFailed,
+];
+
 /** A platform run id: it becomes part of remote names and paths, so it is checked everywhere it enters. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const RUN_ID_RULE = 'must be 1 to 64 letters, digits, dashes or underscores, starting with a letter or digit';

@@ -16,31 +16,8 @@
  * the secret access key) removed. The SDK error's hidden `$response`, `$metadata` and `cause` are
  * dropped with it.
  */
-import { ErrorType } from '../../workflows/shared';
-
-export class PermissionDeniedError extends Error {
-  override readonly name = ErrorType.PermissionDenied;
-}
-
-export class AuthenticationFailedError extends Error {
-  override readonly name = ErrorType.AuthenticationFailed;
-}
-
-export class NotOwnedError extends Error {
-  override readonly name = ErrorType.NotOwned;
-}
-
-export class InvalidInputError extends Error {
-  override readonly name = ErrorType.InvalidInput;
-}
-
-export class ThrottledError extends Error {
-  override readonly name = ErrorType.Throttled;
-}
-
-export class ConnectionError extends Error {
-  override readonly name = ErrorType.Connection;
-}
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, PermissionDeniedError, ThrottledError } from '../errors';
+export { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, PermissionDeniedError, ThrottledError };
 
 export class AwsServiceError extends Error {
   override readonly name = 'AwsServiceError';

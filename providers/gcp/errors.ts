@@ -14,15 +14,18 @@
  * name only: never a payload, a key, a token, response metadata or a server-supplied string.
  */
 import type { MissingPermission } from '../../workflows/shared';
-import { ErrorType } from '../../workflows/shared';
+import { PermissionDeniedError as BasePermissionDeniedError } from '../errors';
 
 /** The role the broker's service account needs in the project (seed 002). */
 export const BROKER_ROLE = 'roles/secretmanager.admin';
 /** The role the Batch service account (the head job) needs to read the run's secrets. */
 export const READER_ROLE = 'roles/secretmanager.secretAccessor';
 
-export class PermissionDeniedError extends Error {
-  override readonly name = ErrorType.PermissionDenied;
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, ThrottledError } from '../errors';
+export { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, ThrottledError };
+
+/** A denial that knows every missing permission and the role that grants it. */
+export class PermissionDeniedError extends BasePermissionDeniedError {
   /** Every permission found missing (at least one). */
   readonly missing: MissingPermission[];
   constructor(missing: MissingPermission[]) {
@@ -37,26 +40,6 @@ export class PermissionDeniedError extends Error {
   get role(): string {
     return roleOf(this.missing[0].grant);
   }
-}
-
-export class AuthenticationFailedError extends Error {
-  override readonly name = ErrorType.AuthenticationFailed;
-}
-
-export class NotOwnedError extends Error {
-  override readonly name = ErrorType.NotOwned;
-}
-
-export class InvalidInputError extends Error {
-  override readonly name = ErrorType.InvalidInput;
-}
-
-export class ConnectionError extends Error {
-  override readonly name = ErrorType.Connection;
-}
-
-export class ThrottledError extends Error {
-  override readonly name = ErrorType.Throttled;
 }
 
 export class GcpSecretManagerError extends Error {

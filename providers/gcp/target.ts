@@ -17,6 +17,7 @@
  *
  * Built on a narrow client type (SecretManagerLike) so tests can hand it an emulator-backed client.
  */
+import { JWT } from 'google-auth-library';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { SecretManagerServiceClient, type protos } from '@google-cloud/secret-manager';
@@ -407,9 +408,10 @@ export async function createGcpTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   }
   const project = config.project ?? key.projectId;
   const endpoint = deps.endpoints?.gcp;
-  const credentials = { client_email: key.clientEmail, private_key: key.privateKey };
+  // An explicit JWT client: the `credentials` option is deprecated and warns on every client.
+  const authClient = new JWT({ email: key.clientEmail, key: key.privateKey, scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
   const client = new SecretManagerServiceClient({
-    credentials,
+    authClient,
     projectId: project,
     ...(endpoint
       ? { apiEndpoint: endpoint.apiEndpoint, port: endpoint.port, ...(endpoint.insecure ? { sslCreds: grpc.credentials.createInsecure() } : {}) }

@@ -13,31 +13,8 @@
  * Messages are built here from host, port, user, paths and fingerprints only: never a secret
  * value, a key or a passphrase, and never a server-supplied string.
  */
-import { ErrorType } from '../../workflows/shared';
-
-export class HostKeyMismatchError extends Error {
-  override readonly name = ErrorType.HostKeyMismatch;
-}
-
-export class AuthenticationFailedError extends Error {
-  override readonly name = ErrorType.AuthenticationFailed;
-}
-
-export class ConnectionError extends Error {
-  override readonly name = ErrorType.Connection;
-}
-
-export class PermissionDeniedError extends Error {
-  override readonly name = ErrorType.PermissionDenied;
-}
-
-export class NotOwnedError extends Error {
-  override readonly name = ErrorType.NotOwned;
-}
-
-export class InvalidInputError extends Error {
-  override readonly name = ErrorType.InvalidInput;
-}
+import { AuthenticationFailedError, ConnectionError, HostKeyMismatchError, InvalidInputError, NotOwnedError, PermissionDeniedError } from '../errors';
+export { AuthenticationFailedError, ConnectionError, HostKeyMismatchError, InvalidInputError, NotOwnedError, PermissionDeniedError };
 
 export class RemoteFileError extends Error {
   override readonly name = 'RemoteFileError';

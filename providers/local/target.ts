@@ -23,13 +23,8 @@ import {
 import type { ComputeEnvRecord, DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import type { LocalConfig } from './config';
 
-export class NotOwnedError extends Error {
-  override readonly name = 'NotOwnedError';
-}
-
-export class InvalidInputError extends Error {
-  override readonly name = 'InvalidInputError';
-}
+import { InvalidInputError, NotOwnedError } from '../errors';
+export { InvalidInputError, NotOwnedError };
 
 const isCode = (err: unknown, code: string) => (err as NodeJS.ErrnoException)?.code === code;
 

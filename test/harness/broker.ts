@@ -135,12 +135,23 @@ export function uniqueRunId(prefix = 'run'): string {
   return `${prefix}${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
 }
 
-/** Poll until `fn` returns true, or fail after `timeoutMs` with `what`. */
+/**
+ * Poll until `fn` returns true, or fail after `timeoutMs` with `what`. An error from `fn` (say, a
+ * query before the workflow exists) counts as "not yet"; the last one is reported on timeout.
+ */
 export async function eventually(fn: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    try {
+      if (await fn()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const last = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${last}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -5,6 +5,7 @@
  *
  * Note: both emulators listen on every interface (":port"); they have no bind-address flag.
  */
+import { JWT } from 'google-auth-library';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -36,7 +37,8 @@ export interface GcpEmulatorOptions {
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 /** Credentials that satisfy the client library offline (the emulator ignores them). */
-const DUMMY_CREDENTIALS = { client_email: 'test@emulator.invalid', private_key: 'unused' };
+// Never used to fetch a token: the emulator is reached over an insecure channel.
+const DUMMY_AUTH = new JWT({ email: 'test@emulator.invalid', key: 'unused' });
 
 export async function startGcpEmulator(opts: GcpEmulatorOptions = {}): Promise<GcpEmulator> {
   const serverDual = tool('server-dual', GO_BIN);
@@ -81,7 +83,7 @@ export async function startGcpEmulator(opts: GcpEmulatorOptions = {}): Promise<G
           apiEndpoint: endpoint.apiEndpoint,
           port: endpoint.port,
           sslCreds: grpc.credentials.createInsecure(),
-          credentials: DUMMY_CREDENTIALS,
+          authClient: DUMMY_AUTH,
           projectId: 'unused',
         });
         clients.push(c);
