@@ -10,6 +10,8 @@ say "type-check"
 npx tsc -p tsconfig.json --noEmit
 say "lint"
 npx eslint --max-warnings 0 .
+say "build (lib/, for the suites that run the broker process)"
+npx tsc -p tsconfig.build.json
 
 report="$(mktemp -t secret-broker-jest.XXXXXX.json)"
 set +e
