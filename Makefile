@@ -18,5 +18,9 @@ typecheck: ## type-check everything, tests included
 lint: ## eslint (workflow determinism rules included)
 	npx eslint --max-warnings 0 .
 
+bench: ## benchmarks: launch and delete latency on the local compute environment, next to a baseline
+	@scripts/install-test-deps.sh
+	NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" npx jest -c jest.bench.config.js
+
 clean: ## remove build output (keeps .data/)
 	rm -rf lib
