@@ -77,9 +77,6 @@ export interface FailNextOptions {
 export const ARM_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
 export const BATCH_DATA_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}\.\d+\.\d+$/;
 
-function newKey(): string {
-  return randomBytes(64).toString('base64');
-}
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -134,6 +131,7 @@ export class AzureFake {
   private readonly accounts = new Map<string, FakeBatchAccount>();
   private readonly clients: FakeClient[] = [];
   private readonly tokens = new Set<string>();
+  private readonly keys: string[] = [];
   private failures: Array<Required<Pick<FailNextOptions, 'status' | 'code'>> & FailNextOptions> = [];
 
   private constructor(
@@ -190,8 +188,8 @@ export class AzureFake {
       location: 'westeurope',
       allowedAuthenticationModes: ['SharedKey', 'AAD', 'TaskAuthenticationToken'],
       ...init,
-      primary: newKey(),
-      secondary: newKey(),
+      primary: this.newKey(),
+      secondary: this.newKey(),
     };
     this.accounts.set(this.accountKey(acct.subscriptionId, acct.resourceGroup, acct.name), acct);
     return acct;
@@ -209,6 +207,17 @@ export class AzureFake {
   /** Fail the next n counted calls with status (default 503 ServerBusy). */
   failNext(n: number, opts: FailNextOptions = {}): void {
     for (let i = 0; i < n; i++) this.failures.push({ status: 503, code: 'ServerBusy', ...opts });
+  }
+
+  /** Every account key the fake ever generated, current or regenerated away. */
+  issuedKeys(): string[] {
+    return [...this.keys];
+  }
+
+  private newKey(): string {
+    const key = randomBytes(64).toString('base64');
+    this.keys.push(key);
+    return key;
   }
 
   /** Every token handed out (tests assert none of them leaks). */
@@ -311,7 +320,8 @@ export class AzureFake {
       res.socket?.destroy();
       return true;
     }
-    armError(res, f.status, f.code, 'injected failure');
+    if (call.kind === 'token') json(res, f.status, { error: f.code, error_description: `AADSTS0: injected failure`, error_codes: [0] });
+    else armError(res, f.status, f.code, 'injected failure');
     return true;
   }
 
@@ -392,8 +402,8 @@ export class AzureFake {
         return armError(res, 400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
       }
       call.detail = String(keyName);
-      if (keyName === 'Primary') acct.primary = newKey();
-      else if (keyName === 'Secondary') acct.secondary = newKey();
+      if (keyName === 'Primary') acct.primary = this.newKey();
+      else if (keyName === 'Secondary') acct.secondary = this.newKey();
       else return armError(res, 400, 'InvalidRequestBody', "The value of parameter keyName is invalid. Allowed values: 'Primary', 'Secondary'.");
       return finish(() => json(res, 200, keysBody()));
     }
