@@ -4,10 +4,20 @@ import type { CredentialKind } from './kinds';
 import { sshCredential } from './ssh';
 import { googleCredential } from './google';
 import { awsCredential } from './aws';
+import { azureSharedKeyCredential, azureEntraCredential, azureManagedIdentityCredential } from './azure';
+import { containerRegistryCredential } from './registry';
 
 export type { CredentialKind, ParsedCredential } from './kinds';
 
-const ALL: CredentialKind[] = [sshCredential, googleCredential, awsCredential];
+const ALL: CredentialKind[] = [
+  sshCredential,
+  googleCredential,
+  awsCredential,
+  azureSharedKeyCredential,
+  azureEntraCredential,
+  azureManagedIdentityCredential,
+  containerRegistryCredential,
+];
 
 const kinds = new Map(ALL.map((k) => [k.kind, k]));
 
