@@ -54,6 +54,7 @@ export interface FakeCall {
   /** Path without the query. */
   path: string;
   query: Record<string, string>;
+  /** The HTTP status answered; -1 when the connection was dropped on purpose; 0 while unanswered. */
   status: number;
   /** Account name, for account and data-plane calls. */
   account?: string;
@@ -78,7 +79,12 @@ export const ARM_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
 export const BATCH_DATA_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}\.\d+\.\d+$/;
 
 
+/** The call record of each response, so the status is recorded before the client can see it. */
+const callOf = new WeakMap<ServerResponse, FakeCall>();
+
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const call = callOf.get(res);
+  if (call) call.status = status;
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'x-ms-request-id': randomBytes(8).toString('hex'), ...headers });
   res.end(text);
@@ -240,12 +246,7 @@ export class AzureFake {
     const query = Object.fromEntries(url.searchParams);
     const call: FakeCall = { kind: 'other', method, path: url.pathname, query, status: 0 };
     const body = await readBody(req);
-    res.on('finish', () => {
-      call.status = res.statusCode;
-    });
-    res.on('close', () => {
-      if (!call.status) call.status = res.writableFinished ? res.statusCode : -1;
-    });
+    callOf.set(res, call);
     this.calls.push(call);
 
     const seg = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -317,6 +318,7 @@ export class AzureFake {
     this.failures.splice(idx, 1);
     call.injected = true;
     if (f.destroy) {
+      call.status = -1;
       res.socket?.destroy();
       return true;
     }

@@ -3,6 +3,7 @@
  * against the HTTPS Azure fake. The credential trusts the fake's runtime CA through
  * core-rest-pipeline's `tlsOptions.ca`; instance discovery is off (the fake is not a known cloud).
  */
+import { execFile } from 'node:child_process';
 import * as https from 'node:https';
 import { AzureLogger, setLogLevel } from '@azure/logger';
 import { ClientSecretCredential } from '@azure/identity';
@@ -266,6 +267,49 @@ describe('regenerateBatchKey', () => {
     expect(fake.batchAccount(SUB, RG, acct.name)?.primary).toBe(before);
     await expect(post(`${base}?api-version=2023-11-01`, { authorization: `Bearer ${token?.token}` })).resolves.toBe(200);
     expect(fake.batchAccount(SUB, RG, acct.name)?.primary).not.toBe(before);
+  });
+});
+
+describe('fault injection for crash tests', () => {
+  test('a regenerate whose answer is lost (afterApply + destroy): ConnectionError, yet the key did change', async () => {
+    const acct = fake.addBatchAccount({ subscriptionId: SUB, resourceGroup: RG, name: 'lostanswer' });
+    const { primary, secondary } = acct;
+    fake.failNext(1, { kinds: ['regenerateKeys'], afterApply: true, destroy: true });
+    const err = await caught(regenerateBatchKey(credential(), ref(acct), 'Secondary', opts));
+    expect(err).toBeInstanceOf(ConnectionError);
+    const now = fake.batchAccount(SUB, RG, 'lostanswer');
+    expect(now?.primary).toBe(primary);
+    expect(now?.secondary).not.toBe(secondary);
+    expect(fake.callsOf('regenerateKeys').filter((c) => c.account === 'lostanswer').map((c) => [c.status, c.injected])).toEqual([[-1, true]]);
+    // What a resuming workflow does: read the state again.
+    await expect(describeBatchKeys(credential(), ref(acct), opts)).resolves.toMatchObject({ primary, secondary: now?.secondary });
+  });
+
+  test('failNext(n) fails exactly n counted calls, then the fake answers normally', async () => {
+    const acct = fake.addBatchAccount({ subscriptionId: SUB, resourceGroup: RG, name: 'failtwice' });
+    fake.failNext(2, { kinds: ['account'], status: 500, code: 'InternalServerError' });
+    await expect(describeBatchKeys(credential(), ref(acct), opts)).rejects.toBeInstanceOf(ConnectionError);
+    await expect(describeBatchKeys(credential(), ref(acct), opts)).rejects.toBeInstanceOf(ConnectionError);
+    await expect(describeBatchKeys(credential(), ref(acct), opts)).resolves.toMatchObject({ sharedKeyAllowed: true });
+    expect(fake.calls.filter((c) => c.account === 'failtwice').map((c) => [c.kind, c.status])).toEqual([
+      ['account', 500],
+      ['account', 500],
+      ['account', 200],
+      ['listKeys', 200],
+    ]);
+  });
+});
+
+describe('test CA trust for a spawned worker', () => {
+  const probe = (env: Record<string, string>) =>
+    new Promise<string>((resolve) => {
+      const script = `require('node:https').get(process.argv[1], (r) => { r.resume(); r.on('end', () => console.log('status ' + r.statusCode)); }).on('error', (e) => console.log('error ' + e.code));`;
+      execFile(process.execPath, ['-e', script, `${fake.url}/${TENANT}/v2.0/.well-known/openid-configuration`], { env: { PATH: process.env.PATH ?? '', ...env } }, (_err, stdout) => resolve(stdout.trim()));
+    });
+
+  test('NODE_EXTRA_CA_CERTS=fake.caFile makes a child process trust the fake; without it the handshake fails', async () => {
+    await expect(probe({ NODE_EXTRA_CA_CERTS: fake.caFile })).resolves.toBe('status 200');
+    await expect(probe({})).resolves.toMatch(/^error (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/);
   });
 });
 
