@@ -126,7 +126,10 @@ export function sanitizeAzureError(err: unknown, op: string, account?: BatchAcco
     if (code && TLS_CODES.test(code)) return new ConnectionError(`${op} on ${target}: TLS failure (${code})`);
     if (code && NETWORK_CODES.has(code)) return new ConnectionError(`${op} on ${target}: connection failed (${code})`);
     if (name === 'AbortError') return new ConnectionError(`${op} on ${target}: timed out`);
-    return new ConnectionError(`${op} on ${target}: request failed${code ? ` (${code})` : ''}`);
+    if (name === 'RestError') return new ConnectionError(`${op} on ${target}: request failed${code ? ` (${code})` : ''}`);
+    // Not a network failure: the SDK refused its input (serializer validation) or a bug. Retrying
+    // would not help; the message keeps only the error's class name.
+    return new InvalidInputError(`${op} on ${target}: the request could not be made (${safeCode(name) ?? 'Error'})`);
   }
   const tag = `HTTP ${status}${code ? ` ${code}` : ''}`;
   if (status === 401) return new AuthenticationFailedError(`${op} on ${target}: Azure refused the broker's token (${tag})`);

@@ -11,6 +11,7 @@ import type { TokenCredential } from '@azure/identity';
 import {
   describeBatchKeys,
   regenerateBatchKey,
+  sanitizeAzureError,
   verifyBatchKey,
   type BatchAccountRef,
   type BatchKeysOptions,
@@ -144,6 +145,21 @@ describe('describeBatchKeys', () => {
     const err = await caught(describeBatchKeys(credential(), ref('describeacct'), opts));
     expect(err).toBeInstanceOf(ConnectionError);
     expect(fake.callsOf('token').filter((c) => c.injected).map((c) => c.status)).toEqual([503]);
+  });
+
+  test('an unreachable token endpoint, or one whose certificate is not trusted, is a ConnectionError', async () => {
+    const unreachable = new ClientSecretCredential(TENANT, CLIENT_ID, CLIENT_SECRET, { authorityHost: 'https://127.0.0.1:1', disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } });
+    const e1 = await caught(describeBatchKeys(unreachable, ref('describeacct'), opts));
+    expect(e1).toBeInstanceOf(ConnectionError);
+    const untrusted = new ClientSecretCredential(TENANT, CLIENT_ID, CLIENT_SECRET, { authorityHost: fake.authorityHost, disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } });
+    const e2 = await caught(describeBatchKeys(untrusted, ref('describeacct'), opts));
+    expect(e2).toBeInstanceOf(ConnectionError);
+  });
+
+  test('the SDK refusing its own input is a non-retryable InvalidInputError naming only the class', () => {
+    const e = sanitizeAzureError(Object.assign(new Error(`keyName "Tertiary" is not one of Primary, Secondary; key ${CLIENT_SECRET}`), { name: 'Error' }), 'regenerateKeys', ref('x1x'));
+    expect(e).toBeInstanceOf(InvalidInputError);
+    expect(e.message).toBe(`regenerateKeys on Batch account x1x (resource group ${RG}, subscription ${SUB}): the request could not be made (Error)`);
   });
 
   test('unknown client id: AuthenticationFailedError', async () => {
