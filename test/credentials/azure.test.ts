@@ -3,10 +3,8 @@
  * Table-driven refusals, each with its reason, naming the field and the rule and never a key or
  * secret value; each refusal also tried through the real vault, which then holds nothing.
  */
+import { leaks, useCredentialVault } from '../harness/credential-vault';
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { credentialKind } from '../../credentials';
 import {
   azureEntraCredential,
@@ -17,8 +15,6 @@ import {
   parseAzureSharedKey,
 } from '../../credentials/azure';
 import { ValidationError } from '../../store/errors';
-import { openVault } from '../../store/vault';
-import type { VaultApi } from '../../store/types';
 
 jest.setTimeout(60_000);
 
@@ -60,22 +56,8 @@ const managed = (over: Record<string, unknown> = {}) => ({
 });
 
 const SECRET_FIELDS = ['batchKey', 'storageKey', 'clientSecret'];
+const secretValues = (fields: Record<string, unknown>) => SECRET_FIELDS.map((f) => fields[f]);
 
-/**
- * Whether an error's message (or any of its own properties), or a text, carries a secret value from the fields:
- * the whole value, or any 12-character stretch of it.
- */
-function leaks(err: unknown, fields: Record<string, unknown>): boolean {
-  const text = typeof err === 'string' ? err : JSON.stringify({ message: (err as Error)?.message, ...(err as object) });
-  return SECRET_FIELDS.some((f) => {
-    const v = fields[f];
-    if (typeof v !== 'string' || v.trim().length < 4) return false;
-    const s = v.trim();
-    if (text.includes(s)) return true;
-    for (let i = 0; i + 12 <= s.length; i++) if (text.includes(s.slice(i, i + 12))) return true;
-    return false;
-  });
-}
 
 type Refusal = { kind: string; reason: string; fields: Record<string, unknown>; field: string; rule: RegExp };
 
@@ -206,10 +188,10 @@ describe('azure credential kinds', () => {
 
   test('the leak check finds a secret value, whole or in part, in an error', () => {
     const fields = sharedKey();
-    expect(leaks(new ValidationError('storageKey', `decodes wrongly: ${STORAGE_KEY}`), fields)).toBe(true);
-    expect(leaks(new ValidationError('batchKey', `starts with ${BATCH_KEY.slice(10, 30)}`), fields)).toBe(true);
-    expect(leaks(new ValidationError('storageKey', 'decodes to 63 bytes'), fields)).toBe(false);
-    expect(leaks(`{"listed":"${STORAGE_KEY}"}`, fields)).toBe(true);
+    expect(leaks(new ValidationError('storageKey', `decodes wrongly: ${STORAGE_KEY}`), secretValues(fields))).toBe(true);
+    expect(leaks(new ValidationError('batchKey', `starts with ${BATCH_KEY.slice(10, 30)}`), secretValues(fields))).toBe(true);
+    expect(leaks(new ValidationError('storageKey', 'decodes to 63 bytes'), secretValues(fields))).toBe(false);
+    expect(leaks(`{"listed":"${STORAGE_KEY}"}`, secretValues(fields))).toBe(true);
   });
 
   test.each(refusals)('$kind refuses $reason, naming $field and no secret value', (r) => {
@@ -217,36 +199,18 @@ describe('azure credential kinds', () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect(err).toMatchObject({ name: 'ValidationError', field: r.field });
     expect((err as ValidationError).rule).toMatch(r.rule);
-    expect(leaks(err, r.fields)).toBe(false);
+    expect(leaks(err, secretValues(r.fields))).toBe(false);
   });
 });
 
 describe('in the vault', () => {
-  let vault: VaultApi;
-  let dir: string;
-  let workspaceId: string;
-
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-azure-cred-'));
-    vault = await openVault({ dataDir: dir, masterKey: randomBytes(32) });
-    workspaceId = (await vault.createWorkspace('azure-ws')).id;
-  });
-
-  // A refusal that wrongly stored something fails its own test only: the next one starts empty.
-  afterEach(async () => {
-    for (const c of await vault.listCredentials(workspaceId)) await vault.deleteCredential(c.id);
-  });
-
-  afterAll(async () => {
-    await vault?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = useCredentialVault('azure-ws');
 
   test.each(refusals)('$kind stores nothing when refusing $reason', async (r) => {
-    const err = await vault.createCredential({ workspaceId, name: 'azure-creds', kind: r.kind, fields: r.fields }).catch((e: unknown) => e);
+    const err = await ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'azure-creds', kind: r.kind, fields: r.fields }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ValidationError', field: r.field, rule: expect.stringMatching(r.rule) });
-    expect(leaks(err, r.fields)).toBe(false);
-    expect(await vault.listCredentials(workspaceId)).toEqual([]);
+    expect(leaks(err, secretValues(r.fields))).toBe(false);
+    expect(await ctx.vault.listCredentials(ctx.workspaceId)).toEqual([]);
   });
 
   test.each([
@@ -254,18 +218,18 @@ describe('in the vault', () => {
     { kind: 'azure-entra', fields: entra(), secret: { clientSecret: CLIENT_SECRET } },
     { kind: 'azure-managed-identity', fields: managed(), secret: {} },
   ])('stores a good $kind credential: listings show public fields only, providers read the secret back', async ({ kind, fields, secret }) => {
-    const meta = await vault.createCredential({ workspaceId, name: `${kind}-ok`, kind, fields });
+    const meta = await ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: `${kind}-ok`, kind, fields });
     const expected = credentialKind(kind).parse(fields) as { public: Record<string, unknown> };
     expect(meta.public).toEqual(expected.public);
-    const listed = JSON.stringify(await vault.listCredentials(workspaceId));
+    const listed = JSON.stringify(await ctx.vault.listCredentials(ctx.workspaceId));
     expect(listed).toContain(`${kind}-ok`);
-    expect(leaks(listed, fields)).toBe(false);
+    expect(leaks(listed, secretValues(fields))).toBe(false);
     for (const v of Object.values(secret)) expect(listed.includes(v)).toBe(false);
-    const read = await vault.readCredential(meta.id);
+    const read = await ctx.vault.readCredential(meta.id);
     expect(read.kind).toBe(kind);
     expect(read.public).toEqual(expected.public);
     expect(JSON.stringify(read.secret) === JSON.stringify(secret)).toBe(true);
-    await vault.deleteCredential(meta.id);
-    expect(await vault.listCredentials(workspaceId)).toEqual([]);
+    await ctx.vault.deleteCredential(meta.id);
+    expect(await ctx.vault.listCredentials(ctx.workspaceId)).toEqual([]);
   });
 });

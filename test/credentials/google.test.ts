@@ -2,15 +2,11 @@
  * Google credentials: a service-account JSON key validated on save. Table-driven refusals, each with
  * its reason; nothing is stored when a key is refused; no message carries key material.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { useCredentialVault } from '../harness/credential-vault';
+import { generateKeyPairSync } from 'node:crypto';
 import { credentialKind } from '../../credentials';
 import { googleCredential, readServiceAccountKey } from '../../credentials/google';
 import { platformSpec } from '../../providers/platforms';
-import { openVault } from '../../store/vault';
-import type { VaultApi } from '../../store/types';
 import { serviceAccountKey, serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
 
 jest.setTimeout(60_000);
@@ -89,37 +85,24 @@ describe('google credential kind', () => {
 });
 
 describe('in the vault', () => {
-  let vault: VaultApi;
-  let dir: string;
-  let workspaceId: string;
-
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-google-cred-'));
-    vault = await openVault({ dataDir: dir, masterKey: randomBytes(32) });
-    workspaceId = (await vault.createWorkspace('gcp-ws')).id;
-  });
-
-  afterAll(async () => {
-    await vault?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = useCredentialVault('gcp-ws');
 
   test.each(refusals.slice(0, 8))('stores nothing when refusing $reason', async ({ fields, field }) => {
-    await expect(vault.createCredential({ workspaceId, name: 'gcp-key', kind: 'google', fields })).rejects.toMatchObject({ name: 'ValidationError', field });
-    expect(await vault.listCredentials(workspaceId)).toEqual([]);
+    await expect(ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'gcp-key', kind: 'google', fields })).rejects.toMatchObject({ name: 'ValidationError', field });
+    expect(await ctx.vault.listCredentials(ctx.workspaceId)).toEqual([]);
   });
 
   test('stores a good key, lists public fields only, and a gcp compute environment takes the key project by default', async () => {
     const text = serviceAccountKeyText({ name: 'broker' });
-    const meta = await vault.createCredential({ workspaceId, name: 'gcp-key-ok', kind: 'google', fields: { serviceAccountKey: text } });
+    const meta = await ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'gcp-key-ok', kind: 'google', fields: { serviceAccountKey: text } });
     expect(meta.public).toMatchObject({ projectId: TEST_PROJECT });
-    expect(JSON.stringify(await vault.listCredentials(workspaceId))).not.toContain('PRIVATE KEY');
-    const read = await vault.readCredential(meta.id);
+    expect(JSON.stringify(await ctx.vault.listCredentials(ctx.workspaceId))).not.toContain('PRIVATE KEY');
+    const read = await ctx.vault.readCredential(meta.id);
     expect(readServiceAccountKey(read.secret).clientEmail).toBe(`broker@${TEST_PROJECT}.iam.gserviceaccount.com`);
-    const ce = await vault.createComputeEnv({ workspaceId, name: 'gcp-ce', platform: 'gcp', config: { region: 'europe-west4' }, credentialId: meta.id });
+    const ce = await ctx.vault.createComputeEnv({ workspaceId: ctx.workspaceId, name: 'gcp-ce', platform: 'gcp', config: { region: 'europe-west4' }, credentialId: meta.id });
     expect(ce.config).toEqual({ location: 'europe-west4' });
-    await vault.deleteComputeEnv(ce.id);
-    await vault.deleteCredential(meta.id);
+    await ctx.vault.deleteComputeEnv(ce.id);
+    await ctx.vault.deleteCredential(meta.id);
   });
 });
 

@@ -3,15 +3,11 @@
  * no path), checked on save. Table-driven refusals, each with its reason, naming the field and the
  * rule and never the password; each refusal also tried through the real vault, which then holds nothing.
  */
+import { leaks, useCredentialVault } from '../harness/credential-vault';
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { credentialKind } from '../../credentials';
 import { containerRegistryCredential, parseContainerRegistry, parseRegistryServer } from '../../credentials/registry';
 import { ValidationError } from '../../store/errors';
-import { openVault } from '../../store/vault';
-import type { VaultApi } from '../../store/types';
 
 jest.setTimeout(60_000);
 
@@ -25,16 +21,6 @@ const registry = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-/** Whether an error (or a text) carries the password of the fields: whole, or any 12-character stretch. */
-function leaks(err: unknown, fields: Record<string, unknown>): boolean {
-  const text = typeof err === 'string' ? err : JSON.stringify({ message: (err as Error)?.message, ...(err as object) });
-  const v = fields.password;
-  if (typeof v !== 'string' || v.trim().length < 4) return false;
-  const s = v.trim();
-  if (text.includes(s)) return true;
-  for (let i = 0; i + 12 <= s.length; i++) if (text.includes(s.slice(i, i + 12))) return true;
-  return false;
-}
 
 type Refusal = { reason: string; fields: Record<string, unknown>; field: string; rule: RegExp };
 
@@ -94,9 +80,9 @@ describe('container-registry credential kind', () => {
 
   test('the leak check finds the password, whole or in part, in an error', () => {
     const fields = registry();
-    expect(leaks(new ValidationError('password', `bad: ${PASSWORD}`), fields)).toBe(true);
-    expect(leaks(new ValidationError('password', `starts ${PASSWORD.slice(5, 20)}`), fields)).toBe(true);
-    expect(leaks(new ValidationError('password', 'is longer than 4096 characters'), fields)).toBe(false);
+    expect(leaks(new ValidationError('password', `bad: ${PASSWORD}`), [fields.password])).toBe(true);
+    expect(leaks(new ValidationError('password', `starts ${PASSWORD.slice(5, 20)}`), [fields.password])).toBe(true);
+    expect(leaks(new ValidationError('password', 'is longer than 4096 characters'), [fields.password])).toBe(false);
   });
 
   test.each(refusals)('refuses $reason, naming $field and not the password', (r) => {
@@ -109,47 +95,29 @@ describe('container-registry credential kind', () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect(err).toMatchObject({ name: 'ValidationError', field: r.field });
     expect((err as ValidationError).rule).toMatch(r.rule);
-    expect(leaks(err, r.fields)).toBe(false);
+    expect(leaks(err, [r.fields.password])).toBe(false);
   });
 });
 
 describe('in the vault', () => {
-  let vault: VaultApi;
-  let dir: string;
-  let workspaceId: string;
-
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-registry-cred-'));
-    vault = await openVault({ dataDir: dir, masterKey: randomBytes(32) });
-    workspaceId = (await vault.createWorkspace('wave-ws')).id;
-  });
-
-  // A refusal that wrongly stored something fails its own test only: the next one starts empty.
-  afterEach(async () => {
-    for (const c of await vault.listCredentials(workspaceId)) await vault.deleteCredential(c.id);
-  });
-
-  afterAll(async () => {
-    await vault?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = useCredentialVault('wave-ws');
 
   test.each(refusals)('stores nothing when refusing $reason', async (r) => {
-    const err = await vault.createCredential({ workspaceId, name: 'my-registry-creds', kind: 'container-registry', fields: r.fields }).catch((e: unknown) => e);
+    const err = await ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'my-registry-creds', kind: 'container-registry', fields: r.fields }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ValidationError', field: r.field, rule: expect.stringMatching(r.rule) });
-    expect(leaks(err, r.fields)).toBe(false);
-    expect(await vault.listCredentials(workspaceId)).toEqual([]);
+    expect(leaks(err, [r.fields.password])).toBe(false);
+    expect(await ctx.vault.listCredentials(ctx.workspaceId)).toEqual([]);
   });
 
   test('stores a good credential: listings show user name and server only, providers read the password back', async () => {
-    const meta = await vault.createCredential({ workspaceId, name: 'my-registry-creds', kind: 'container-registry', fields: registry({ registryServer: '127.0.0.1:5000' }) });
+    const meta = await ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'my-registry-creds', kind: 'container-registry', fields: registry({ registryServer: '127.0.0.1:5000' }) });
     expect(meta.public).toEqual({ userName: 'seqera-wave-token', registryServer: '127.0.0.1:5000' });
-    const listed = JSON.stringify(await vault.listCredentials(workspaceId));
+    const listed = JSON.stringify(await ctx.vault.listCredentials(ctx.workspaceId));
     expect(listed).toContain('my-registry-creds');
-    expect(leaks(listed, registry())).toBe(false);
-    const read = await vault.readCredential(meta.id);
+    expect(leaks(listed, [registry().password])).toBe(false);
+    const read = await ctx.vault.readCredential(meta.id);
     expect([read.kind, read.public]).toEqual(['container-registry', meta.public]);
     expect(read.secret.password === PASSWORD).toBe(true);
-    await vault.deleteCredential(meta.id);
+    await ctx.vault.deleteCredential(meta.id);
   });
 });

@@ -2,6 +2,7 @@
  * SSH credentials: what the kind accepts, each refusal with its own message naming the field, and
  * that a refused credential leaves nothing in the vault.
  */
+import { useCredentialVault } from '../harness/credential-vault';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -9,8 +10,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { credentialKind } from '../../credentials';
 import { sshCredential } from '../../credentials/ssh';
-import { openVault } from '../../store/vault';
-import type { VaultApi } from '../../store/types';
 
 interface Key {
   privateKey: string;
@@ -128,45 +127,32 @@ describe('refusals', () => {
 });
 
 describe('in the vault', () => {
-  let vault: VaultApi;
-  let vaultDir: string;
-  let workspaceId: string;
-
-  beforeAll(async () => {
-    vaultDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-ssh-vault-'));
-    vault = await openVault({ dataDir: vaultDir, masterKey: randomBytes(32) });
-    workspaceId = (await vault.createWorkspace('hpc-ws')).id;
-  });
-
-  afterAll(async () => {
-    await vault?.close();
-    fs.rmSync(vaultDir, { recursive: true, force: true });
-  });
+  const ctx = useCredentialVault('hpc-ws');
 
   test.each(refusals)('stores nothing when refusing $reason', async ({ fields, field, rule }) => {
-    await expect(vault.createCredential({ workspaceId, name: 'cluster-key', kind: 'ssh', fields: fields() })).rejects.toMatchObject({ name: 'ValidationError', field, rule: expect.stringMatching(rule) });
-    expect(await vault.listCredentials(workspaceId)).toEqual([]);
+    await expect(ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'cluster-key', kind: 'ssh', fields: fields() })).rejects.toMatchObject({ name: 'ValidationError', field, rule: expect.stringMatching(rule) });
+    expect(await ctx.vault.listCredentials(ctx.workspaceId)).toEqual([]);
   });
 
   test('stores a good key: listings show type and fingerprint only; providers read key and passphrase back', async () => {
-    const meta = await vault.createCredential({ workspaceId, name: 'my-ssh-creds', kind: 'ssh', fields: { privateKey: ed.privateKey, passphrase: PASS } });
+    const meta = await ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: 'my-ssh-creds', kind: 'ssh', fields: { privateKey: ed.privateKey, passphrase: PASS } });
     expect(meta.public).toEqual({ keyType: 'ssh-ed25519', fingerprint: ed.fingerprint });
-    const listed = JSON.stringify(await vault.listCredentials(workspaceId));
+    const listed = JSON.stringify(await ctx.vault.listCredentials(ctx.workspaceId));
     expect(listed).not.toContain('PRIVATE KEY');
     expect(listed).not.toContain(PASS);
-    const read = await vault.readCredential(meta.id);
+    const read = await ctx.vault.readCredential(meta.id);
     expect([read.kind, read.public]).toEqual(['ssh', meta.public]);
     expect(read.secret.privateKey === ed.privateKey && read.secret.passphrase === PASS).toBe(true);
 
-    const ce = await vault.createComputeEnv({
-      workspaceId,
+    const ce = await ctx.vault.createComputeEnv({
+      workspaceId: ctx.workspaceId,
       name: 'slurm-cluster',
       platform: 'hpc',
       config: { host: 'login.cluster.example', user: 'alice', hostKeyFingerprint: ed.fingerprint, workDir: '/shared/broker/' },
       credentialId: meta.id,
     });
     expect(ce.config).toEqual({ host: 'login.cluster.example', port: 22, user: 'alice', hostKeyFingerprint: ed.fingerprint, workDir: '/shared/broker' });
-    await vault.deleteComputeEnv(ce.id);
-    await vault.deleteCredential(meta.id);
+    await ctx.vault.deleteComputeEnv(ce.id);
+    await ctx.vault.deleteCredential(meta.id);
   });
 });
