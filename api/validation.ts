@@ -3,6 +3,7 @@
  * (unknown keys are refused), and every failure becomes a store/errors ValidationError naming the
  * field and the rule. No rule or message ever quotes the input: a refused body may hold a secret.
  */
+import { RUN_ID_PATTERN as RUN_ID_RE, RUN_ID_RULE } from '../workflows/shared';
 import { z } from 'zod';
 import { ValidationError } from '../store/errors';
 import { entityNameProblem, secretNameProblem, secretValueProblem } from '../store/rules';
@@ -21,8 +22,8 @@ export const REF_RE = /^[A-Za-z0-9_-]{1,100}$/;
 export const REF_RULE = 'must be a name or id: 1 to 100 letters, digits, dashes or underscores';
 
 /** Run ids: the platform's workflow id (TOWER_WORKFLOW_ID). */
-export const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const RUN_ID_RULE = 'must be 1 to 64 letters, digits, dashes or underscores, starting with a letter or digit';
+// One run-id rule for every entry point (API, client library, activities): it names remote objects and paths.
+export { RUN_ID_RE, RUN_ID_RULE };
 
 export const PLATFORMS = ['local', 'hpc', 'aws', 'gcp'] as const;
 export const RUN_END_STATUSES = ['succeeded', 'failed', 'cancelled'] as const;

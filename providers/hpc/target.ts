@@ -8,6 +8,7 @@
  * Each method opens one SSH connection (through the per-host gate in ssh-session.ts) and closes it
  * before returning.
  */
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '../../workflows/shared';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { ParsedKey, SFTPWrapper, Stats } from 'ssh2';
@@ -31,7 +32,6 @@ import { InvalidInputError, NotOwnedError, RemoteFileError, isNoSuchFile, sftpFa
 import { loadPrivateKey, withSession, type SessionSet, type SshEndpoint, type SshSession } from './ssh-session';
 
 const posix = path.posix;
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 const TMP_SUFFIX = /\.[0-9a-f]{12}\.tmp$/;
 const MAX_MARKER_BYTES = 4096;
 
@@ -178,8 +178,8 @@ export class HpcTarget implements SecretTarget {
   }
 
   runDir(runId: string): string {
-    if (!RUN_ID.test(runId)) {
-      throw new InvalidInputError('run id must be 1 to 128 letters, digits, dashes or underscores (it names a directory on the cluster)');
+    if (!RUN_ID_PATTERN.test(runId)) {
+      throw new InvalidInputError(`run id ${RUN_ID_RULE} (it names a directory on the cluster)`);
     }
     return posix.join(this.config.workDir, runDirName(runId));
   }
@@ -341,7 +341,7 @@ export class HpcTarget implements SecretTarget {
         if (!e.filename.startsWith('tower-') || !e.attrs.isDirectory()) continue;
         const dir = posix.join(workDir, e.filename);
         const marker = await this.readMarker(fs, dir).catch(() => null);
-        if (marker && RUN_ID.test(marker.runId) && runDirName(marker.runId) === e.filename) owned.push({ remoteId: dir, runId: marker.runId, workspaceId: marker.workspaceId });
+        if (marker && RUN_ID_PATTERN.test(marker.runId) && runDirName(marker.runId) === e.filename) owned.push({ remoteId: dir, runId: marker.runId, workspaceId: marker.workspaceId });
       }
       return owned.sort((a, b) => a.remoteId.localeCompare(b.remoteId));
     });
