@@ -40,3 +40,8 @@ export class ConnectionError extends Error {
 export class ThrottledError extends Error {
   override readonly name = ErrorType.Throttled;
 }
+
+/** Non-retryable: rotating now would invalidate a key a stored credential uses; nothing was changed. */
+export class RotationRefusedError extends Error {
+  override readonly name = ErrorType.RotationRefused;
+}

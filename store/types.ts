@@ -86,6 +86,16 @@ export interface VaultApi {
   /** Decrypted secret fields, for providers only. */
   readCredential(id: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
 
+  /** Every credential of one kind, in every workspace (metadata only): rotation checks who shares an account. */
+  listCredentialsOfKind(kind: string): Promise<CredentialMeta[]>;
+  /**
+   * Replace some secret fields of a credential (a rotation storing a new key). The merged fields are
+   * validated by the credential's kind like on create; public fields never change. With `expect`,
+   * the write happens only if those secret fields still hold these values (ConflictError otherwise).
+   * Atomic: a refused replacement changes nothing.
+   */
+  replaceCredentialSecret(id: string, patch: Record<string, string>, expect?: Record<string, string>): Promise<CredentialMeta>;
+
   createComputeEnv(input: {
     workspaceId: string;
     name: string;

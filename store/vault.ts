@@ -515,6 +515,40 @@ class SqlVault implements VaultApi {
     return { kind: String(row.kind), public: (row.public ?? {}) as Record<string, unknown>, secret: JSON.parse(json) as Record<string, string> };
   }
 
+  async listCredentialsOfKind(kind: string): Promise<CredentialMeta[]> {
+    if (typeof kind !== 'string' || kind === '') throw new ValidationError('kind', 'must be a non-empty string');
+    return (await this.live().query(`SELECT ${CREDENTIAL_META} FROM credentials WHERE kind = $1 ORDER BY workspace_id, name`, [kind])).map(credentialMetaOf);
+  }
+
+  async replaceCredentialSecret(id: string, patch: Record<string, string>, expect?: Record<string, string>): Promise<CredentialMeta> {
+    const key = requireString(id, 'id');
+    if (!isPlainObject(patch) || Object.keys(patch).length === 0) throw new ValidationError('patch', 'must name at least one secret field');
+    return this.live().tx(async (q) => {
+      const [row] = await q.query('SELECT id, name, kind, public, kek_id, wrapped_key, ciphertext FROM credentials WHERE id = $1 FOR UPDATE', [key]);
+      if (!row) throw new NotFoundError('credential', key);
+      const what = `credential "${String(row.name)}" (${key})`;
+      const secret = JSON.parse(unsealString(this.keyFor(String(row.kek_id), what), aadFor.credential(key), sealedOf(row))) as Record<string, string>;
+      for (const field of Object.keys(patch)) {
+        if (!(field in secret)) throw new ValidationError(`patch.${field}`, `is not a secret field of ${what}`);
+      }
+      if (expect) {
+        for (const [field, v] of Object.entries(expect)) {
+          // The caller read the credential before; a concurrent change makes this write stale.
+          if (secret[field] !== v) throw new ConflictError(`${what} changed since it was read (field ${field}); read it again`);
+        }
+      }
+      const pub = (row.public ?? {}) as Record<string, unknown>;
+      const parsed = await this.kinds(String(row.kind)).parse({ ...pub, ...secret, ...patch });
+      if (JSON.stringify(parsed.public) !== JSON.stringify(pub)) throw new Error(`internal: replacing secret fields of ${what} changed its public fields`);
+      const s = sealString(this.keyring.sealingKey(), aadFor.credential(key), JSON.stringify(parsed.secret));
+      const [updated] = await q.query(
+        `UPDATE credentials SET kek_id = $2, wrapped_key = $3, ciphertext = $4, updated_at = now() WHERE id = $1 RETURNING ${CREDENTIAL_META}`,
+        [key, s.kekId, s.wrappedKey, s.ciphertext],
+      );
+      return credentialMetaOf(updated!);
+    });
+  }
+
   // -- compute environments ---------------------------------------------------------------------
 
   async createComputeEnv(input: {

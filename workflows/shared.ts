@@ -24,6 +24,8 @@ export const ErrorType = {
   LaunchFailed: 'LaunchFailedError',
   Connection: 'ConnectionError',
   Throttled: 'ThrottledError',
+  /** A rotation that would break a key someone uses (both keys in use, stored key matches none ...). */
+  RotationRefused: 'RotationRefusedError',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -38,6 +40,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.AuthenticationFailed,
   ErrorType.NotOwned,
   ErrorType.LaunchFailed,
+  ErrorType.RotationRefused,
 ];
 
 /** A platform run id: it becomes part of remote names and paths, so it is checked everywhere it enters. */

@@ -46,7 +46,7 @@ export interface FakeBatchAccount extends Required<FakeBatchAccountInit> {
   secondary: string;
 }
 
-export type FakeCallKind = 'token' | 'metadata' | 'account' | 'listKeys' | 'regenerateKeys' | 'dataplane' | 'other';
+export type FakeCallKind = 'token' | 'metadata' | 'account' | 'listKeys' | 'regenerateKeys' | 'dataplane' | 'other' | (string & {});
 
 export interface FakeCall {
   kind: FakeCallKind;
@@ -75,6 +75,29 @@ export interface FailNextOptions {
   afterApply?: boolean;
 }
 
+/**
+ * An extra route family (storage accounts, container registries, Batch pools ...), kept in its own
+ * module and installed with `fake.use(ext)`. Return true when the request was answered. ARM routes
+ * call `ctx.requireBearer()` first (401 like ARM when the token is missing or unknown, then the
+ * api-version check, then any failNext failure) and `ctx.finish(send)` to honour `afterApply`.
+ */
+export interface FakeRouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  call: FakeCall;
+  url: URL;
+  method: string;
+  /** Decoded path segments. */
+  seg: string[];
+  body: string;
+  fake: AzureFake;
+  /** ARM bearer + api-version + failNext checks; false when already answered. */
+  requireBearer(): boolean;
+  /** Sends unless an afterApply failure is pending for this call (the change already happened). */
+  finish(send: () => void): void;
+}
+export type FakeRoute = (ctx: FakeRouteContext) => boolean | Promise<boolean>;
+
 export const ARM_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
 export const BATCH_DATA_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}\.\d+\.\d+$/;
 
@@ -82,7 +105,7 @@ export const BATCH_DATA_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}\.\d+\.\d+$/;
 /** The call record of each response, so the status is recorded before the client can see it. */
 const callOf = new WeakMap<ServerResponse, FakeCall>();
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const call = callOf.get(res);
   if (call) call.status = status;
   const text = JSON.stringify(body);
@@ -90,7 +113,7 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-function armError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function armError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   json(res, status, { error: { code, message } }, headers);
 }
 
@@ -138,6 +161,7 @@ export class AzureFake {
   private readonly clients: FakeClient[] = [];
   private readonly tokens = new Set<string>();
   private readonly keys: string[] = [];
+  private readonly routes: FakeRoute[] = [];
   private failures: Array<Required<Pick<FailNextOptions, 'status' | 'code'>> & FailNextOptions> = [];
 
   private constructor(
@@ -183,6 +207,21 @@ export class AzureFake {
   /** The authority host for @azure/identity: `${url}` (tenant paths hang below it). */
   get authorityHost(): string {
     return this.url;
+  }
+
+  /** Installs an extra route family (see FakeRoute). */
+  use(route: FakeRoute): void {
+    this.routes.push(route);
+  }
+
+  /** A new random 512-bit account key (recorded in issuedKeys). */
+  generateKey(): string {
+    return this.newKey();
+  }
+
+  /** True when the bearer token was handed out by this fake's token endpoint. */
+  knowsToken(token: string): boolean {
+    return this.tokens.has(token);
   }
 
   addClient(client: FakeClient): void {
@@ -306,7 +345,41 @@ export class AzureFake {
       call.kind = action === undefined ? 'account' : action === 'listKeys' ? 'listKeys' : action === 'regenerateKeys' ? 'regenerateKeys' : 'other';
       return this.arm(req, res, call, { sub, rg, name, action, method, body, apiVersion: url.searchParams.get('api-version') });
     }
+    for (const route of this.routes) {
+      const ctx: FakeRouteContext = {
+        req, res, call, url, method, seg, body, fake: this,
+        requireBearer: () => this.checkBearer(req, res, call, url.searchParams.get('api-version')),
+        finish: (send) => {
+          if (this.takeFailure(call, res, 'after')) return;
+          send();
+        },
+      };
+      if (await route(ctx)) return;
+    }
     armError(res, 404, 'NotFound', `no route for ${method} ${url.pathname}`);
+  }
+
+  /** ARM's checks before any resource route: bearer token, api-version, then injected failures. */
+  private checkBearer(req: IncomingMessage, res: ServerResponse, call: FakeCall, apiVersion: string | null): boolean {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const challenge = { 'www-authenticate': `Bearer authorization_uri="${this.url}/", error="invalid_token", error_description="The authentication failed."` };
+    if (!m) {
+      armError(res, 401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", challenge);
+      return false;
+    }
+    if (!this.tokens.has(m[1])) {
+      armError(res, 401, 'InvalidAuthenticationToken', 'The access token is invalid.', challenge);
+      return false;
+    }
+    if (!apiVersion) {
+      armError(res, 400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
+      return false;
+    }
+    if (!ARM_API_VERSION_RE.test(apiVersion)) {
+      armError(res, 400, 'InvalidApiVersionParameter', `The api-version '${apiVersion}' is invalid.`);
+      return false;
+    }
+    return !this.takeFailure(call, res);
   }
 
   /** Applies a pending failNext failure to this call, if one matches. Returns true when answered. */
@@ -350,14 +423,7 @@ export class AzureFake {
     call: FakeCall,
     a: { sub: string; rg: string; name: string; action?: string; method: string; body: string; apiVersion: string | null },
   ): void {
-    const auth = req.headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(auth);
-    const challenge = { 'www-authenticate': `Bearer authorization_uri="${this.url}/", error="invalid_token", error_description="The authentication failed."` };
-    if (!m) return armError(res, 401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", challenge);
-    if (!this.tokens.has(m[1])) return armError(res, 401, 'InvalidAuthenticationToken', 'The access token is invalid.', challenge);
-    if (!a.apiVersion) return armError(res, 400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
-    if (!ARM_API_VERSION_RE.test(a.apiVersion)) return armError(res, 400, 'InvalidApiVersionParameter', `The api-version '${a.apiVersion}' is invalid.`);
-    if (this.takeFailure(call, res)) return;
+    if (!this.checkBearer(req, res, call, a.apiVersion)) return;
     const acct = this.batchAccount(a.sub, a.rg, a.name);
     if (!acct) {
       return armError(res, 404, 'ResourceNotFound', `The Resource 'Microsoft.Batch/batchAccounts/${a.name}' under resource group '${a.rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
