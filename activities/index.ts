@@ -1,13 +1,16 @@
 /** Every activity the worker registers, built over injected dependencies. */
 import { createPipelineRunActivities, type ActivityDeps } from './pipeline-run';
+import { createRotationActivities, type RotationDeps } from './rotation';
 import { createSweepActivities, type RunLiveness } from './sweep';
 
 export type { ActivityDeps, DeleteResult, PushInput, RefsInput } from './pipeline-run';
 export type { RunLiveness, SweepResult } from './sweep';
+export type { RotationDeps } from './rotation';
 
-export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness }) {
+export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness; rotators?: RotationDeps['rotators'] }) {
   return {
     ...createPipelineRunActivities(deps),
     ...createSweepActivities(deps),
+    ...createRotationActivities(deps),
   };
 }

@@ -1,5 +1,7 @@
 /** Broker configuration from the environment, with the embedded defaults `make start` uses. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { RotatorDeps } from '../providers/rotation/types';
 import type { TargetDeps } from '../providers/types';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../workflows/shared';
 
@@ -20,6 +22,8 @@ export interface BrokerConfig {
   uiOrigins: string[];
   /** Default bound on concurrent SSH connections per HPC host, per worker process. */
   hpcMaxConnections: number;
+  /** Where credential rotations reach Azure and AWS (unset: the real clouds). */
+  rotators: Omit<RotatorDeps, 'vault'>;
 }
 
 function port(value: string | undefined, name: string, fallback: number): number {
@@ -42,6 +46,34 @@ function gcpEndpoint(env: NodeJS.ProcessEnv): BrokerConfig['endpoints']['gcp'] {
   const m = /^([^:]+):(\d+)$/.exec(value);
   if (!m) throw new Error(`BROKER_GCP_ENDPOINT: must be host:port, got "${value}"`);
   return { apiEndpoint: m[1], port: Number(m[2]), insecure: env.BROKER_GCP_INSECURE === '1' || env.BROKER_GCP_INSECURE === 'true' };
+}
+
+function httpsUrl(value: string | undefined, name: string): string | undefined {
+  if (!value) return undefined;
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new Error(`${name}: must be a URL, got "${value}"`);
+  }
+  if (u.protocol !== 'https:') throw new Error(`${name}: must be an https URL, got "${value}"`);
+  return value.replace(/\/+$/, '');
+}
+
+/** Azure endpoint overrides (sovereign clouds, private endpoints, tests): BROKER_AZURE_*. */
+function azureEndpoints(env: NodeJS.ProcessEnv): RotatorDeps['azure'] {
+  const authorityHost = httpsUrl(env.BROKER_AZURE_AUTHORITY_HOST, 'BROKER_AZURE_AUTHORITY_HOST');
+  const armEndpoint = httpsUrl(env.BROKER_AZURE_ARM_ENDPOINT, 'BROKER_AZURE_ARM_ENDPOINT');
+  const blobEndpoint = env.BROKER_AZURE_BLOB_ENDPOINT || undefined;
+  let ca: string | undefined;
+  if (env.BROKER_AZURE_CA_FILE) {
+    try {
+      ca = fs.readFileSync(env.BROKER_AZURE_CA_FILE, 'utf8');
+    } catch {
+      throw new Error(`BROKER_AZURE_CA_FILE: cannot read "${env.BROKER_AZURE_CA_FILE}"`);
+    }
+  }
+  return { ...(authorityHost ? { authorityHost } : {}), ...(armEndpoint ? { armEndpoint } : {}), ...(blobEndpoint ? { blobEndpoint } : {}), ...(ca ? { ca } : {}) };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
@@ -67,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
     endpoints: {
       ...(env.BROKER_AWS_ENDPOINT ? { aws: env.BROKER_AWS_ENDPOINT } : {}),
       ...(gcpEndpoint(env) ? { gcp: gcpEndpoint(env) } : {}),
+    },
+    rotators: {
+      azure: azureEndpoints(env),
+      ...(env.BROKER_AWS_ENDPOINT ? { aws: { endpoint: env.BROKER_AWS_ENDPOINT } } : {}),
     },
   };
 }

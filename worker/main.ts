@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       vault,
       targetDeps: { localWorkDir: config.localWorkDir, endpoints: config.endpoints },
+      rotators: config.rotators,
       dataConverter,
     });
     workerRun = worker.run();

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { createActivities } from '../activities';
+import { createActivities, type RotationDeps } from '../activities';
 import { createTarget } from '../providers';
 import type { TargetDeps } from '../providers/types';
 import type { VaultApi } from '../store/types';
@@ -17,11 +17,13 @@ export interface BrokerWorkerOptions {
   /** A Temporal client: the sweep asks it whether a run's workflow still runs. */
   client: Client;
   targetDeps: Omit<TargetDeps, 'readCredential'>;
+  /** Endpoint and CA overrides for credential rotations (unset: the real clouds). */
+  rotators?: RotationDeps['rotators'];
   dataConverter: DataConverter;
   /** A prebuilt workflow bundle (tests bundle once); otherwise workflows are bundled at start. */
   workflowBundle?: { codePath: string } | { code: string };
   /** Extra worker options (limits, identity). */
-  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxActivitiesPerSecond' | 'maxTaskQueueActivitiesPerSecond' | 'identity'>>;
+  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxActivitiesPerSecond' | 'maxTaskQueueActivitiesPerSecond' | 'identity' | 'interceptors'>>;
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -29,7 +31,7 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
   const { vault } = opts;
   const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
-  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client) });
+  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client), rotators: opts.rotators });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

@@ -1,2 +1,3 @@
 export * from './pipeline-run';
 export * from './sweep';
+export * from './rotation';

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker, type WorkerOptions } from '@temporalio/worker';
+import type { RotationDeps } from '../../activities';
 import { PipelineRuns } from '../../client/pipeline-runs';
 import { EncryptionCodec, createDataConverter, keyringFrom } from '../../codec/data-converter';
 import type { TargetDeps } from '../../providers/types';
@@ -55,6 +56,10 @@ export interface TestBrokerOptions {
   endpoints?: TargetDeps['endpoints'];
   /** Reuse a running server instead of starting one. */
   temporal?: TemporalServer;
+  /** Endpoint and CA overrides for credential rotations (the Azure fake, moto ...). */
+  rotators?: RotationDeps['rotators'];
+  /** Worker interceptors (fault injection after an activity's effect, in rotation tests). */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 let seq = 0;
@@ -97,7 +102,9 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
         vault,
         client,
         targetDeps: { localWorkDir, endpoints: opts.endpoints },
+        rotators: opts.rotators,
         dataConverter,
+        ...(opts.interceptors ? { tuning: { interceptors: opts.interceptors } } : {}),
         ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
       });
       running = worker.run();

@@ -32,6 +32,10 @@ afterAll(async () => {
 
 const ref = (secretName: string): RemoteRef => ({ platform: 'local', computeEnvId: 'ce1', secretName, remoteId: `/runs/tower-x/${secretName}` });
 
+const notUsed = async (): Promise<never> => {
+  throw new Error('a pipeline run never rotates credentials');
+};
+
 function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
   const resolved: ResolvedRun = {
     workspaceName: 'ws',
@@ -51,6 +55,11 @@ function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
     deleteSecrets: async ({ refs }) => refs.map((r) => ({ ref: r, outcome: 'deleted' as const })),
     listComputeEnvIds: async () => [],
     sweepComputeEnv: async (id) => ({ computeEnvId: id, owned: 0, deleted: 0, kept: 0, notOwned: 0 }),
+    rotationInspect: notUsed,
+    rotationRegenerate: notUsed,
+    rotationStore: notUsed,
+    rotationVerify: notUsed,
+    rotationRetire: notUsed,
   };
   const all = { ...base, ...overrides };
   return Object.fromEntries(Object.entries(all).map(([k, fn]) => [k, jest.fn(fn as (...a: unknown[]) => unknown)])) as unknown as jest.Mocked<Activities>;

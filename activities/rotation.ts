@@ -1,0 +1,55 @@
+/**
+ * The rotation workflow's activities: one per step, each building the kind's rotator, doing one
+ * thing and closing it. Rotators check state before they change anything (providers/rotation), so a
+ * step retried after a crash or a lost answer is safe. Inputs and results are references and slot
+ * names; keys never leave the rotator and the vault.
+ */
+import { Context } from '@temporalio/activity';
+import { rotationKind, type RotatorDeps, type TwoSlotRotator } from '../providers/rotation';
+import type { VaultApi } from '../store/types';
+import type { RotationSnapshot, RotationTarget } from '../workflows/rotation-types';
+import { toFailure } from './errors';
+
+export interface RotationDeps {
+  vault: VaultApi;
+  /** Endpoint and CA overrides for the rotators (unset: the real clouds). */
+  rotators?: Omit<RotatorDeps, 'vault'>;
+}
+
+export function createRotationActivities(deps: RotationDeps) {
+  async function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
+    let rotator: TwoSlotRotator | undefined;
+    try {
+      rotator = await rotationKind(target?.kind).create(target, { ...deps.rotators, vault: deps.vault });
+      Context.current().heartbeat(step);
+      return await fn(rotator);
+    } catch (err) {
+      throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
+    } finally {
+      await rotator?.close().catch(() => undefined);
+    }
+  }
+
+  return {
+    /** Slots, which one the stored credential uses, who else uses which. Changes nothing. */
+    rotationInspect(target: RotationTarget): Promise<RotationSnapshot> {
+      return withRotator(target, 'inspect', (r) => r.inspect());
+    },
+    /** A fresh key in the spare slot (refused if anyone uses it); returns the slot's name. */
+    rotationRegenerate(target: RotationTarget, slot: string | null): Promise<string> {
+      return withRotator(target, 'regenerate', (r) => r.regenerate(slot));
+    },
+    /** Stores the slot's key in the rotated credential (no-op if it already holds it). */
+    rotationStore(target: RotationTarget, slot: string): Promise<void> {
+      return withRotator(target, 'switch', (r) => r.store(slot));
+    },
+    /** A live, signed call with the stored key. */
+    rotationVerify(target: RotationTarget): Promise<void> {
+      return withRotator(target, 'verify', (r) => r.verifyStored());
+    },
+    /** Invalidates the old slot (refused while anyone uses it). */
+    rotationRetire(target: RotationTarget, slot: string): Promise<void> {
+      return withRotator(target, 'retire', (r) => r.retire(slot));
+    },
+  };
+}

@@ -1,0 +1,316 @@
+/**
+ * Azure Batch shared-key rotation end to end (seed 003): real Temporal dev server, real worker and
+ * vault, the real @azure/identity and @azure/arm-batch clients against the Azure fake over HTTPS,
+ * and SharedKey-signed data-plane calls the fake checks with its own signer.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import { CredentialRotations } from '../../client/rotations';
+import { verifyBatchKey } from '../../providers/azure/batch-keys';
+import { ConflictError, ValidationError } from '../../store/errors';
+import { rotationStatusQuery } from '../../workflows/rotation';
+import type { RotationResult } from '../../workflows/rotation-types';
+import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
+import { eventually, startTestBroker, type TestBroker } from '../harness/broker';
+import { historyText } from '../harness/history';
+
+const SUB = '3f2a7c9e-1b4d-4e8f-9a6c-5d7e8f9a0b1c';
+const TENANT = '9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+const CLIENT_ID = '0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+const CLIENT_SECRET = `mgmt~${randomBytes(18).toString('base64url')}`;
+const RG = 'rg-batch';
+
+/** Crash injection: after the named activity's effect, the worker dies before reporting the result. */
+const crash: { activityType?: string; fired: boolean; restart?: () => void } = { fired: false };
+
+class CrashAfterEffect implements ActivityInboundCallsInterceptor {
+  constructor(private readonly ctx: Context) {}
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const result = await next(input);
+    if (crash.activityType === this.ctx.info.activityType && !crash.fired) {
+      crash.fired = true;
+      setImmediate(() => crash.restart?.());
+      throw new Error(`injected crash after ${this.ctx.info.activityType}`);
+    }
+    return result;
+  }
+}
+
+let fake: AzureFake;
+let broker: TestBroker;
+let rotations: CredentialRotations;
+let workspaceId: string;
+let mgmtId: string;
+let seq = 0;
+
+beforeAll(async () => {
+  fake = await AzureFake.start();
+  fake.addClient({ tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  broker = await startTestBroker({
+    rotators: { azure: { authorityHost: fake.url, armEndpoint: fake.url, ca: fake.ca } },
+    interceptors: { activity: [(ctx) => ({ inbound: new CrashAfterEffect(ctx) })] },
+  });
+  crash.restart = () => {
+    void broker.stopWorker().then(() => broker.startWorker());
+  };
+  await broker.startWorker();
+  workspaceId = (await broker.seed()).workspaceId;
+  const mgmt = await broker.vault.createCredential({
+    workspaceId,
+    name: 'azure-mgmt',
+    kind: 'azure-entra',
+    fields: { subscriptionId: SUB, tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, storageAccountName: 'mgmtstore' },
+  });
+  mgmtId = mgmt.id;
+  rotations = new CredentialRotations(broker.client, broker.vault, broker.taskQueue);
+}, 60_000);
+
+afterAll(async () => {
+  await broker?.stop();
+  await fake?.stop();
+});
+
+beforeEach(() => {
+  crash.activityType = undefined;
+  crash.fired = false;
+});
+
+/** A Batch account and an azure-shared-key credential holding its Primary key. */
+async function account(opts: { modes?: string[]; key?: 'primary' | 'secondary' } = {}): Promise<{ acct: FakeBatchAccount; credentialId: string }> {
+  const name = `batch${process.pid % 1000}x${++seq}`;
+  const acct = fake.addBatchAccount({ subscriptionId: SUB, resourceGroup: RG, name, ...(opts.modes ? { allowedAuthenticationModes: opts.modes } : {}) });
+  const cred = await broker.vault.createCredential({
+    workspaceId,
+    name: `keys-${name}`,
+    kind: 'azure-shared-key',
+    fields: { batchAccountName: name, batchKey: opts.key === 'secondary' ? acct.secondary : acct.primary, storageAccountName: `st${name}`, storageKey: randomBytes(64).toString('base64') },
+  });
+  return { acct, credentialId: cred.id };
+}
+
+async function storedKey(credentialId: string): Promise<string> {
+  return (await broker.vault.readCredential(credentialId)).secret.batchKey!;
+}
+
+async function works(acct: FakeBatchAccount, key: string): Promise<boolean> {
+  try {
+    await verifyBatchKey(fake.batchEndpoint(acct.name), acct.name, key, { ca: fake.ca });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function request(credentialId: string, extra: Partial<Parameters<CredentialRotations['start']>[0]> = {}) {
+  return { kind: 'azure-batch-key' as const, credentialId, managementCredentialId: mgmtId, resourceGroup: RG, graceMs: 500, ...extra };
+}
+
+/** Watches the stored key during a rotation: every read must verify on the data plane. */
+function watchStoredKey(acct: FakeBatchAccount, credentialId: string): { stop(): Promise<{ checks: number; failures: number }> } {
+  let running = true;
+  let checks = 0;
+  let failures = 0;
+  const loop = (async () => {
+    while (running) {
+      if (!(await works(acct, await storedKey(credentialId)))) failures++;
+      checks++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { checks, failures };
+    },
+  };
+}
+
+describe('azure-batch-key rotation', () => {
+  test('happy path: Primary in use → Secondary regenerated, stored, verified; grace; Primary regenerated; every step recorded', async () => {
+    const { acct, credentialId } = await account();
+    const oldPrimary = acct.primary;
+    const oldSecondary = acct.secondary;
+    const watch = watchStoredKey(acct, credentialId);
+    const started = await rotations.start(request(credentialId));
+    expect(started.workflowId).toBe(`credential-rotation-azure-batch-key/${SUB}/${RG}/${acct.name}`);
+    const result = await rotations.wait(started.workflowId);
+    const watched = await watch.stop();
+
+    expect(result).toMatchObject({ outcome: 'rotated', from: 'Primary', to: 'Secondary', final: 'Secondary' });
+    expect(result.steps.map((s) => s.step)).toEqual(['inspect', 'regenerate-spare', 'switch', 'verify', 'grace', 'retire-old']);
+    // Both keys are new; the vault holds the new Secondary, which works; the old keys do not.
+    expect(acct.primary).not.toBe(oldPrimary);
+    expect(acct.secondary).not.toBe(oldSecondary);
+    expect(await storedKey(credentialId)).toBe(acct.secondary);
+    expect(await works(acct, acct.secondary)).toBe(true);
+    expect(await works(acct, oldPrimary)).toBe(false);
+    expect(await works(acct, oldSecondary)).toBe(false);
+    // Exactly two regenerations, Secondary first.
+    const regens = fake.callsOf('regenerateKeys').filter((c) => c.account === acct.name && c.status === 200).map((c) => c.detail);
+    expect(regens).toEqual(['Secondary', 'Primary']);
+    // The stored key worked at every moment of the rotation.
+    expect(watched.checks).toBeGreaterThan(3);
+    expect(watched.failures).toBe(0);
+
+    const state = await rotations.state(started.workflowId);
+    expect(state.execution).toBe('COMPLETED');
+    expect(state.result?.final).toBe('Secondary');
+
+    // No key, client secret or token in history (raw and decoded) or worker logs.
+    const history = await broker.client.workflow.getHandle(started.workflowId).fetchHistory();
+    const texts = [await historyText(history), await historyText(history, broker.codec), broker.workerLogs()];
+    const secrets = [...fake.issuedKeys(), ...fake.issuedTokens(), CLIENT_SECRET];
+    for (const t of texts) for (const s of secrets) expect(t).not.toContain(s);
+    // Control: the history does name the account and the slots.
+    expect(texts[1]).toContain(acct.name);
+    expect(texts[1]).toContain('Secondary');
+  });
+
+  test('switch back (seed 003 step 5): ends on Primary with both keys new', async () => {
+    const { acct, credentialId } = await account();
+    const oldPrimary = acct.primary;
+    const { workflowId } = await rotations.start(request(credentialId, { switchBack: true }));
+    const result = await rotations.wait(workflowId);
+    expect(result).toMatchObject({ from: 'Primary', to: 'Secondary', final: 'Primary' });
+    expect(result.steps.map((s) => s.step)).toEqual(['inspect', 'regenerate-spare', 'switch', 'verify', 'grace', 'retire-old', 'switch-back', 'verify-back']);
+    expect(await storedKey(credentialId)).toBe(acct.primary);
+    expect(acct.primary).not.toBe(oldPrimary);
+    expect(await works(acct, acct.primary)).toBe(true);
+  });
+
+  test('a credential on Secondary rotates the other way', async () => {
+    const { acct, credentialId } = await account({ key: 'secondary' });
+    const result = await rotations.wait((await rotations.start(request(credentialId))).workflowId);
+    expect(result).toMatchObject({ from: 'Secondary', to: 'Primary', final: 'Primary' });
+    expect(await storedKey(credentialId)).toBe(acct.primary);
+  });
+
+  test('both keys in use (another credential holds Secondary): refused before anything changes', async () => {
+    const { acct, credentialId } = await account();
+    await broker.vault.createCredential({
+      workspaceId,
+      name: `other-${acct.name}`,
+      kind: 'azure-shared-key',
+      fields: { batchAccountName: acct.name, batchKey: acct.secondary, storageAccountName: `so${acct.name}`, storageKey: randomBytes(64).toString('base64') },
+    });
+    const before = { primary: acct.primary, secondary: acct.secondary, stored: await storedKey(credentialId) };
+    const { workflowId } = await rotations.start(request(credentialId));
+    const err = await rotations.wait(workflowId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as { type?: string; message: string };
+    expect(cause.type).toBe('RotationRefusedError');
+    expect(cause.message).toMatch(/both keys are in use/);
+    expect(cause.message).toMatch(/Nothing was changed/);
+    expect({ primary: acct.primary, secondary: acct.secondary, stored: await storedKey(credentialId) }).toEqual(before);
+    expect(fake.callsOf('regenerateKeys').filter((c) => c.account === acct.name)).toHaveLength(0);
+    const state = await rotations.state(workflowId);
+    expect(state.execution).toBe('FAILED');
+    expect(state.error).toMatch(/both keys are in use/);
+  });
+
+  test('a stored key that matches neither key is refused, nothing changes', async () => {
+    const { acct, credentialId } = await account();
+    await broker.vault.replaceCredentialSecret(credentialId, { batchKey: randomBytes(64).toString('base64') });
+    const { workflowId } = await rotations.start(request(credentialId));
+    await expect(rotations.wait(workflowId)).rejects.toMatchObject({ cause: { type: 'RotationRefusedError', message: expect.stringMatching(/matches none of the account's current keys/) } });
+    expect(fake.callsOf('regenerateKeys').filter((c) => c.account === acct.name)).toHaveLength(0);
+  });
+
+  test('shared-key authentication disabled: nothing to rotate, said so, no key call', async () => {
+    const { acct, credentialId } = await account({ modes: ['AAD', 'TaskAuthenticationToken'] });
+    const result: RotationResult = await rotations.wait((await rotations.start(request(credentialId))).workflowId);
+    expect(result.outcome).toBe('nothing-to-rotate');
+    expect(result.reason).toMatch(/does not allow shared-key authentication/);
+    expect(fake.callsOf('listKeys').filter((c) => c.account === acct.name)).toHaveLength(0);
+    expect(fake.callsOf('regenerateKeys').filter((c) => c.account === acct.name)).toHaveLength(0);
+  });
+
+  test('one rotation per account: a second start while one runs is a ConflictError', async () => {
+    const { credentialId } = await account();
+    const first = await rotations.start(request(credentialId, { graceMs: 3_000 }));
+    await expect(rotations.start(request(credentialId))).rejects.toThrow(ConflictError);
+    await expect(rotations.start(request(credentialId))).rejects.toThrow(/already running/);
+    await rotations.wait(first.workflowId);
+  });
+
+  test('a launch that read the old key during the rotation keeps working through the grace period', async () => {
+    const { acct, credentialId } = await account();
+    const readBeforeSwitch = await storedKey(credentialId);
+    const { workflowId } = await rotations.start(request(credentialId, { graceMs: 4_000 }));
+    const handle = broker.client.workflow.getHandle(workflowId);
+    await eventually(async () => (await handle.query(rotationStatusQuery)).step === 'grace', 'the rotation to reach its grace period', 20_000);
+    // In the grace period: the key read before the switch and the one read now both work.
+    const readDuringGrace = await storedKey(credentialId);
+    expect(readDuringGrace).not.toBe(readBeforeSwitch);
+    expect(await works(acct, readBeforeSwitch)).toBe(true);
+    expect(await works(acct, readDuringGrace)).toBe(true);
+    const status = await handle.query(rotationStatusQuery);
+    expect(status.graceEndsAt).toBeGreaterThan(Date.now() - 1_000);
+    await rotations.wait(workflowId);
+    // After the grace: the old key is retired; the one the vault holds works.
+    expect(await works(acct, readBeforeSwitch)).toBe(false);
+    expect(await works(acct, readDuringGrace)).toBe(true);
+  });
+
+  test('bad requests name the field and start nothing', async () => {
+    const { credentialId } = await account();
+    await expect(rotations.start({ ...request(credentialId), kind: 'azure-nope' as never })).rejects.toThrow(ValidationError);
+    await expect(rotations.start(request(credentialId, { resourceGroup: 'bad/group' }))).rejects.toMatchObject({ field: 'resourceGroup' });
+    await expect(rotations.start(request(credentialId, { managementCredentialId: credentialId }))).rejects.toMatchObject({ field: 'managementCredentialId' });
+    await expect(rotations.start(request(mgmtId))).rejects.toMatchObject({ field: 'credentialId' });
+    await expect(rotations.start(request(credentialId, { graceMs: -1 }))).rejects.toMatchObject({ field: 'graceMs' });
+    const { managementCredentialId: _omit, ...noMgmt } = request(credentialId);
+    await expect(rotations.start(noMgmt)).rejects.toMatchObject({ field: 'managementCredentialId' });
+  });
+});
+
+describe('a crash after each step resumes and ends with a working stored key', () => {
+  test.each(['rotationInspect', 'rotationRegenerate', 'rotationStore', 'rotationVerify', 'rotationRetire'])(
+    'worker dies after %s did its work, before reporting it',
+    async (activityType) => {
+      const { acct, credentialId } = await account();
+      const watch = watchStoredKey(acct, credentialId);
+      crash.activityType = activityType;
+      const { workflowId } = await rotations.start(request(credentialId, { graceMs: 300 }));
+      const result = await rotations.wait(workflowId);
+      const watched = await watch.stop();
+      expect(crash.fired).toBe(true);
+      expect(result).toMatchObject({ outcome: 'rotated', from: 'Primary', to: 'Secondary', final: 'Secondary' });
+      expect(await storedKey(credentialId)).toBe(acct.secondary);
+      expect(await works(acct, acct.secondary)).toBe(true);
+      expect(watched.failures).toBe(0);
+      // The activity ran again after the crash: the history shows the retry.
+      const history = await broker.client.workflow.getHandle(workflowId).fetchHistory();
+      const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
+      expect(attempts.length).toBeGreaterThanOrEqual(1);
+    },
+    60_000,
+  );
+
+  test('the worker restarts in the grace period: the timer survives, the rotation completes', async () => {
+    const { acct, credentialId } = await account();
+    const { workflowId } = await rotations.start(request(credentialId, { graceMs: 3_000 }));
+    const handle = broker.client.workflow.getHandle(workflowId);
+    await eventually(async () => (await handle.query(rotationStatusQuery)).step === 'grace', 'the rotation to reach its grace period', 20_000);
+    await broker.stopWorker();
+    await broker.startWorker();
+    const result = await rotations.wait(workflowId);
+    expect(result.final).toBe('Secondary');
+    expect(await storedKey(credentialId)).toBe(acct.secondary);
+  });
+
+  test('a lost regenerate answer (applied, never heard) is retried safely', async () => {
+    const { acct, credentialId } = await account();
+    fake.failNext(1, { kinds: ['regenerateKeys'], destroy: true, afterApply: true });
+    const result = await rotations.wait((await rotations.start(request(credentialId))).workflowId);
+    expect(result.final).toBe('Secondary');
+    expect(await storedKey(credentialId)).toBe(acct.secondary);
+    expect(await works(acct, acct.secondary)).toBe(true);
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * Two-slot credential rotation without downtime, step by step as seed 003 describes it for Azure
+ * Batch shared keys (and the same for Storage keys, registry token passwords and AWS access keys):
+ *
+ *   inspect           which slot the stored credential uses; refuse if the account's credentials use both
+ *   regenerate-spare  a fresh key in the other slot (nobody uses it)
+ *   switch            store the fresh key in the vault credential
+ *   verify            a live, signed call with the stored key
+ *   grace             wait: launches that read the old key keep working
+ *   retire-old        regenerate (or delete) the old slot
+ *   switch-back       optionally go back to the first slot (fixed slots only), and verify again
+ *
+ * One rotation per account at a time: the workflow id is derived from the account. Every activity
+ * checks state before changing anything and refuses to invalidate a slot a stored credential uses,
+ * so a crash at any point resumes safely and the stored key is valid at every moment. Each step is
+ * visible in the Web UI (BrokerPhase, the `rotationStatus` query, and the activity list). The
+ * workflow sees slot names and references only, never a key.
+ */
+import {
+  ApplicationFailure,
+  defineQuery,
+  executeChild,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { createActivities } from '../activities';
+import { cloudWrite, iamVerify, vaultRead } from './activity-options';
+import {
+  DEFAULT_GRACE_MS,
+  rotationWorkflowId,
+  type RotationInput,
+  type RotationResult,
+  type RotationStatus,
+  type RotationStep,
+  type ScheduledRotationResult,
+} from './rotation-types';
+import { PhaseKey } from './search-attributes';
+import { ErrorType } from './shared';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { rotationInspect } = proxyActivities<Activities>(vaultRead);
+const { rotationRegenerate, rotationStore, rotationRetire } = proxyActivities<Activities>(cloudWrite);
+/**
+ * A new key can take a while to be accepted everywhere (Azure and IAM propagate keys in seconds to
+ * minutes), so a refused verify retries for about ten minutes before the rotation stops. Stopping
+ * there is safe: the stored key is the fresh one the cloud just issued, and the old one still works.
+ */
+const { rotationVerify } = proxyActivities<Activities>({
+  ...iamVerify,
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '2m',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [ErrorType.InvalidInput, ErrorType.PermissionDenied, ErrorType.RotationRefused],
+  },
+});
+
+export const rotationStatusQuery = defineQuery<RotationStatus>('rotationStatus');
+
+function refuse(message: string): never {
+  throw ApplicationFailure.create({ type: ErrorType.RotationRefused, message, nonRetryable: true });
+}
+
+export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
+  const { target } = input;
+  const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
+  const status: RotationStatus = { account: input.account, kind: target.kind, step: 'inspect', steps: [] };
+  setHandler(rotationStatusQuery, () => status);
+  const begin = (step: RotationStep) => {
+    status.step = step;
+    upsertSearchAttributes([{ key: PhaseKey, value: `rotation:${step}` }]);
+  };
+  const done = (step: RotationStep, detail?: string) => {
+    status.steps.push({ step, at: Date.now(), ...(detail ? { detail } : {}) });
+    log.info('rotation step done', { account: input.account, step, ...(detail ? { detail } : {}) });
+  };
+
+  begin('inspect');
+  const snap = await rotationInspect(target);
+  if (!snap.rotatable) {
+    done('inspect', snap.reason);
+    begin('done');
+    return { outcome: 'nothing-to-rotate', account: input.account, reason: snap.reason, steps: status.steps };
+  }
+  if (snap.stored === null) {
+    refuse(`${input.account}: the stored credential matches none of the account's current keys (${snap.slots.join(', ')}); update it with a working key before rotating. Nothing was changed`);
+  }
+  const other = snap.usedElsewhere.filter((s) => s !== snap.stored);
+  if (other.length) {
+    refuse(
+      `${input.account}: both keys are in use (the rotated credential uses ${snap.stored}, other credentials in the vault use ${other.join(', ')}); normalize every credential of the account on one key first (seed 003, step 1). Nothing was changed`,
+    );
+  }
+  const from = snap.stored;
+  const spare = snap.slots.find((s) => s !== from) ?? null;
+  status.from = from;
+  done('inspect', `stored credential uses ${from}`);
+
+  begin('regenerate-spare');
+  const to = await rotationRegenerate(target, spare);
+  status.to = to;
+  done('regenerate-spare', to);
+
+  begin('switch');
+  await rotationStore(target, to);
+  done('switch', `stored credential now uses ${to}`);
+
+  begin('verify');
+  await rotationVerify(target);
+  done('verify');
+
+  begin('grace');
+  status.graceEndsAt = Date.now() + graceMs;
+  await sleep(graceMs);
+  status.graceEndsAt = undefined;
+  done('grace', `${graceMs} ms`);
+
+  begin('retire-old');
+  await rotationRetire(target, from);
+  done('retire-old', from);
+
+  let final = to;
+  if (input.switchBack && snap.fixedSlots) {
+    begin('switch-back');
+    await rotationStore(target, from);
+    done('switch-back', `stored credential uses ${from} again`);
+    begin('verify-back');
+    await rotationVerify(target);
+    done('verify-back');
+    final = from;
+  }
+  begin('done');
+  return { outcome: 'rotated', account: input.account, from, to, final, steps: status.steps };
+}
+
+/**
+ * What a rotation schedule starts: the account's rotation as a child with the account's workflow id,
+ * so a schedule never runs beside a manual rotation of the same account (it reports the skip). The
+ * child is abandoned if this workflow is closed: a rotation, once begun, finishes.
+ */
+export async function scheduledRotation(input: RotationInput): Promise<ScheduledRotationResult> {
+  const workflowId = rotationWorkflowId(input.account);
+  try {
+    const result = await executeChild(rotateCredential, {
+      workflowId,
+      args: [input],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+    return { outcome: result.outcome, workflowId, result };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      log.info('a rotation of this account is already running; this firing skips', { workflowId });
+      return { outcome: 'skipped-already-running', workflowId };
+    }
+    throw err;
+  }
+}
