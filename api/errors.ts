@@ -35,6 +35,7 @@ interface FastifyLikeError {
 
 export function mapError(err: unknown, bodyLimit: number): MappedError {
   if (err instanceof ValidationError) return validation(err.field, err.rule);
+  if (err instanceof UnavailableError) return { status: 503, body: { error: err.message, code: 'unavailable' }, unexpected: false };
   if (err instanceof NotFoundError) return { status: 404, body: { error: err.message, code: 'not-found' }, unexpected: false };
   if (err instanceof ConflictError) return { status: 409, body: { error: err.message, code: 'conflict' }, unexpected: false };
   if (err instanceof VaultKeyError) return { status: 500, body: { error: err.message, code: 'vault-key' }, unexpected: true };
@@ -93,4 +94,9 @@ export function stringLeaves(body: unknown, out: string[] = [], depth = 0): stri
   else if (body && typeof body === 'object') for (const v of Object.values(body)) stringLeaves(v, out, depth + 1);
   if (depth === 0) out.sort((a, b) => b.length - a.length);
   return out;
+}
+
+/** A feature this API process was started without (503). */
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
 }

@@ -12,7 +12,10 @@ import type { VaultApi, Workspace, User, SecretScope } from '../store/types';
 import type { PipelineRunsApi } from '../client/types';
 import { ValidationError } from '../store/errors';
 import { parseDuration } from './duration';
-import { mapError, redact, stringLeaves } from './errors';
+import { mapError, redact, stringLeaves, UnavailableError } from './errors';
+import type { z } from 'zod';
+import type { RotationRequest, RotationsApi } from '../client/rotations';
+import { ROTATION_WORKFLOW_ID_RE } from '../workflows/rotation-types';
 import { BODY_LIMIT_BYTES, checkParam, parse, parseComputeEnvPatch, schemas } from './validation';
 
 export interface ApiLogger {
@@ -30,6 +33,8 @@ export interface BuildApiServerOptions {
   bodyLimit?: number;
   /** Serve /codec/{encode,decode} for the Temporal Web UI with this codec, to these origins. */
   codec?: CodecEndpointOptions;
+  /** Credential rotations and their schedules; without it those routes answer 503. */
+  rotations?: RotationsApi;
 }
 
 /** One JSON line per event on stderr. */
@@ -55,7 +60,7 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     logger: false,
     bodyLimit,
     // Names and ids are at most 100 characters; longer path segments do not match a route.
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: 400 },
     return503OnClosing: true,
   });
 
@@ -166,6 +171,84 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     await vault.deleteCredential(cred.id);
     return reply.code(204).send();
   });
+
+  // ---- credential rotations ----
+  const rotationsOf = (): RotationsApi => {
+    if (!options.rotations) throw new UnavailableError('credential rotations are not available from this API process');
+    return options.rotations;
+  };
+  const credentialOf = async (req: Req) => {
+    const name = checkParam('ref', 'name', req.params.name ?? '');
+    const ws = await workspaceOf(req);
+    return vault.getCredential(name, ws.id);
+  };
+  const rotationRequest = async (req: Req, body: z.output<typeof schemas.rotation>): Promise<RotationRequest> => {
+    const cred = await credentialOf(req);
+    const graceMs = body.grace === undefined ? undefined : parseDuration(body.grace, 'grace');
+    return {
+      kind: body.kind,
+      credentialId: cred.id,
+      workspaceId: cred.workspaceId,
+      ...(body.managementCredential ? { managementCredentialId: body.managementCredential } : {}),
+      ...(body.resourceGroup ? { resourceGroup: body.resourceGroup } : {}),
+      ...(body.registryName ? { registryName: body.registryName } : {}),
+      ...(body.tokenName ? { tokenName: body.tokenName } : {}),
+      ...(graceMs === undefined ? {} : { graceMs }),
+      ...(body.switchBack === undefined ? {} : { switchBack: body.switchBack }),
+    };
+  };
+  const rotationField = { managementCredentialId: 'managementCredential', graceMs: 'grace', everyMs: 'every', credentialId: 'name' };
+  app.post('/v1/workspaces/:workspace/credentials/:name/rotations', async (req: Req, reply) => {
+    const body = parse(schemas.rotation, req.body);
+    const started = await renameFields(rotationRequest(req, body).then((r) => rotationsOf().start(r)), rotationField);
+    return reply.code(202).send(started);
+  });
+  app.get('/v1/rotations/:workflowId', async (req: Req) => {
+    const id = req.params.workflowId ?? '';
+    if (!ROTATION_WORKFLOW_ID_RE.test(id)) throw new ValidationError('workflowId', 'must be a rotation workflow id (credential-rotation-...)');
+    return rotationsOf().state(id);
+  });
+  app.get('/v1/rotation-schedules', async () => ({ schedules: await rotationsOf().listSchedules() }));
+  const schedulePath = '/v1/workspaces/:workspace/credentials/:name/rotation-schedule';
+  app.post(schedulePath, async (req: Req, reply) => {
+    const body = parse(schemas.rotationSchedule, req.body);
+    const everyMs = body.every === undefined ? undefined : parseDuration(body.every, 'every');
+    const info = await renameFields(
+      rotationRequest(req, body).then((r) =>
+        rotationsOf().createSchedule({
+          ...r,
+          ...(everyMs === undefined ? {} : { everyMs }),
+          ...(body.cron ? { cron: body.cron } : {}),
+          ...(body.paused === undefined ? {} : { paused: body.paused }),
+          ...(body.note ? { note: body.note } : {}),
+        }),
+      ),
+      rotationField,
+    );
+    return reply.code(201).send(info);
+  });
+  app.get(schedulePath, async (req: Req) => {
+    const ws = await workspaceOf(req);
+    return rotationsOf().describeSchedule(checkParam('ref', 'name', req.params.name ?? ''), ws.id);
+  });
+  app.delete(schedulePath, async (req: Req, reply) => {
+    const ws = await workspaceOf(req);
+    await rotationsOf().deleteSchedule(checkParam('ref', 'name', req.params.name ?? ''), ws.id);
+    return reply.code(204).send();
+  });
+  for (const action of ['pause', 'unpause', 'trigger'] as const) {
+    app.post(`${schedulePath}/${action}`, async (req: Req, reply) => {
+      const { note } = action === 'trigger' ? { note: undefined } : parse(schemas.note, req.body ?? {});
+      if (action === 'trigger') parse(schemas.empty, req.body);
+      const ws = await workspaceOf(req);
+      const name = checkParam('ref', 'name', req.params.name ?? '');
+      const r = rotationsOf();
+      if (action === 'pause') await r.pauseSchedule(name, note, ws.id);
+      else if (action === 'unpause') await r.unpauseSchedule(name, note, ws.id);
+      else await r.triggerSchedule(name, ws.id);
+      return reply.code(202).send({ accepted: action, credential: name });
+    });
+  }
 
   // ---- compute environments ----
   app.post('/v1/workspaces/:workspace/compute-envs', async (req: Req, reply) => {

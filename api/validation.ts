@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ValidationError } from '../store/errors';
 import { entityNameProblem, secretNameProblem, secretValueProblem } from '../store/rules';
 import { DURATION_RULE, isDuration } from './duration';
+import { ROTATION_KINDS } from '../workflows/rotation-types';
 
 /** Largest request body the API reads (bytes). Larger bodies are refused with 413. */
 export const BODY_LIMIT_BYTES = 128 * 1024;
@@ -81,7 +82,32 @@ export const schemas = {
   }),
   renew: z.strictObject({ extendBy: duration }),
   empty: z.strictObject({}),
+  rotation: z.strictObject(rotationFields()),
+  rotationSchedule: z
+    .strictObject({
+      ...rotationFields(),
+      every: duration.optional(),
+      cron: z.array(z.string().min(1).max(200)).min(1).max(10).optional(),
+      paused: z.boolean().optional(),
+      note: z.string().max(500).optional(),
+    })
+    .refine((b) => (b.every === undefined) !== (b.cron === undefined), { error: 'give exactly one of every (e.g. 30d) and cron (expressions)', path: ['every'] }),
+  note: z.strictObject({ note: z.string().max(500).optional() }),
 };
+
+/** What a rotation request names: the kind, and for Azure the management credential and where the account is. */
+function rotationFields() {
+  const azureName = z.string().min(1).max(90);
+  return {
+    kind: z.enum(ROTATION_KINDS, { error: `must be one of ${ROTATION_KINDS.join(', ')}` }),
+    managementCredential: ref.optional(),
+    resourceGroup: azureName.optional(),
+    registryName: azureName.optional(),
+    tokenName: azureName.optional(),
+    grace: duration.optional(),
+    switchBack: z.boolean().optional(),
+  };
+}
 
 /** Turn a zod issue into a rule that never quotes the input. */
 function describe(issue: z.core.$ZodIssue): { field: string; rule: string } {

@@ -21,6 +21,7 @@ import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../wor
 import {
   DEFAULT_GRACE_MS,
   ROTATION_SCHEDULE_PREFIX,
+  ROTATION_WORKFLOW_ID_RE,
   rotationScheduleId,
   rotationWorkflowId,
   type RotationInput,
@@ -179,7 +180,7 @@ export class CredentialRotations {
 
   /** Progress of a rotation (running or closed), by workflow id. */
   async state(workflowId: string): Promise<RotationState> {
-    if (typeof workflowId !== 'string' || !workflowId.startsWith('credential-rotation-')) {
+    if (typeof workflowId !== 'string' || !ROTATION_WORKFLOW_ID_RE.test(workflowId)) {
       throw new ValidationError('workflowId', 'must be a rotation workflow id (credential-rotation-...)');
     }
     const handle = this.client.workflow.getHandle<typeof rotateCredential>(workflowId);
@@ -344,3 +345,9 @@ export class CredentialRotations {
     };
   }
 }
+
+/** What the API needs of CredentialRotations (tests may hand in a double). */
+export type RotationsApi = Pick<
+  CredentialRotations,
+  'start' | 'state' | 'createSchedule' | 'listSchedules' | 'describeSchedule' | 'pauseSchedule' | 'unpauseSchedule' | 'triggerSchedule' | 'deleteSchedule'
+>;

@@ -8,6 +8,7 @@ import type { Duration } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { buildApiServer, stderrLogger } from '../api/server';
+import { CredentialRotations } from '../client/rotations';
 import { PipelineRuns } from '../client/pipeline-runs';
 import { EncryptionCodec, FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     const app = buildApiServer({
       vault,
       runs: new PipelineRuns(client, config.taskQueue),
+      rotations: new CredentialRotations(client, vault, config.taskQueue),
       codec: { codec: new EncryptionCodec(keyring), allowedOrigins: config.uiOrigins },
     });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });

@@ -33,7 +33,7 @@ export interface RotationTarget {
 export interface RotationInput {
   target: RotationTarget;
   /**
-   * The rotated account's identity (e.g. `azure-batch-key/<subscription>/<group>/<account>`), from
+   * The rotated account's identity (e.g. `azure-batch-key:<subscription>:<group>:<account>`), from
    * describeRotationTarget: the workflow id is derived from it, so one rotation runs per account.
    */
   account: string;
@@ -98,9 +98,12 @@ export interface ScheduledRotationResult {
 
 export const DEFAULT_GRACE_MS = 10 * 60_000;
 
+/** Workflow ids travel in URL paths (API, Web UI): an account's slashes become colons. */
 export function rotationWorkflowId(account: string): string {
-  return `credential-rotation-${account}`;
+  return `credential-rotation-${account.replace(/\//g, ':')}`;
 }
+
+export const ROTATION_WORKFLOW_ID_RE = /^credential-rotation-[A-Za-z0-9:._()-]{1,300}$/;
 
 export function rotationScheduleId(credentialId: string): string {
   return `rotate-${credentialId}`;

@@ -32,7 +32,7 @@ export const azureBatchRotation: RotationKindImpl = {
 
   async describe(target, vault) {
     const a = await batchAccountOf(target, { vault });
-    return { account: `azure-batch-key/${a.subscriptionId}/${a.resourceGroup.toLowerCase()}/${a.accountName}`, label: label(a) };
+    return { account: `azure-batch-key:${a.subscriptionId}:${a.resourceGroup.toLowerCase()}:${a.accountName}`, label: label(a) };
   },
 
   async create(target, deps): Promise<TwoSlotRotator> {

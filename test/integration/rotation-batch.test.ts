@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
+import { buildApiServer } from '../../api/server';
 import { CredentialRotations } from '../../client/rotations';
 import { verifyBatchKey } from '../../providers/azure/batch-keys';
 import { ConflictError, ValidationError } from '../../store/errors';
@@ -135,7 +136,7 @@ describe('azure-batch-key rotation', () => {
     const oldSecondary = acct.secondary;
     const watch = watchStoredKey(acct, credentialId);
     const started = await rotations.start(request(credentialId));
-    expect(started.workflowId).toBe(`credential-rotation-azure-batch-key/${SUB}/${RG}/${acct.name}`);
+    expect(started.workflowId).toBe(`credential-rotation-azure-batch-key:${SUB}:${RG}:${acct.name}`);
     const result = await rotations.wait(started.workflowId);
     const watched = await watch.stop();
 
@@ -312,5 +313,116 @@ describe('a crash after each step resumes and ends with a working stored key', (
     expect(result.final).toBe('Secondary');
     expect(await storedKey(credentialId)).toBe(acct.secondary);
     expect(await works(acct, acct.secondary)).toBe(true);
+  });
+});
+
+describe('over HTTP: rotations and rotation schedules', () => {
+  let app: ReturnType<typeof buildApiServer>;
+  let wsName: string;
+  let base: string;
+  beforeAll(async () => {
+    app = buildApiServer({ vault: broker.vault, runs: broker.runs, rotations, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    wsName = (await broker.vault.getWorkspace(workspaceId)).name;
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) => {
+    const res = await fetch(`${base}${url}`, {
+      method,
+      ...(payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  const credName = async (credentialId: string) => (await broker.vault.getCredential(credentialId)).name;
+  const body = { kind: 'azure-batch-key', managementCredential: 'azure-mgmt', resourceGroup: RG, grace: '1s' };
+
+  test('POST .../rotations starts one (202); GET /v1/rotations/:id shows its steps', async () => {
+    const { acct, credentialId } = await account();
+    const started = await call('POST', `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotations`, body);
+    expect(started.status).toBe(202);
+    const id = String(started.body.workflowId);
+    await rotations.wait(id);
+    const state = await call('GET', `/v1/rotations/${encodeURIComponent(id)}`);
+    expect(state.status).toBe(200);
+    expect(state.body).toMatchObject({ execution: 'COMPLETED', result: { outcome: 'rotated', final: 'Secondary' } });
+    expect(JSON.stringify(state.body)).not.toContain(acct.secondary);
+    expect(await storedKey(credentialId)).toBe(acct.secondary);
+  });
+
+  test('bad requests: 400 naming the field, nothing started', async () => {
+    const { credentialId } = await account();
+    const url = `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotations`;
+    const cases: [unknown, string][] = [
+      [{ ...body, kind: 'azure-nope' }, 'kind'],
+      [{ ...body, grace: '10 minutes' }, 'grace'],
+      [{ ...body, grace: '8d' }, 'grace'],
+      [{ ...body, extra: 1 }, 'extra'],
+      [{ ...body, managementCredential: undefined }, 'managementCredential'],
+      [{ ...body, resourceGroup: 'bad/group' }, 'resourceGroup'],
+      [{ ...body, switchBack: 'yes' }, 'switchBack'],
+    ];
+    for (const [payload, field] of cases) {
+      const res = await call('POST', url, payload);
+      expect({ field, status: res.status, got: res.body.field }).toEqual({ field, status: 400, got: field });
+    }
+    expect((await call('POST', `/v1/workspaces/${wsName}/credentials/no-such-cred/rotations`, body)).status).toBe(404);
+    expect((await call('GET', '/v1/rotations/not-a-rotation')).status).toBe(400);
+    expect((await call('GET', '/v1/rotations/credential-rotation-azure-batch-key:nope')).status).toBe(404);
+  });
+
+  test('schedule lifecycle: create (paused) → list → unpause/pause → trigger rotates → describe shows the run → delete', async () => {
+    const { acct, credentialId } = await account();
+    const name = await credName(credentialId);
+    const url = `/v1/workspaces/${wsName}/credentials/${name}/rotation-schedule`;
+    const created = await call('POST', url, { ...body, every: '30d', paused: true, note: 'monthly' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ scheduleId: `rotate-${credentialId}`, credentialId, kind: 'azure-batch-key', paused: true, note: 'monthly', spec: 'every 30d' });
+    expect((await call('POST', url, { ...body, every: '30d' })).status).toBe(409);
+
+    const list = await call('GET', '/v1/rotation-schedules');
+    expect((list.body.schedules as { scheduleId: string }[]).map((s) => s.scheduleId)).toContain(`rotate-${credentialId}`);
+
+    expect((await call('POST', `${url}/unpause`, {})).status).toBe(202);
+    expect((await call('GET', url)).body.paused).toBe(false);
+    expect((await call('POST', `${url}/pause`, { note: 'change freeze' })).status).toBe(202);
+    expect((await call('GET', url)).body).toMatchObject({ paused: true, note: 'change freeze' });
+
+    // Trigger works while paused (an operator's explicit "now"): the scheduled firing rotates.
+    expect((await call('POST', `${url}/trigger`, {})).status).toBe(202);
+    await eventually(async () => (await storedKey(credentialId)) === acct.secondary, 'the triggered rotation to switch the stored key', 30_000);
+    await eventually(async () => ((await call('GET', url)).body.recentRuns as unknown[]).length === 1, 'the schedule to record its run', 10_000);
+    const run = ((await call('GET', url)).body.recentRuns as { workflowId: string }[])[0]!;
+    const scheduled = await broker.client.workflow.getHandle(run.workflowId).result();
+    expect(scheduled).toMatchObject({ outcome: 'rotated', result: { final: 'Secondary' } });
+
+    expect((await call('DELETE', url)).status).toBe(204);
+    expect((await call('GET', url)).status).toBe(404);
+    expect((await call('DELETE', url)).status).toBe(404);
+  });
+
+  test('schedule refusals: interval under an hour, every and cron together, neither', async () => {
+    const { credentialId } = await account();
+    const url = `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotation-schedule`;
+    expect(await call('POST', url, { ...body, every: '30m' })).toMatchObject({ status: 400, body: { field: 'every' } });
+    expect(await call('POST', url, { ...body, every: '1d', cron: ['0 3 1 * *'] })).toMatchObject({ status: 400, body: { field: 'every' } });
+    expect(await call('POST', url, { ...body })).toMatchObject({ status: 400, body: { field: 'every' } });
+    expect(await call('POST', url, { ...body, cron: ['nonsense'] })).toMatchObject({ status: 400, body: { field: 'cron' } });
+    expect((await call('GET', url)).status).toBe(404);
+  });
+
+  test('a scheduled firing while a manual rotation of the account runs skips and says so', async () => {
+    const { credentialId } = await account();
+    const url = `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotation-schedule`;
+    expect((await call('POST', url, { ...body, every: '30d', paused: true })).status).toBe(201);
+    const manual = await rotations.start(request(credentialId, { graceMs: 4_000 }));
+    expect((await call('POST', `${url}/trigger`, {})).status).toBe(202);
+    await eventually(async () => ((await call('GET', url)).body.recentRuns as unknown[]).length === 1, 'the schedule to fire', 10_000);
+    const run = ((await call('GET', url)).body.recentRuns as { workflowId: string }[])[0]!;
+    expect(await broker.client.workflow.getHandle(run.workflowId).result()).toMatchObject({ outcome: 'skipped-already-running', workflowId: manual.workflowId });
+    await rotations.wait(manual.workflowId);
+    expect((await call('DELETE', url)).status).toBe(204);
   });
 });
