@@ -5,13 +5,24 @@
  * the registry HTTP API v2 uses them with HTTP Basic authentication. Each refusal names the field and
  * the rule; no message contains the password.
  *
- * Public fields: userName, registryServer (lower-cased). Secret fields: password.
+ * Public fields: userName, registryServer (lower-cased), and optionally tokenPasswordSlot. Secret
+ * fields: password.
+ *
+ * tokenPasswordSlot ('password1' | 'password2') says which of an Azure Container Registry token's two
+ * passwords the stored password is. ACR shows a password's value only once, when it is generated, so
+ * the ACR token rotation (providers/rotation/acr-token.ts) cannot find the slot by comparing values
+ * as the other rotations do: it reads this marker, and writes it together with each password it
+ * generates. A member storing a password from the portal or `az acr token credential generate` sets
+ * it to the password they generated. Not secret: it names a slot, not a value.
  */
 import { ValidationError } from '../store/errors';
-import { refuseUnknownFields, requiredString } from './azure';
+import { optionalString, refuseUnknownFields, requiredString } from './azure';
 import type { CredentialKind, ParsedCredential } from './kinds';
 
-const FIELDS = ['userName', 'password', 'registryServer'] as const;
+const FIELDS = ['userName', 'password', 'registryServer', 'tokenPasswordSlot'] as const;
+/** The two passwords of an Azure Container Registry token, as ACR names them. */
+export const TOKEN_PASSWORD_SLOTS = ['password1', 'password2'] as const;
+export type TokenPasswordSlot = (typeof TOKEN_PASSWORD_SLOTS)[number];
 const MAX_USER_NAME = 256;
 const MAX_PASSWORD = 4_096;
 const MAX_HOST = 253;
@@ -56,11 +67,17 @@ export function parseContainerRegistry(fields: Record<string, unknown>): ParsedC
 
   const registryServer = parseRegistryServer(requiredString(fields, 'registryServer', `the registry's login server, ${EXAMPLE}`));
 
-  return { public: { userName, registryServer }, secret: { password } };
+  const slot = optionalString(fields, 'tokenPasswordSlot')?.toLowerCase();
+  if (slot !== undefined && !(TOKEN_PASSWORD_SLOTS as readonly string[]).includes(slot)) {
+    throw new ValidationError('tokenPasswordSlot', 'must be password1 or password2: which of the Azure Container Registry token\'s passwords the stored password is');
+  }
+
+  return { public: { userName, registryServer, ...(slot ? { tokenPasswordSlot: slot } : {}) }, secret: { password } };
 }
 
 export const containerRegistryCredential: CredentialKind = {
   kind: 'container-registry',
-  description: 'Container registry user name (Azure Container Registry token name), password and registry server (host[:port], no scheme)',
+  description:
+    'Container registry user name (Azure Container Registry token name), password and registry server (host[:port], no scheme); optionally tokenPasswordSlot (password1 or password2) for ACR token rotation',
   parse: parseContainerRegistry,
 };

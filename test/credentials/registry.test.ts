@@ -48,7 +48,9 @@ const refusals: Refusal[] = [
   { reason: 'a password over two lines', fields: registry({ password: `${PASSWORD.slice(0, 26)}\n${PASSWORD.slice(26)}` }), field: 'password', rule: /one line without control characters/ },
   { reason: 'a password too long', fields: registry({ password: randomBytes(3_100).toString('base64') }), field: 'password', rule: /longer than 4096/ },
   { reason: 'a password that is not text', fields: registry({ password: 12345678 }), field: 'password', rule: /must be a string/ },
-  { reason: 'a field registry credentials do not have', fields: registry({ email: 'ops@example.org' }), field: 'email', rule: /not a field of container-registry credentials \(allowed: userName, password, registryServer\)/ },
+  { reason: 'a field registry credentials do not have', fields: registry({ email: 'ops@example.org' }), field: 'email', rule: /not a field of container-registry credentials \(allowed: userName, password, registryServer, tokenPasswordSlot\)/ },
+  { reason: 'a token password slot ACR does not have', fields: registry({ tokenPasswordSlot: 'password3' }), field: 'tokenPasswordSlot', rule: /must be password1 or password2: which of the Azure Container Registry token's passwords the stored password is/ },
+  { reason: 'a token password slot that is not text', fields: registry({ tokenPasswordSlot: 1 }), field: 'tokenPasswordSlot', rule: /must be a string/ },
 ];
 
 describe('container-registry credential kind', () => {
@@ -64,6 +66,17 @@ describe('container-registry credential kind', () => {
     // A password pasted with a trailing newline is stored without it.
     const pasted = containerRegistryCredential.parse(registry({ password: `${PASSWORD}\n` })) as { secret: Record<string, string> };
     expect(pasted.secret.password === PASSWORD).toBe(true);
+  });
+
+  test.each([
+    { reason: 'absent', given: undefined, stored: undefined },
+    { reason: 'empty (the same as absent)', given: '', stored: undefined },
+    { reason: 'password1', given: 'password1', stored: 'password1' },
+    { reason: 'password2 as the portal capitalizes it, with spaces', given: ' Password2 ', stored: 'password2' },
+  ])('tokenPasswordSlot $reason: public, never secret', ({ given, stored }) => {
+    const parsed = containerRegistryCredential.parse(registry({ tokenPasswordSlot: given })) as { public: Record<string, unknown>; secret: Record<string, string> };
+    expect(parsed.public).toEqual({ userName: 'seqera-wave-token', registryServer: 'myregistry.azurecr.io', ...(stored ? { tokenPasswordSlot: stored } : {}) });
+    expect(Object.keys(parsed.secret)).toEqual(['password']);
   });
 
   test.each([
