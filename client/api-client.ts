@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
 import type { Platform, ReadyResult, RunStatus } from '../workflows/shared';
+import type { RotationScheduleInfo, RotationStarted, RotationState } from './rotations';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
 
@@ -57,6 +58,28 @@ export interface UpdateComputeEnvInput {
 }
 
 export type SecretOwner = { scope: 'workspace'; workspace: string } | { scope: 'user'; user: string };
+
+/** The body of a rotation request, as the API takes it (names, not ids; durations as text). */
+export interface RotationBody {
+  kind: string;
+  managementCredential?: string;
+  resourceGroup?: string;
+  registryName?: string;
+  tokenName?: string;
+  grace?: string;
+  switchBack?: boolean;
+}
+
+export interface RotationScheduleBody extends RotationBody {
+  every?: string;
+  cron?: string[];
+  paused?: boolean;
+  note?: string;
+}
+
+function scheduleUrl(workspace: string, credential: string): string {
+  return `/v1/workspaces/${seg(workspace)}/credentials/${seg(credential)}/rotation-schedule`;
+}
 
 export class BrokerApiClient {
   readonly baseUrl: URL;
@@ -146,6 +169,29 @@ export class BrokerApiClient {
     await this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });
   }
 
+  // ---- credential rotations ----
+  startRotation(workspace: string, credential: string, input: RotationBody): Promise<RotationStarted> {
+    return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials/${seg(credential)}/rotations`, input);
+  }
+  rotationState(workflowId: string): Promise<RotationState> {
+    return this.request('GET', `/v1/rotations/${seg(workflowId)}`);
+  }
+  createRotationSchedule(workspace: string, credential: string, input: RotationScheduleBody): Promise<RotationScheduleInfo> {
+    return this.request('POST', scheduleUrl(workspace, credential), input);
+  }
+  async listRotationSchedules(): Promise<RotationScheduleInfo[]> {
+    return (await this.request<{ schedules: RotationScheduleInfo[] }>('GET', '/v1/rotation-schedules')).schedules;
+  }
+  rotationSchedule(workspace: string, credential: string): Promise<RotationScheduleInfo> {
+    return this.request('GET', scheduleUrl(workspace, credential));
+  }
+  async rotationScheduleAction(workspace: string, credential: string, action: 'pause' | 'unpause' | 'trigger', note?: string): Promise<void> {
+    await this.request('POST', `${scheduleUrl(workspace, credential)}/${action}`, note === undefined ? {} : { note });
+  }
+  async deleteRotationSchedule(workspace: string, credential: string): Promise<void> {
+    await this.request('DELETE', scheduleUrl(workspace, credential));
+  }
+
   health(): Promise<{ status: string }> {
     return this.request('GET', '/healthz');
   }
@@ -202,3 +248,4 @@ function ownerPath(owner: SecretOwner): string {
 }
 
 export type { SecretScope };
+export type { RotationScheduleInfo, RotationStarted, RotationState };

@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { ApiConnectionError, ApiError, BrokerApiClient, DEFAULT_API_URL, type SecretOwner } from './api-client';
 import { exportLines, json, keyValues, table } from './cli/format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './cli/io';
+import { addRotationCommands } from './cli/rotations';
 import type { ReadyResult, RunStatus } from '../workflows/shared';
 import type { ComputeEnv } from '../store/types';
 import { secretNameProblem } from '../store/rules';
@@ -62,7 +63,8 @@ export function buildCli(io: CliIo): Command {
       'after',
       `
 Groups:
-  workspaces, users, secrets, credentials, compute-envs, runs  (run "secret-broker <group> --help")
+  workspaces, users, secrets, credentials, compute-envs, runs, rotations, vault
+  (run "secret-broker <group> --help")
 
 Examples:
   secret-broker workspaces create genomics
@@ -449,6 +451,8 @@ Examples:
       await client(cmd).renewRun(runId, o.extendBy);
       out(asJson(cmd) ? json({ runId, extendBy: o.extendBy }) : `run ${runId}: lease renewed for ${o.extendBy} from now\n`);
     });
+
+  addRotationCommands(program, { client, asJson, out });
 
   const vault = program.command('vault').description('operate on the vault database directly (not through the API)');
   vault

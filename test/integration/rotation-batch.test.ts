@@ -8,6 +8,7 @@ import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from
 import { WorkflowFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { buildApiServer } from '../../api/server';
+import { runCli, type CliIo } from '../../client/cli';
 import { CredentialRotations } from '../../client/rotations';
 import { verifyBatchKey } from '../../providers/azure/batch-keys';
 import { ConflictError, ValidationError } from '../../store/errors';
@@ -424,5 +425,70 @@ describe('over HTTP: rotations and rotation schedules', () => {
     expect(await broker.client.workflow.getHandle(run.workflowId).result()).toMatchObject({ outcome: 'skipped-already-running', workflowId: manual.workflowId });
     await rotations.wait(manual.workflowId);
     expect((await call('DELETE', url)).status).toBe(204);
+  });
+});
+
+describe('the CLI: rotations start --wait, schedules', () => {
+  let app: ReturnType<typeof buildApiServer>;
+  let api: string;
+  let wsName: string;
+  beforeAll(async () => {
+    app = buildApiServer({ vault: broker.vault, runs: broker.runs, rotations, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+    api = await app.listen({ host: '127.0.0.1', port: 0 });
+    wsName = (await broker.vault.getWorkspace(workspaceId)).name;
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+  async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const sink = (a: string[]) => ({ write: (s: string) => (a.push(s), true) }) as unknown as NodeJS.WritableStream;
+    const code = await runCli(['--api', api, ...args], { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: {} } as unknown as CliIo);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  }
+  const target = (name: string) => [name, '--workspace', wsName, '--kind', 'azure-batch-key', '--management-credential', 'azure-mgmt', '--resource-group', RG];
+
+  test('rotations start --wait prints each step and ends on the new slot; no key printed', async () => {
+    const { acct, credentialId } = await account();
+    const name = (await broker.vault.getCredential(credentialId)).name;
+    const r = await cli(['rotations', 'start', ...target(name), '--grace', '1s', '--wait']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    for (const step of ['inspect', 'regenerate-spare', 'switch', 'verify', 'grace', 'retire-old']) expect(r.stdout).toContain(step);
+    expect(r.stdout).toMatch(/now using:\s+Secondary/);
+    for (const k of fake.issuedKeys()) expect(r.stdout).not.toContain(k);
+    expect(await storedKey(credentialId)).toBe(acct.secondary);
+  });
+
+  test('a refused rotation exits 1 with the reason', async () => {
+    const { acct, credentialId } = await account();
+    await broker.vault.createCredential({
+      workspaceId,
+      name: `cli-other-${acct.name}`,
+      kind: 'azure-shared-key',
+      fields: { batchAccountName: acct.name, batchKey: acct.secondary, storageAccountName: `sc${acct.name}`, storageKey: randomBytes(64).toString('base64') },
+    });
+    const name = (await broker.vault.getCredential(credentialId)).name;
+    const r = await cli(['rotations', 'start', ...target(name), '--wait']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ended FAILED: .*both keys are in use/);
+  });
+
+  test('schedules create → list → show → pause → delete; usage mistakes exit 2', async () => {
+    const { credentialId } = await account();
+    const name = (await broker.vault.getCredential(credentialId)).name;
+    expect((await cli(['rotations', 'schedules', 'create', ...target(name)])).code).toBe(2);
+    const created = await cli(['rotations', 'schedules', 'create', ...target(name), '--every', '30d', '--paused']);
+    expect(created).toMatchObject({ code: 0 });
+    expect(created.stdout).toMatch(/spec:\s+every 30d/);
+    expect((await cli(['rotations', 'schedules', 'list'])).stdout).toContain(`rotate-${credentialId}`);
+    expect((await cli(['rotations', 'schedules', 'unpause', name, '--workspace', wsName])).code).toBe(0);
+    expect((await cli(['rotations', 'schedules', 'show', name, '--workspace', wsName])).stdout).toMatch(/paused:\s+no/);
+    expect((await cli(['rotations', 'schedules', 'pause', name, '--workspace', wsName, '--note', 'freeze'])).code).toBe(0);
+    expect((await cli(['rotations', 'schedules', 'show', name, '--workspace', wsName])).stdout).toMatch(/note:\s+freeze/);
+    expect((await cli(['rotations', 'schedules', 'delete', name, '--workspace', wsName])).code).toBe(0);
+    const gone = await cli(['rotations', 'schedules', 'show', name, '--workspace', wsName]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/not found/);
   });
 });
