@@ -59,6 +59,12 @@ export interface RewrapProgress {
   total: number;
 }
 
+/** Options of VaultApi.replaceCredentialSecret. */
+export interface ReplaceCredentialOptions {
+  /** Public fields `patch` may change along with the secret ones; each must already be a field of the credential. */
+  publicFields?: readonly string[];
+}
+
 /** The vault's public surface. Implemented by store/vault.ts on PGlite or PostgreSQL. */
 export interface VaultApi {
   createWorkspace(name: string): Promise<Workspace>;
@@ -90,11 +96,18 @@ export interface VaultApi {
   listCredentialsOfKind(kind: string): Promise<CredentialMeta[]>;
   /**
    * Replace some secret fields of a credential (a rotation storing a new key). The merged fields are
-   * validated by the credential's kind like on create; public fields never change. With `expect`,
-   * the write happens only if those secret fields still hold these values (ConflictError otherwise).
-   * Atomic: a refused replacement changes nothing.
+   * validated by the credential's kind like on create; public fields change only where
+   * `opts.publicFields` names them (a key whose public id changes with its secret: an AWS access key
+   * id), and any other public field in `patch` is refused. With `expect`, the write happens only if
+   * those fields (secret or public) still hold these values (ConflictError otherwise). Atomic: a
+   * refused replacement changes nothing.
    */
-  replaceCredentialSecret(id: string, patch: Record<string, string>, expect?: Record<string, string>): Promise<CredentialMeta>;
+  replaceCredentialSecret(
+    id: string,
+    patch: Record<string, string>,
+    expect?: Record<string, string>,
+    opts?: ReplaceCredentialOptions,
+  ): Promise<CredentialMeta>;
 
   createComputeEnv(input: {
     workspaceId: string;

@@ -21,6 +21,7 @@ import type {
   ComputeEnv,
   ComputeEnvPatch,
   CredentialMeta,
+  ReplaceCredentialOptions,
   ResolveResult,
   SecretMeta,
   SecretScope,
@@ -208,6 +209,13 @@ function computeEnvOf(r: Row): ComputeEnv {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/** JSON with object keys sorted: jsonb keeps its own key order, so compare values this way. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    isPlainObject(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  ) ?? 'undefined';
 }
 
 function requireString(v: unknown, field: string): string {
@@ -520,30 +528,57 @@ class SqlVault implements VaultApi {
     return (await this.live().query(`SELECT ${CREDENTIAL_META} FROM credentials WHERE kind = $1 ORDER BY workspace_id, name`, [kind])).map(credentialMetaOf);
   }
 
-  async replaceCredentialSecret(id: string, patch: Record<string, string>, expect?: Record<string, string>): Promise<CredentialMeta> {
+  async replaceCredentialSecret(
+    id: string,
+    patch: Record<string, string>,
+    expect?: Record<string, string>,
+    opts: ReplaceCredentialOptions = {},
+  ): Promise<CredentialMeta> {
     const key = requireString(id, 'id');
     if (!isPlainObject(patch) || Object.keys(patch).length === 0) throw new ValidationError('patch', 'must name at least one secret field');
+    for (const [field, v] of Object.entries(patch)) {
+      if (typeof v !== 'string') throw new ValidationError(`patch.${field}`, 'must be a string');
+    }
+    if (expect !== undefined && !isPlainObject(expect)) throw new ValidationError('expect', 'must be an object');
+    const publicFields = opts.publicFields ?? [];
+    if (!Array.isArray(publicFields) || publicFields.some((f) => typeof f !== 'string' || f === '')) {
+      throw new ValidationError('publicFields', 'must be a list of field names');
+    }
     return this.live().tx(async (q) => {
       const [row] = await q.query('SELECT id, name, kind, public, kek_id, wrapped_key, ciphertext FROM credentials WHERE id = $1 FOR UPDATE', [key]);
       if (!row) throw new NotFoundError('credential', key);
       const what = `credential "${String(row.name)}" (${key})`;
       const secret = JSON.parse(unsealString(this.keyFor(String(row.kek_id), what), aadFor.credential(key), sealedOf(row))) as Record<string, string>;
+      const pub = (row.public ?? {}) as Record<string, unknown>;
+      const changedPublic = new Set<string>();
       for (const field of Object.keys(patch)) {
-        if (!(field in secret)) throw new ValidationError(`patch.${field}`, `is not a secret field of ${what}`);
+        if (Object.hasOwn(secret, field)) continue;
+        if (Object.hasOwn(pub, field)) {
+          if (!publicFields.includes(field)) {
+            throw new ValidationError(`patch.${field}`, `is a public field of ${what}; it changes only when named in publicFields`);
+          }
+          changedPublic.add(field);
+          continue;
+        }
+        throw new ValidationError(`patch.${field}`, `is not a secret field of ${what}`);
       }
       if (expect) {
         for (const [field, v] of Object.entries(expect)) {
           // The caller read the credential before; a concurrent change makes this write stale.
-          if (secret[field] !== v) throw new ConflictError(`${what} changed since it was read (field ${field}); read it again`);
+          const current = Object.hasOwn(secret, field) ? secret[field] : Object.hasOwn(pub, field) ? pub[field] : undefined;
+          if (current !== v) throw new ConflictError(`${what} changed since it was read (field ${field}); read it again`);
         }
       }
-      const pub = (row.public ?? {}) as Record<string, unknown>;
       const parsed = await this.kinds(String(row.kind)).parse({ ...pub, ...secret, ...patch });
-      if (JSON.stringify(parsed.public) !== JSON.stringify(pub)) throw new Error(`internal: replacing secret fields of ${what} changed its public fields`);
+      // The kind decides what is public; only the fields named may move, and nothing may move between the two parts.
+      for (const field of new Set([...Object.keys(pub), ...Object.keys(parsed.public)])) {
+        const moved = changedPublic.has(field) ? !Object.hasOwn(parsed.public, field) : canonicalJson(parsed.public[field]) !== canonicalJson(pub[field]);
+        if (moved) throw new Error(`internal: replacing fields of ${what} changed its public field ${field}`);
+      }
       const s = sealString(this.keyring.sealingKey(), aadFor.credential(key), JSON.stringify(parsed.secret));
       const [updated] = await q.query(
-        `UPDATE credentials SET kek_id = $2, wrapped_key = $3, ciphertext = $4, updated_at = now() WHERE id = $1 RETURNING ${CREDENTIAL_META}`,
-        [key, s.kekId, s.wrappedKey, s.ciphertext],
+        `UPDATE credentials SET public = $5::jsonb, kek_id = $2, wrapped_key = $3, ciphertext = $4, updated_at = now() WHERE id = $1 RETURNING ${CREDENTIAL_META}`,
+        [key, s.kekId, s.wrappedKey, s.ciphertext, JSON.stringify(parsed.public)],
       );
       return credentialMetaOf(updated!);
     });
