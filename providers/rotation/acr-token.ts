@@ -113,7 +113,7 @@ export const acrTokenRotation: RotationKindImpl = {
 
   async describe(target, vault) {
     const a = await tokenOf(target, vault);
-    return { account: `acr-token-password/${a.subscriptionId}/${a.resourceGroup.toLowerCase()}/${a.registryName.toLowerCase()}/${a.tokenName.toLowerCase()}`, label: label(a) };
+    return { account: `acr-token-password:${a.subscriptionId}:${a.resourceGroup.toLowerCase()}:${a.registryName.toLowerCase()}:${a.tokenName.toLowerCase()}`, label: label(a) };
   },
 
   async create(target, deps: RotatorDeps): Promise<TwoSlotRotator> {

@@ -40,7 +40,7 @@ export const azureStorageRotation: RotationKindImpl = {
 
   async describe(target, vault) {
     const a = await storageAccountOf(target, { vault });
-    return { account: `azure-storage-key/${a.subscriptionId}/${a.resourceGroup.toLowerCase()}/${a.accountName}`, label: storageAccountLabel(a) };
+    return { account: `azure-storage-key:${a.subscriptionId}:${a.resourceGroup.toLowerCase()}:${a.accountName}`, label: storageAccountLabel(a) };
   },
 
   async create(target, deps): Promise<TwoSlotRotator> {

@@ -1,12 +1,15 @@
 /** Every rotation kind the broker knows. Add a kind: implement RotationKindImpl and list it here. */
 import { ValidationError } from '../../store/errors';
 import { ROTATION_KINDS, type RotationKind } from '../../workflows/rotation-types';
+import { acrTokenRotation } from './acr-token';
 import { azureBatchRotation } from './azure-batch';
+import { azureStorageRotation } from './azure-storage';
+import { awsAccessKeyRotation } from './aws-access-key';
 import type { RotationKindImpl } from './types';
 
 export type { RotationKindImpl, RotatorDeps, TwoSlotRotator } from './types';
 
-const IMPLEMENTED: RotationKindImpl[] = [azureBatchRotation];
+const IMPLEMENTED: RotationKindImpl[] = [azureBatchRotation, azureStorageRotation, acrTokenRotation, awsAccessKeyRotation];
 
 const byKind = new Map<string, RotationKindImpl>(IMPLEMENTED.map((k) => [k.kind, k]));
 

@@ -131,7 +131,7 @@ describe('describe: target checks', () => {
 
   test('account and label name subscription, group, registry and token', async () => {
     await expect(acrTokenRotation.describe(base, vault)).resolves.toEqual({
-      account: `acr-token-password/${SUB}/${RG}/${REGISTRY}/${base.tokenName}`,
+      account: `acr-token-password:${SUB}:${RG}:${REGISTRY}:${base.tokenName}`,
       label: `token ${base.tokenName} of container registry ${REGISTRY} (resource group ${RG}, subscription ${SUB})`,
     });
   });

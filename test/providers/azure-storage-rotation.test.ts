@@ -109,7 +109,7 @@ describe('describe: target checks before anything starts', () => {
   test('a storage-only azure-shared-key credential: the account id and label', async () => {
     const target: RotationTarget = { kind: 'azure-storage-key', credentialId: await sharedKey('k', 'rotstore', accounts[0]!.key1), managementCredentialId: await management(), resourceGroup: 'NF-RG' };
     await expect(azureStorageRotation.describe(target, env.vault)).resolves.toEqual({
-      account: `azure-storage-key/${SUB}/nf-rg/rotstore`,
+      account: `azure-storage-key:${SUB}:nf-rg:rotstore`,
       label: `Storage account rotstore (resource group NF-RG, subscription ${SUB})`,
     });
     expect(azureStorageRotation.kind).toBe('azure-storage-key');
@@ -123,7 +123,7 @@ describe('describe: target checks before anything starts', () => {
       fields: { batchAccountName: 'somebatch', batchKey: fake.generateKey(), storageAccountName: 'rotstore', storageKey: accounts[0]!.key1 },
     });
     const target: RotationTarget = { kind: 'azure-storage-key', credentialId: id, managementCredentialId: await management(), resourceGroup: RG };
-    await expect(azureStorageRotation.describe(target, env.vault)).resolves.toMatchObject({ account: `azure-storage-key/${SUB}/nf-rg/rotstore` });
+    await expect(azureStorageRotation.describe(target, env.vault)).resolves.toMatchObject({ account: `azure-storage-key:${SUB}:nf-rg:rotstore` });
   });
 
   const bad: Array<{ reason: string; field: string; rule: RegExp; target: (ids: { key: string; mgmt: string }) => Partial<RotationTarget> }> = [
