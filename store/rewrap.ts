@@ -32,6 +32,7 @@ import {
   checkKeyBuffer,
   fsyncDir,
   generateKey,
+  type KeySource,
   MASTER_KEY_ENV,
   MASTER_KEY_NEXT_ENV,
   nextKeyFile,
@@ -40,8 +41,8 @@ import {
   retiredKeyFile,
   writeKeyFile,
 } from './master-key';
-import type { RewrapProgress } from './types';
-import { insertCanary, openStore, type VaultOptions } from './vault';
+import type { MasterKeyRotationResult, RewrapProgress } from './types';
+import { insertCanary, openStore, type OpenStore, type VaultOptions } from './vault';
 
 export interface RewrapOptions {
   dataDir: string;
@@ -58,25 +59,8 @@ export interface RewrapOptions {
   onProgress?: (p: RewrapProgress) => void | Promise<void>;
 }
 
-export interface RewrapResult {
-  /** The key everything is now wrapped under. */
-  newKeyId: string;
-  /** The keys rows were wrapped under before (besides the new key). */
-  oldKeyIds: string[];
-  /** Rows that needed re-wrapping when this run started. */
-  total: number;
-  /** Rows this run re-wrapped. */
-  rewrapped: number;
-  /** Rows already under the new key when this run started (re-wrapped by an earlier, interrupted run). */
-  skipped: number;
-  secrets: number;
-  credentials: number;
-  /** Key file mode: where the new key now lives, and where the old one was kept. */
-  keyFile?: string;
-  retiredKeyFile?: string;
-  /** What the operator still has to do (environment mode). */
-  nextSteps: string[];
-}
+/** What a rewrap did (store/types.ts MasterKeyRotationResult). */
+export type RewrapResult = MasterKeyRotationResult;
 
 const TABLES = [
   { table: 'secrets', aad: aadFor.secret },
@@ -101,53 +85,98 @@ function explicitNewKey(opts: RewrapOptions): Buffer | undefined {
   return undefined;
 }
 
-/** Re-wrap every data key under the new master key. Safe to run again after an interruption. */
-export async function rewrapVault(opts: RewrapOptions): Promise<RewrapResult> {
-  const vaultOpts: VaultOptions = {
-    dataDir: opts.dataDir,
-    databaseUrl: opts.databaseUrl,
-    masterKey: opts.masterKey,
-    masterKeyFile: opts.masterKeyFile,
-    env: opts.env,
-  };
-  const source = resolveKeySource({ ...vaultOpts, dataDir: opts.dataDir });
-  const given = explicitNewKey(opts);
-  const nextSteps: string[] = [];
+export interface RewrapStoreOptions {
+  /**
+   * The new key. Key file mode: written to `master.key.next` unless a rewrap is in flight (then it
+   * must be that rewrap's key). Environment and explicit mode: it must already be the keyring's next
+   * key (openStore's `nextKey`, or BROKER_MASTER_KEY_NEXT).
+   */
+  newKey?: Buffer;
+  /**
+   * A retried rotation names the key it was moving to. If no rewrap is in flight and the vault is
+   * already wholly under that key, the rotation finished before the retry: report it and change
+   * nothing, instead of starting another rotation.
+   */
+  resumeKeyId?: string;
+  /** Called once the new key is known, before any row changes (a caller records `newKeyId` to resume with). */
+  onStart?: (s: { newKeyId: string; total: number; skipped: number }) => void | Promise<void>;
+  /** Called after each re-wrapped row; throwing stops the rewrap (it resumes when run again). */
+  onProgress?: (p: RewrapProgress) => void | Promise<void>;
+}
 
-  let nextFile: string | undefined;
-  let nextKeyForOpen: Buffer | undefined;
-  if (source.kind === 'file') {
-    nextFile = nextKeyFile(source.file);
-    const inFlight = readKeyFile(nextFile);
-    if (inFlight && given && keyIdOf(inFlight) !== keyIdOf(given)) {
-      throw new VaultKeyError(
-        `a rewrap to ${keyIdOf(inFlight)} is in flight (${nextFile}); run the rewrap again without a new key to finish it before starting another`,
-      );
-    }
-    inFlight?.fill(0);
-  } else {
-    const env = opts.env ?? process.env;
-    nextKeyForOpen = given;
-    if (!nextKeyForOpen && (source.kind === 'explicit' || env[MASTER_KEY_NEXT_ENV] === undefined)) {
-      throw new VaultKeyError(
-        `the master key comes from ${source.label}, which the broker cannot change: give the new key explicitly (a 0600 key file, or ${MASTER_KEY_NEXT_ENV})`,
-      );
-    }
+/** Why a keyring without a next key cannot rotate in environment or explicit mode, and what to do. */
+function cannotChooseKey(source: KeySource): string {
+  if (source.kind === 'env') {
+    return (
+      `the master key comes from ${MASTER_KEY_ENV}, which the broker cannot change: generate a new key (openssl rand -base64 32), ` +
+      `set ${MASTER_KEY_NEXT_ENV} to it on every broker and restart them, then start the rotation again; when it has finished, ` +
+      `set ${MASTER_KEY_ENV} to the new key, unset ${MASTER_KEY_NEXT_ENV} and restart the brokers`
+    );
   }
+  return `the master key comes from ${source.label}, which the broker cannot change: open the vault with a next key (or use a key file) to rotate it`;
+}
 
-  // Opening checks the current key (and an in-flight next key) against the vault before anything changes.
-  const store = await openStore(vaultOpts, nextKeyForOpen);
+/**
+ * The rewrap itself, over a store that is already open: the CLI's own (rewrapVault) or a running
+ * broker's vault (VaultApi.rotateMasterKey). The keyring is shared with whoever else uses the store,
+ * so from the moment the new key is known every writer seals under it, and rows under either key
+ * stay readable throughout. In key file mode the keyring follows the renamed files afterwards (it
+ * keeps every key it has seen, so reads never miss).
+ */
+export async function rewrapOpenStore(store: OpenStore, opts: RewrapStoreOptions = {}): Promise<RewrapResult> {
+  const { db, keyring } = store;
+  const source = keyring.source;
+  const given = opts.newKey ? checkKeyBuffer(opts.newKey, 'the new master key') : undefined;
+  const nextSteps: string[] = [];
   try {
-    const { db, keyring } = store;
+    // Follow key files another process changed (a rewrap begun elsewhere).
+    keyring.refresh();
     const current = keyring.current();
-    if (nextFile && !keyring.next()) {
-      const fresh = given ?? generateKey();
-      if (current && keyIdOf(fresh) === current.id) {
-        throw new VaultKeyError(`the new key is the current key (${current.id}): give a different key`);
+    const inFlight = keyring.next();
+
+    if (!inFlight && opts.resumeKeyId !== undefined) {
+      if (current && current.id === opts.resumeKeyId && (await countRows(db, 'kek_id <> $1', current.id)) === 0) {
+        const skipped = await countRows(db, 'kek_id = $1', current.id);
+        await opts.onStart?.({ newKeyId: current.id, total: 0, skipped });
+        return {
+          newKeyId: current.id,
+          oldKeyIds: [],
+          total: 0,
+          rewrapped: 0,
+          skipped,
+          secrets: 0,
+          credentials: 0,
+          ...(source.kind === 'file' ? { keyFile: source.file } : {}),
+          nextSteps,
+        };
       }
-      writeKeyFile(nextFile, fresh);
-      fresh.fill(0);
-      keyring.refresh();
+      throw new VaultKeyError(
+        `the rotation to ${opts.resumeKeyId} is neither in flight nor finished (the vault's current key is ${current?.id ?? 'none'}, and no next key is present); start a new rotation`,
+      );
+    }
+
+    let nextFile: string | undefined;
+    if (source.kind === 'file') {
+      nextFile = nextKeyFile(source.file);
+      if (inFlight && given && inFlight.id !== keyIdOf(given)) {
+        throw new VaultKeyError(
+          `a rewrap to ${inFlight.id} is in flight (${nextFile}); run the rewrap again without a new key to finish it before starting another`,
+        );
+      }
+      if (!inFlight) {
+        const fresh = given ? Buffer.from(given) : generateKey();
+        try {
+          if (current && keyIdOf(fresh) === current.id) {
+            throw new VaultKeyError(`the new key is the current key (${current.id}): give a different key`);
+          }
+          writeKeyFile(nextFile, fresh);
+        } finally {
+          fresh.fill(0);
+        }
+        keyring.refresh();
+      }
+    } else if (!inFlight) {
+      throw new VaultKeyError(cannotChooseKey(source));
     }
     const to: Kek | null = keyring.next();
     if (!to) {
@@ -159,6 +188,7 @@ export async function rewrapVault(opts: RewrapOptions): Promise<RewrapResult> {
     await insertCanary(db, to);
     const total = await countRows(db, 'kek_id <> $1', to.id);
     const skipped = await countRows(db, 'kek_id = $1', to.id);
+    await opts.onStart?.({ newKeyId: to.id, total, skipped });
     const counts = { secrets: 0, credentials: 0 };
     let done = 0;
 
@@ -224,6 +254,8 @@ export async function rewrapVault(opts: RewrapOptions): Promise<RewrapResult> {
       }
       fs.renameSync(nextFile, file);
       fsyncDir(path.dirname(file));
+      // The keyring reads the renamed files: current is the new key, no next; it still holds the old one.
+      keyring.refresh();
       result.keyFile = file;
     } else {
       nextSteps.push(
@@ -234,6 +266,53 @@ export async function rewrapVault(opts: RewrapOptions): Promise<RewrapResult> {
     }
     return result;
   } finally {
-    await store.close();
+    given?.fill(0);
+  }
+}
+
+/** Re-wrap every data key under the new master key. Safe to run again after an interruption. */
+export async function rewrapVault(opts: RewrapOptions): Promise<RewrapResult> {
+  const vaultOpts: VaultOptions = {
+    dataDir: opts.dataDir,
+    databaseUrl: opts.databaseUrl,
+    masterKey: opts.masterKey,
+    masterKeyFile: opts.masterKeyFile,
+    env: opts.env,
+  };
+  const source = resolveKeySource({ ...vaultOpts, dataDir: opts.dataDir });
+  const given = explicitNewKey(opts);
+  try {
+    let nextKeyForOpen: Buffer | undefined;
+    if (source.kind === 'file') {
+      // Refuse a second rotation before opening anything.
+      const inFlight = readKeyFile(nextKeyFile(source.file));
+      try {
+        if (inFlight && given && keyIdOf(inFlight) !== keyIdOf(given)) {
+          throw new VaultKeyError(
+            `a rewrap to ${keyIdOf(inFlight)} is in flight (${nextKeyFile(source.file)}); run the rewrap again without a new key to finish it before starting another`,
+          );
+        }
+      } finally {
+        inFlight?.fill(0);
+      }
+    } else {
+      const env = opts.env ?? process.env;
+      nextKeyForOpen = given;
+      if (!nextKeyForOpen && (source.kind === 'explicit' || env[MASTER_KEY_NEXT_ENV] === undefined)) {
+        throw new VaultKeyError(
+          `the master key comes from ${source.label}, which the broker cannot change: give the new key explicitly (a 0600 key file, or ${MASTER_KEY_NEXT_ENV})`,
+        );
+      }
+    }
+
+    // Opening checks the current key (and an in-flight next key) against the vault before anything changes.
+    const store = await openStore(vaultOpts, nextKeyForOpen);
+    try {
+      return await rewrapOpenStore(store, { ...(given ? { newKey: given } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    given?.fill(0);
   }
 }

@@ -59,6 +59,37 @@ export interface RewrapProgress {
   total: number;
 }
 
+/** What a master key rotation (a rewrap of every data key) did. Key ids and file paths, never key material. */
+export interface MasterKeyRotationResult {
+  /** The key everything is now wrapped under. */
+  newKeyId: string;
+  /** The keys rows were wrapped under before (besides the new key). */
+  oldKeyIds: string[];
+  /** Rows that needed re-wrapping when this run started. */
+  total: number;
+  /** Rows this run re-wrapped. */
+  rewrapped: number;
+  /** Rows already under the new key when this run started (re-wrapped by an earlier, interrupted run). */
+  skipped: number;
+  secrets: number;
+  credentials: number;
+  /** Key file mode: where the new key now lives, and where the old one was kept. */
+  keyFile?: string;
+  retiredKeyFile?: string;
+  /** What the operator still has to do (environment mode; removing the retired key file). */
+  nextSteps: string[];
+}
+
+/** Options of VaultApi.rotateMasterKey. */
+export interface RotateMasterKeyOptions {
+  /** Called once the new key's id is known, before any row changes. */
+  onStart?: (s: { newKeyId: string; total: number; skipped: number }) => void | Promise<void>;
+  /** Called after each re-wrapped row; throwing stops the rotation (it resumes when started again). */
+  onProgress?: (p: RewrapProgress) => void | Promise<void>;
+  /** A retried rotation: the key id it was moving to (see store/rewrap.ts RewrapStoreOptions.resumeKeyId). */
+  resumeKeyId?: string;
+}
+
 /** Options of VaultApi.replaceCredentialSecret. */
 export interface ReplaceCredentialOptions {
   /** Public fields `patch` may change along with the secret ones; each must already be a field of the credential. */
@@ -127,6 +158,16 @@ export interface VaultApi {
   updateComputeEnv(idOrName: string, workspaceId: string | undefined, patch: ComputeEnvPatch): Promise<ComputeEnv>;
   listComputeEnvs(workspaceId: string): Promise<ComputeEnv[]>;
   deleteComputeEnv(id: string): Promise<void>;
+
+  /**
+   * Rotate the master key of this open vault: re-wrap every data key under a new key, resumably
+   * (store/rewrap.ts). Key file mode: the vault makes the new key itself (`master.key.next`, renamed
+   * over `master.key` at the end, the old key kept as `master.key.retired-<id>`) or finishes one in
+   * flight. Environment mode: it only finishes a rotation the operator began with
+   * BROKER_MASTER_KEY_NEXT, and otherwise refuses (VaultKeyError) saying what to do. The vault
+   * keeps reading and writing throughout; one rotation at a time per vault.
+   */
+  rotateMasterKey(opts?: RotateMasterKeyOptions): Promise<MasterKeyRotationResult>;
 
   close(): Promise<void>;
 }

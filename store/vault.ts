@@ -16,11 +16,14 @@ import { openDb, toBuffer, toIso, UNIQUE_VIOLATION, DbError, type Db, type Query
 import { ConflictError, NotFoundError, ValidationError, VaultKeyError } from './errors';
 import { keyConfigHint, Keyring } from './master-key';
 import { migrate } from './migrations';
+import { rewrapOpenStore } from './rewrap';
 import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from './rules';
 import type {
   ComputeEnv,
   ComputeEnvPatch,
   CredentialMeta,
+  MasterKeyRotationResult,
+  RotateMasterKeyOptions,
   ReplaceCredentialOptions,
   ResolveResult,
   SecretMeta,
@@ -710,9 +713,32 @@ class SqlVault implements VaultApi {
     if (!rows.length) throw new NotFoundError('compute environment', key);
   }
 
+  // -- master key rotation ----------------------------------------------------------------------
+
+  /** The rotation under way in this vault, if any: calls queue behind it (one rotation at a time). */
+  private rotation: Promise<unknown> = Promise.resolve();
+
+  async rotateMasterKey(opts: RotateMasterKeyOptions = {}): Promise<MasterKeyRotationResult> {
+    this.live();
+    const run = this.rotation.then(() =>
+      rewrapOpenStore(this.store, {
+        ...(opts.resumeKeyId !== undefined ? { resumeKeyId: opts.resumeKeyId } : {}),
+        ...(opts.onStart ? { onStart: opts.onStart } : {}),
+        onProgress: async (p) => {
+          // Closing stops the rotation at the next row; it resumes when started again.
+          if (this.closed) throw new VaultKeyError('the vault closed during the master key rotation; start it again to finish it');
+          await opts.onProgress?.(p);
+        },
+      }),
+    );
+    this.rotation = run.catch(() => undefined);
+    return run;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.rotation;
     await this.store.close();
   }
 }
