@@ -16,6 +16,7 @@ import { mapError, redact, stringLeaves, UnavailableError } from './errors';
 import type { z } from 'zod';
 import type { RotationRequest, RotationsApi } from '../client/rotations';
 import { ROTATION_WORKFLOW_ID_RE } from '../workflows/rotation-types';
+import { verifyCredential, type VerifyDeps } from '../providers/credential-verify';
 import { BODY_LIMIT_BYTES, checkParam, parse, parseComputeEnvPatch, schemas } from './validation';
 
 export interface ApiLogger {
@@ -35,6 +36,8 @@ export interface BuildApiServerOptions {
   codec?: CodecEndpointOptions;
   /** Credential rotations and their schedules; without it those routes answer 503. */
   rotations?: RotationsApi;
+  /** Where live credential checks reach the clouds (unset: the public ones). */
+  verifyDeps?: VerifyDeps;
 }
 
 /** One JSON line per event on stderr. */
@@ -172,15 +175,29 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     return reply.code(204).send();
   });
 
-  // ---- credential rotations ----
-  const rotationsOf = (): RotationsApi => {
-    if (!options.rotations) throw new UnavailableError('credential rotations are not available from this API process');
-    return options.rotations;
-  };
   const credentialOf = async (req: Req) => {
     const name = checkParam('ref', 'name', req.params.name ?? '');
     const ws = await workspaceOf(req);
     return vault.getCredential(name, ws.id);
+  };
+  app.post('/v1/workspaces/:workspace/credentials/:name/verify', async (req: Req) => {
+    const body = parse(schemas.verifyCredential, req.body ?? {});
+    const cred = await credentialOf(req);
+    const mgmt = body.managementCredential ? (await vault.getCredential(body.managementCredential, cred.workspaceId)).id : undefined;
+    return renameFields(
+      verifyCredential(vault, cred.id, options.verifyDeps ?? {}, {
+        ...(mgmt ? { managementCredentialId: mgmt } : {}),
+        ...(body.resourceGroup ? { resourceGroup: body.resourceGroup } : {}),
+        ...(body.storageAccount ? { storageAccountName: body.storageAccount } : {}),
+      }),
+      { managementCredentialId: 'managementCredential' },
+    );
+  });
+
+  // ---- credential rotations ----
+  const rotationsOf = (): RotationsApi => {
+    if (!options.rotations) throw new UnavailableError('credential rotations are not available from this API process');
+    return options.rotations;
   };
   const rotationRequest = async (req: Req, body: z.output<typeof schemas.rotation>): Promise<RotationRequest> => {
     const cred = await credentialOf(req);

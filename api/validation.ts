@@ -93,6 +93,11 @@ export const schemas = {
     })
     .refine((b) => (b.every === undefined) !== (b.cron === undefined), { error: 'give exactly one of every (e.g. 30d) and cron (expressions)', path: ['every'] }),
   note: z.strictObject({ note: z.string().max(500).optional() }),
+  verifyCredential: z.strictObject({
+    managementCredential: ref.optional(),
+    resourceGroup: z.string().min(1).max(90).optional(),
+    storageAccount: z.string().regex(/^[a-z0-9]{3,24}$/, { error: 'must be a storage account name: 3 to 24 lower-case letters and digits' }).optional(),
+  }),
 };
 
 /** What a rotation request names: the kind, and for Azure the management credential and where the account is. */

@@ -8,6 +8,7 @@ import * as https from 'node:https';
 import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
 import type { Platform, ReadyResult, RunStatus } from '../workflows/shared';
 import type { RotationScheduleInfo, RotationStarted, RotationState } from './rotations';
+import type { VerifyReport } from '../providers/credential-verify';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
 
@@ -167,6 +168,11 @@ export class BrokerApiClient {
   }
   async renewRun(runId: string, extendBy: string): Promise<void> {
     await this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });
+  }
+
+  /** Live check of a stored credential; the report names checks, never values. */
+  verifyCredential(workspace: string, name: string, input: { managementCredential?: string; resourceGroup?: string; storageAccount?: string } = {}): Promise<VerifyReport> {
+    return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials/${seg(name)}/verify`, input);
   }
 
   // ---- credential rotations ----

@@ -108,6 +108,7 @@ async function main(): Promise<void> {
       vault,
       runs: new PipelineRuns(client, config.taskQueue),
       rotations: new CredentialRotations(client, vault, config.taskQueue),
+      verifyDeps: config.rotators,
       codec: { codec: new EncryptionCodec(keyring), allowedOrigins: config.uiOrigins },
     });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });

@@ -26,8 +26,15 @@ export async function managementSubscription(target: RotationTarget, vault: Vaul
 }
 
 export async function azureManagement(target: RotationTarget, deps: RotatorDeps): Promise<AzureManagement> {
-  const subscriptionId = await managementSubscription(target, deps.vault);
-  const c = await deps.vault.readCredential(target.managementCredentialId!);
+  await managementSubscription(target, deps.vault);
+  return azureManagementFor(target.managementCredentialId!, deps);
+}
+
+/** The same, from an azure-entra credential id (checked for kind by the caller or here). */
+export async function azureManagementFor(managementCredentialId: string, deps: RotatorDeps): Promise<AzureManagement> {
+  const c = await deps.vault.readCredential(managementCredentialId);
+  if (c.kind !== 'azure-entra') throw new ValidationError('managementCredentialId', `must be an azure-entra credential; this one is ${c.kind}`);
+  const subscriptionId = String(c.public.subscriptionId);
   const az = deps.azure ?? {};
   const credential = new ClientSecretCredential(String(c.public.tenantId), String(c.public.clientId), c.secret.clientSecret ?? '', {
     ...(az.authorityHost ? { authorityHost: az.authorityHost, disableInstanceDiscovery: true } : {}),
