@@ -2,6 +2,7 @@
 import { createPipelineRunActivities, type ActivityDeps } from './pipeline-run';
 import { createRotationActivities, type RotationDeps } from './rotation';
 import { createSweepActivities, type RunLiveness } from './sweep';
+import { createVaultKeyActivities } from './vault-key';
 
 export type { ActivityDeps, DeleteResult, PushInput, RefsInput } from './pipeline-run';
 export type { RunLiveness, SweepResult } from './sweep';
@@ -12,5 +13,6 @@ export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness
     ...createPipelineRunActivities(deps),
     ...createSweepActivities(deps),
     ...createRotationActivities(deps),
+    ...createVaultKeyActivities(deps),
   };
 }

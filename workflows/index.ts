@@ -1,3 +1,4 @@
 export * from './pipeline-run';
 export * from './sweep';
 export * from './rotation';
+export * from './vault-key';

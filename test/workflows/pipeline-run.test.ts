@@ -60,6 +60,7 @@ function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
     rotationStore: notUsed,
     rotationVerify: notUsed,
     rotationRetire: notUsed,
+    vaultRewrap: notUsed,
   };
   const all = { ...base, ...overrides };
   return Object.fromEntries(Object.entries(all).map(([k, fn]) => [k, jest.fn(fn as (...a: unknown[]) => unknown)])) as unknown as jest.Mocked<Activities>;

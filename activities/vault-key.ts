@@ -1,0 +1,47 @@
+/**
+ * The vault master key rotation's activity: re-wrap every data key of the broker's own (open) vault
+ * under a new master key (VaultApi.rotateMasterKey). It heartbeats {newKeyId, done, total}; a retried
+ * attempt reads the key id back and finishes that rotation, or reports it finished, instead of
+ * starting another. Key ids and counts only leave this activity; never key material.
+ */
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { VaultKeyError } from '../store/errors';
+import type { VaultApi } from '../store/types';
+import { VAULT_KEY_ERROR_TYPE, type VaultKeyRotationResult, type VaultRewrapProgress } from '../workflows/vault-key';
+import { toFailure } from './errors';
+
+export interface VaultKeyDeps {
+  vault: VaultApi;
+}
+
+export function createVaultKeyActivities(deps: VaultKeyDeps) {
+  return {
+    async vaultRewrap(): Promise<VaultKeyRotationResult> {
+      const ctx = Context.current();
+      const previous = ctx.info.heartbeatDetails as VaultRewrapProgress | undefined;
+      const resumeKeyId = typeof previous?.newKeyId === 'string' ? previous.newKeyId : undefined;
+      let newKeyId = resumeKeyId;
+      if (resumeKeyId) ctx.log.info('resuming the vault master key rotation', { newKeyId: resumeKeyId, attempt: ctx.info.attempt });
+      try {
+        const r = await deps.vault.rotateMasterKey({
+          ...(resumeKeyId ? { resumeKeyId } : {}),
+          onStart: (s) => {
+            newKeyId = s.newKeyId;
+            ctx.heartbeat({ newKeyId, done: 0, total: s.total } satisfies VaultRewrapProgress);
+          },
+          onProgress: (p) => {
+            // Stopping between rows is safe: the next attempt (or rotation) resumes from here.
+            if (ctx.cancellationSignal.aborted) throw new CancelledFailure('the vault master key rotation was cancelled; it resumes when started again');
+            ctx.heartbeat({ newKeyId, done: p.done, total: p.total } satisfies VaultRewrapProgress);
+          },
+        });
+        return { newKeyId: r.newKeyId, oldKeyIds: r.oldKeyIds, rewrapped: r.rewrapped, skipped: r.skipped, nextSteps: r.nextSteps };
+      } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
+        // A refusal (env mode without a next key, a key this vault does not hold) needs an operator, not a retry.
+        if (err instanceof VaultKeyError) throw ApplicationFailure.create({ type: VAULT_KEY_ERROR_TYPE, message: err.message, nonRetryable: true });
+        throw toFailure(err, [], 'vault master key rotation');
+      }
+    },
+  };
+}
