@@ -32,6 +32,7 @@ import {
 } from '../workflows/rotation-types';
 import { PhaseKey } from '../workflows/search-attributes';
 import { TASK_QUEUE } from '../workflows/shared';
+import { VAULT_KEY_ROTATION_SCHEDULE_ID } from '../workflows/vault-key';
 
 /** At most 7 days of grace: launches read credentials when they start, not days later. */
 export const MAX_GRACE_MS = 7 * 24 * 60 * 60_000;
@@ -111,7 +112,7 @@ function formatEvery(ms: number): string {
   return `every ${ms}ms`;
 }
 
-function specText(spec: ScheduleSpec | ScheduleDescription['spec']): string {
+export function specText(spec: ScheduleSpec | ScheduleDescription['spec']): string {
   const parts: string[] = [];
   for (const i of spec.intervals ?? []) parts.push(formatEvery(Number(typeof i.every === 'number' ? i.every : Number(i.every))));
   for (const c of (spec as { cronExpressions?: string[] }).cronExpressions ?? []) parts.push(`cron ${c}`);
@@ -260,7 +261,8 @@ export class CredentialRotations {
   async listSchedules(): Promise<RotationScheduleInfo[]> {
     const out: RotationScheduleInfo[] = [];
     for await (const s of this.client.schedule.list()) {
-      if (!s.scheduleId.startsWith(ROTATION_SCHEDULE_PREFIX)) continue;
+      // The vault's master key schedule (client/vault-key.ts) shares the prefix but rotates no credential.
+      if (!s.scheduleId.startsWith(ROTATION_SCHEDULE_PREFIX) || s.scheduleId === VAULT_KEY_ROTATION_SCHEDULE_ID) continue;
       out.push(this.summaryInfo(s));
     }
     return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
@@ -299,7 +301,8 @@ export class CredentialRotations {
     try {
       return rotationScheduleId((await this.vault.getCredential(credential, workspaceId)).id);
     } catch (err) {
-      if (err instanceof NotFoundError) return rotationScheduleId(credential);
+      // ... but never the vault's master key schedule, which no credential owns.
+      if (err instanceof NotFoundError && rotationScheduleId(credential) !== VAULT_KEY_ROTATION_SCHEDULE_ID) return rotationScheduleId(credential);
       throw err;
     }
   }
