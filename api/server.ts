@@ -16,8 +16,9 @@ import { mapError, redact, stringLeaves, UnavailableError } from './errors';
 import type { z } from 'zod';
 import type { RotationRequest, RotationsApi } from '../client/rotations';
 import { ROTATION_WORKFLOW_ID_RE } from '../workflows/rotation-types';
+import { VAULT_KEY_WORKFLOW_ID_RE, type VaultKeyRotationsApi } from '../client/vault-key';
 import { verifyCredential, type VerifyDeps } from '../providers/credential-verify';
-import { BODY_LIMIT_BYTES, checkParam, parse, parseComputeEnvPatch, schemas } from './validation';
+import { BODY_LIMIT_BYTES, checkParam, parse, parseComputeEnvPatch, schemas, vaultKeySchemas } from './validation';
 
 export interface ApiLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -36,6 +37,8 @@ export interface BuildApiServerOptions {
   codec?: CodecEndpointOptions;
   /** Credential rotations and their schedules; without it those routes answer 503. */
   rotations?: RotationsApi;
+  /** Vault master key rotations and their schedule; without it those routes answer 503. */
+  vaultKeyRotations?: VaultKeyRotationsApi;
   /** Where live credential checks reach the clouds (unset: the public ones). */
   verifyDeps?: VerifyDeps;
 }
@@ -184,13 +187,15 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     const body = parse(schemas.verifyCredential, req.body ?? {});
     const cred = await credentialOf(req);
     const mgmt = body.managementCredential ? (await vault.getCredential(body.managementCredential, cred.workspaceId)).id : undefined;
+    const ce = body.computeEnv ? (await vault.getComputeEnv(body.computeEnv, cred.workspaceId)).id : undefined;
     return renameFields(
       verifyCredential(vault, cred.id, options.verifyDeps ?? {}, {
         ...(mgmt ? { managementCredentialId: mgmt } : {}),
         ...(body.resourceGroup ? { resourceGroup: body.resourceGroup } : {}),
         ...(body.storageAccount ? { storageAccountName: body.storageAccount } : {}),
+        ...(ce ? { computeEnvId: ce } : {}),
       }),
-      { managementCredentialId: 'managementCredential' },
+      { managementCredentialId: 'managementCredential', computeEnvId: 'computeEnv' },
     );
   });
 
@@ -266,6 +271,55 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
       return reply.code(202).send({ accepted: action, credential: name });
     });
   }
+
+  // ---- vault master key rotation (workflows/vault-key.ts, client/vault-key.ts) ----
+  // The broker's worker re-wraps every data key of its own vault under a new master key. Answers
+  // carry key ids and counts only. One schedule, `rotate-vault-master-key`, created on demand.
+  const vaultKeyOf = (): VaultKeyRotationsApi => {
+    if (!options.vaultKeyRotations) throw new UnavailableError('vault master key rotations are not available from this API process');
+    return options.vaultKeyRotations;
+  };
+  app.post('/v1/vault/master-key/rotations', async (req: Req, reply) => {
+    parse(schemas.empty, req.body);
+    return reply.code(202).send(await vaultKeyOf().start());
+  });
+  app.get('/v1/vault/master-key/rotations/:workflowId', async (req: Req) => {
+    const id = req.params.workflowId ?? '';
+    if (!VAULT_KEY_WORKFLOW_ID_RE.test(id)) throw new ValidationError('workflowId', 'must be a vault key rotation workflow id (vault-master-key-rotation)');
+    return vaultKeyOf().state(id);
+  });
+  const vaultKeySchedulePath = '/v1/vault/master-key/rotation-schedule';
+  app.post(vaultKeySchedulePath, async (req: Req, reply) => {
+    const body = parse(vaultKeySchemas.schedule, req.body);
+    const everyMs = body.every === undefined ? undefined : parseDuration(body.every, 'every');
+    const info = await renameFields(
+      vaultKeyOf().createSchedule({
+        ...(everyMs === undefined ? {} : { everyMs }),
+        ...(body.cron ? { cron: body.cron } : {}),
+        ...(body.paused === undefined ? {} : { paused: body.paused }),
+        ...(body.note ? { note: body.note } : {}),
+      }),
+      { everyMs: 'every' },
+    );
+    return reply.code(201).send(info);
+  });
+  app.get(vaultKeySchedulePath, async () => vaultKeyOf().describeSchedule());
+  app.delete(vaultKeySchedulePath, async (_req: Req, reply) => {
+    await vaultKeyOf().deleteSchedule();
+    return reply.code(204).send();
+  });
+  for (const action of ['pause', 'unpause', 'trigger'] as const) {
+    app.post(`${vaultKeySchedulePath}/${action}`, async (req: Req, reply) => {
+      const { note } = action === 'trigger' ? { note: undefined } : parse(schemas.note, req.body ?? {});
+      if (action === 'trigger') parse(schemas.empty, req.body);
+      const v = vaultKeyOf();
+      if (action === 'pause') await v.pauseSchedule(note);
+      else if (action === 'unpause') await v.unpauseSchedule(note);
+      else await v.triggerSchedule();
+      return reply.code(202).send({ accepted: action, schedule: 'rotate-vault-master-key' });
+    });
+  }
+  // ---- end of vault master key rotation ----
 
   // ---- compute environments ----
   app.post('/v1/workspaces/:workspace/compute-envs', async (req: Req, reply) => {

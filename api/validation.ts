@@ -97,6 +97,7 @@ export const schemas = {
     managementCredential: ref.optional(),
     resourceGroup: z.string().min(1).max(90).optional(),
     storageAccount: z.string().regex(/^[a-z0-9]{3,24}$/, { error: 'must be a storage account name: 3 to 24 lower-case letters and digits' }).optional(),
+    computeEnv: ref.optional(),
   }),
 };
 
@@ -113,6 +114,18 @@ function rotationFields() {
     switchBack: z.boolean().optional(),
   };
 }
+
+/** The vault master key rotation schedule (POST /v1/vault/master-key/rotation-schedule). */
+export const vaultKeySchemas = {
+  schedule: z
+    .strictObject({
+      every: duration.optional(),
+      cron: z.array(z.string().min(1).max(200)).min(1).max(10).optional(),
+      paused: z.boolean().optional(),
+      note: z.string().max(500).optional(),
+    })
+    .refine((b) => (b.every === undefined) !== (b.cron === undefined), { error: 'give exactly one of every (e.g. 90d) and cron (expressions)', path: ['every'] }),
+};
 
 /** Turn a zod issue into a rule that never quotes the input. */
 function describe(issue: z.core.$ZodIssue): { field: string; rule: string } {

@@ -171,7 +171,7 @@ export class BrokerApiClient {
   }
 
   /** Live check of a stored credential; the report names checks, never values. */
-  verifyCredential(workspace: string, name: string, input: { managementCredential?: string; resourceGroup?: string; storageAccount?: string } = {}): Promise<VerifyReport> {
+  verifyCredential(workspace: string, name: string, input: { managementCredential?: string; resourceGroup?: string; storageAccount?: string; computeEnv?: string } = {}): Promise<VerifyReport> {
     return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials/${seg(name)}/verify`, input);
   }
 

@@ -258,22 +258,25 @@ Examples:
     .option('--management-credential <name>', 'Azure: an azure-entra credential for management reads (Batch endpoint, managed identity)')
     .option('--resource-group <name>', 'Azure: resource group of the Batch account')
     .option('--storage-account <name>', 'azure-managed-identity: also check the role on this storage account (the work directory)')
+    .option('--compute-env <name>', 'ssh: the hpc compute environment whose host, user and pinned host key to log in to')
     .addHelpText(
       'after',
       `
 Checks per kind: aws (STS GetCallerIdentity), container-registry (registry v2 login),
 azure-shared-key (Storage and Batch SharedKey calls), azure-entra (a management token),
-azure-managed-identity (identity exists, attached to the pool, holds its roles; no key fallback).
+azure-managed-identity (identity exists, attached to the pool, holds its roles; no key fallback),
+ssh (a login to an hpc compute environment's host with its pinned host key).
 
 Example:
   secret-broker credentials verify batch-keys --workspace genomics \
     --management-credential azure-mgmt --resource-group rg-batch`,
     )
-    .action(async (name: string, o: { workspace: string; managementCredential?: string; resourceGroup?: string; storageAccount?: string }, cmd: Command) => {
+    .action(async (name: string, o: { workspace: string; managementCredential?: string; resourceGroup?: string; storageAccount?: string; computeEnv?: string }, cmd: Command) => {
       const report = await client(cmd).verifyCredential(o.workspace, name, {
         ...(o.managementCredential ? { managementCredential: o.managementCredential } : {}),
         ...(o.resourceGroup ? { resourceGroup: o.resourceGroup } : {}),
         ...(o.storageAccount ? { storageAccount: o.storageAccount } : {}),
+        ...(o.computeEnv ? { computeEnv: o.computeEnv } : {}),
       });
       out(asJson(cmd) ? json(report) : table(['CHECK', 'RESULT', 'DETAIL'], report.checks.map((c) => [c.check, c.status, c.detail])));
       if (!report.ok) throw new Error(`credential ${name}: ${report.checks.some((c) => c.status === 'failed') ? 'a check failed' : 'no check could run'}`);

@@ -9,8 +9,10 @@
  *                           (the Batch endpoint is read through ARM, so it needs a management credential)
  *   azure-entra             a token for Azure Resource Manager from Entra ID
  *   azure-managed-identity  the identity exists, is attached to the pool and holds its roles; never a key
- *   ssh, google             not verified here: an SSH key is proven by the hpc compute environment
- *                           that uses it (its host and pinned host key), a Google key by the gcp one
+ *   ssh                     an SSH login (pinned host key, public-key auth, an SFTP session) to the
+ *                           host of an hpc compute environment given with the request
+ *   google                  not verified here: a service-account key is proven by the gcp compute
+ *                           environment that uses it (its launch verify step)
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { ValidationError } from '../store/errors';
@@ -19,6 +21,8 @@ import { verifyAwsCredential } from './aws/credentials';
 import { createBatchManagementClient, sanitizeAzureError, verifyBatchKey } from './azure/batch-keys';
 import { verifyManagedIdentity } from './azure/managed-identity';
 import { blobEndpointFor, verifyStorageKey } from './azure/storage-keys';
+import { parseHpcConfig } from './hpc/config';
+import { loadPrivateKey, withSession } from './hpc/ssh-session';
 import { verifyRegistryCredential } from './registry/verify';
 import { azureManagementFor } from './rotation/azure';
 import { RESOURCE_GROUP_RE } from './rotation/common';
@@ -31,6 +35,8 @@ export interface VerifyCredentialOptions {
   resourceGroup?: string;
   /** azure-managed-identity: the Nextflow work directory's storage account, whose role is checked too. */
   storageAccountName?: string;
+  /** ssh: an hpc compute environment (id) whose host, user and pinned host key the login uses. */
+  computeEnvId?: string;
 }
 
 export interface CredentialCheck {
@@ -165,9 +171,21 @@ export async function verifyCredential(vault: VaultApi, credentialId: string, de
       });
       break;
 
-    case 'ssh':
-      skip('ssh login', 'an SSH key is proven against its cluster: create or update an hpc compute environment with it (host and pinned host key), whose launches connect');
+    case 'ssh': {
+      if (!opts.computeEnvId) {
+        skip('ssh login', 'give an hpc compute environment: its host, user and pinned host key are what the key is tried against');
+        break;
+      }
+      const ce = await vault.getComputeEnv(opts.computeEnvId);
+      if (ce.platform !== 'hpc') throw new ValidationError('computeEnvId', `must be an hpc compute environment; "${ce.name}" is ${ce.platform}`);
+      const cfg = parseHpcConfig(ce.config);
+      await run(checks, 'ssh login', async () => {
+        const key = loadPrivateKey(sec.privateKey, sec.passphrase);
+        await withSession({ host: cfg.host, port: cfg.port, user: cfg.user, hostKeyFingerprint: cfg.hostKeyFingerprint, ...(cfg.maxConnections ? { maxConnections: cfg.maxConnections } : {}) }, key, async () => undefined);
+        return `logged in to ${cfg.host}:${cfg.port} as ${cfg.user} (host key ${cfg.hostKeyFingerprint})`;
+      });
       break;
+    }
     case 'google':
       skip('google token', 'a service-account key is proven by the gcp compute environment that uses it (its launch verify step)');
       break;

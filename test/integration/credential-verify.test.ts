@@ -5,17 +5,24 @@
  * working credential passes; a broken one fails with a sanitized reason; no report, log or CLI
  * output carries a secret.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { buildApiServer } from '../../api/server';
 import { runCli, type CliIo } from '../../client/cli';
 import { BUILT_IN_ROLES } from '../../providers/azure/managed-identity';
 import type { VerifyReport } from '../../providers/credential-verify';
-import { FakeRuns, openTestVault, type TestVault } from '../api/helpers';
+import { FakeRuns } from '../api/helpers';
+import { openVault } from '../../store/vault';
+import type { VaultApi } from '../../store/types';
 import { AzureFake } from '../harness/azure-fake';
 import { AzureIdentityFake } from '../harness/azure-fake-identity';
 import { startAzurite, type AzuriteBlob } from '../harness/azurite';
 import { DockerRegistry } from '../harness/docker-registry';
 import { adminIam, createUser, startMoto, uniqueName, type MotoServer } from '../harness/moto';
+import { startSshd, type Sshd } from '../harness/sshd';
 
 const SUB = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
 const TENANT = '1f2e3d4c-5b6a-4987-a6b5-c4d3e2f1a0b9';
@@ -31,19 +38,26 @@ let ids: AzureIdentityFake;
 let azurite: AzuriteBlob;
 let registry: DockerRegistry;
 let moto: MotoServer;
-let tv: TestVault;
+let sshd: Sshd;
+/** The real vault with the real credential kinds and platforms (not the API suites' test doubles). */
+let tv: { vault: VaultApi; close(): Promise<void> };
 let app: ReturnType<typeof buildApiServer>;
 let api: string;
 const logLines: string[] = [];
 const secrets: string[] = [CLIENT_SECRET, STORAGE_KEY, REG_PASSWORD];
 
 beforeAll(async () => {
-  [fake, azurite, registry, moto, tv] = await Promise.all([
+  [fake, azurite, registry, moto, tv, sshd] = await Promise.all([
     AzureFake.start(),
     startAzurite([{ name: STORAGE, key1: STORAGE_KEY }]),
     DockerRegistry.start({ tls: true, users: { puller: REG_PASSWORD } }),
     startMoto(),
-    openTestVault(),
+    (async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-verify-'));
+      const vault = await openVault({ dataDir, masterKey: randomBytes(32), env: {} });
+      return { vault, close: async () => (await vault.close(), fs.rmSync(dataDir, { recursive: true, force: true })) };
+    })(),
+    startSshd(),
   ]);
   fake.addClient({ tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
   ids = AzureIdentityFake.install(fake);
@@ -70,7 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  await Promise.all([fake?.stop(), azurite?.stop(), registry?.close(), moto?.stop(), tv?.close()]);
+  await Promise.all([fake?.stop(), azurite?.stop(), registry?.close(), moto?.stop(), tv?.close(), sshd?.close()]);
 });
 
 afterEach(() => {
@@ -79,7 +93,7 @@ afterEach(() => {
   for (const s of [...secrets, ...fake.issuedTokens(), ...fake.issuedKeys()]) expect(text).not.toContain(s);
 });
 
-const SECRET_FIELDS = new Set(['secretAccessKey', 'password', 'storageKey', 'batchKey', 'clientSecret']);
+const SECRET_FIELDS = new Set(['secretAccessKey', 'password', 'storageKey', 'batchKey', 'clientSecret', 'privateKey', 'passphrase']);
 
 async function create(name: string, kind: string, fields: Record<string, unknown>): Promise<void> {
   for (const [k, v] of Object.entries(fields)) if (SECRET_FIELDS.has(k) && typeof v === 'string') secrets.push(v);
@@ -172,6 +186,25 @@ describe('verify per kind', () => {
     expect(fake.callsOf('regenerateKeys')).toHaveLength(0);
   });
 
+  test('ssh: a login to the hpc compute environment\'s host with its pinned host key; a foreign key or a changed host key fails', async () => {
+    const cfg = { host: sshd.host, port: sshd.port, user: sshd.user, hostKeyFingerprint: sshd.hostKeyFingerprint, workDir: sshd.makeWorkDir() };
+    await create('ssh-ok', 'ssh', { privateKey: sshd.keys.ed25519.privateKey, passphrase: sshd.keys.ed25519.passphrase });
+    await tv.vault.createComputeEnv({ workspaceId: 'verify', name: 'cluster', platform: 'hpc', config: cfg, credentialId: 'ssh-ok' });
+    await tv.vault.createComputeEnv({ workspaceId: 'verify', name: 'impostor', platform: 'hpc', config: { ...cfg, hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` }, credentialId: 'ssh-ok' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-key-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'not-authorized', '-f', path.join(dir, 'k')]);
+    await create('ssh-foreign', 'ssh', { privateKey: fs.readFileSync(path.join(dir, 'k'), 'utf8') });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect((await verify('ssh-ok')).report.checks[0]).toMatchObject({ status: 'skipped' });
+    const ok = await verify('ssh-ok', { computeEnv: 'cluster' });
+    expect(ok.report).toMatchObject({ ok: true, checks: [{ check: 'ssh login', status: 'passed', detail: expect.stringContaining(sshd.hostKeyFingerprint) }] });
+    const wrongHost = await verify('ssh-ok', { computeEnv: 'impostor' });
+    expect(wrongHost.report.checks[0]!.detail).toMatch(/^HostKeyMismatchError/);
+    expect((await verify('ssh-foreign', { computeEnv: 'cluster' })).report.checks[0]!.detail).toMatch(/^AuthenticationFailedError/);
+    await create('ssh-rsa', 'ssh', { privateKey: sshd.keys.rsa.privateKey });
+    expect((await verify('ssh-rsa', { computeEnv: 'cluster' })).report.ok).toBe(true);
+  });
+
   test('bad requests: 400 naming the field; unknown credential 404; a management credential of the wrong kind', async () => {
     expect((await verify('azure-mgmt', { resourceGroup: 'bad/group' })).report).toMatchObject({ field: 'resourceGroup' });
     expect((await verify('azure-mgmt', { storageAccount: 'Not_A_Name' })).report).toMatchObject({ field: 'storageAccount' });
@@ -179,6 +212,7 @@ describe('verify per kind', () => {
     expect((await verify('no-such')).status).toBe(404);
     const wrongKind = await verify('azure-mgmt', { managementCredential: 'reg-ok', resourceGroup: RG });
     expect(wrongKind).toMatchObject({ status: 400, report: { field: 'managementCredential' } });
+    expect((await verify('azure-mgmt', { computeEnv: 'no-such-ce' })).status).toBe(404);
   });
 });
 
