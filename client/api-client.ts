@@ -8,6 +8,7 @@ import * as https from 'node:https';
 import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
 import type { Platform, ReadyResult, RunStatus } from '../workflows/shared';
 import type { RotationScheduleInfo, RotationStarted, RotationState } from './rotations';
+import type { VaultKeyRotationStarted, VaultKeyRotationState, VaultKeyScheduleInfo } from './vault-key';
 import type { VerifyReport } from '../providers/credential-verify';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
@@ -81,6 +82,19 @@ export interface RotationScheduleBody extends RotationBody {
 function scheduleUrl(workspace: string, credential: string): string {
   return `/v1/workspaces/${seg(workspace)}/credentials/${seg(credential)}/rotation-schedule`;
 }
+
+/** The body of a vault master key rotation schedule, as the API takes it. */
+export interface VaultKeyScheduleBody {
+  /** A duration of at least 1h: 90d ... */
+  every?: string;
+  cron?: string[];
+  paused?: boolean;
+  note?: string;
+}
+
+const VAULT_KEY_SCHEDULE_URL = '/v1/vault/master-key/rotation-schedule';
+/** The manual rotation's workflow id (workflows/vault-key.ts VAULT_KEY_ROTATION_WORKFLOW_ID). */
+const VAULT_KEY_ROTATION_WORKFLOW_ID = 'vault-master-key-rotation';
 
 export class BrokerApiClient {
   readonly baseUrl: URL;
@@ -198,6 +212,26 @@ export class BrokerApiClient {
     await this.request('DELETE', scheduleUrl(workspace, credential));
   }
 
+  // ---- vault master key rotation ----
+  startVaultKeyRotation(): Promise<VaultKeyRotationStarted> {
+    return this.request('POST', '/v1/vault/master-key/rotations', {});
+  }
+  vaultKeyRotationState(workflowId: string = VAULT_KEY_ROTATION_WORKFLOW_ID): Promise<VaultKeyRotationState> {
+    return this.request('GET', `/v1/vault/master-key/rotations/${seg(workflowId)}`);
+  }
+  createVaultKeySchedule(input: VaultKeyScheduleBody): Promise<VaultKeyScheduleInfo> {
+    return this.request('POST', VAULT_KEY_SCHEDULE_URL, input);
+  }
+  vaultKeySchedule(): Promise<VaultKeyScheduleInfo> {
+    return this.request('GET', VAULT_KEY_SCHEDULE_URL);
+  }
+  async vaultKeyScheduleAction(action: 'pause' | 'unpause' | 'trigger', note?: string): Promise<void> {
+    await this.request('POST', `${VAULT_KEY_SCHEDULE_URL}/${action}`, note === undefined ? {} : { note });
+  }
+  async deleteVaultKeySchedule(): Promise<void> {
+    await this.request('DELETE', VAULT_KEY_SCHEDULE_URL);
+  }
+
   health(): Promise<{ status: string }> {
     return this.request('GET', '/healthz');
   }
@@ -255,3 +289,4 @@ function ownerPath(owner: SecretOwner): string {
 
 export type { SecretScope };
 export type { RotationScheduleInfo, RotationStarted, RotationState };
+export type { VaultKeyRotationStarted, VaultKeyRotationState, VaultKeyScheduleInfo };

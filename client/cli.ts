@@ -12,6 +12,7 @@ import { ApiConnectionError, ApiError, BrokerApiClient, DEFAULT_API_URL, type Se
 import { exportLines, json, keyValues, table } from './cli/format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './cli/io';
 import { addRotationCommands } from './cli/rotations';
+import { addVaultKeyCommands } from './cli/vault-key';
 import type { ReadyResult, RunStatus } from '../workflows/shared';
 import type { ComputeEnv } from '../store/types';
 import { secretNameProblem } from '../store/rules';
@@ -485,7 +486,8 @@ Examples:
 
   addRotationCommands(program, { client, asJson, out });
 
-  const vault = program.command('vault').description('operate on the vault database directly (not through the API)');
+  const vault = program.command('vault').description('the vault: rotate its master key through the broker (key-rotation), or re-wrap directly on the database (rewrap)');
+  addVaultKeyCommands(vault, { client, asJson, out });
   vault
     .command('rewrap')
     .description('re-wrap every data key under a new master key (resumable; values are not re-encrypted)')

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { buildApiServer, stderrLogger } from '../api/server';
 import { CredentialRotations } from '../client/rotations';
+import { VaultKeyRotations } from '../client/vault-key';
 import { PipelineRuns } from '../client/pipeline-runs';
 import { EncryptionCodec, FAILURE_CONVERTER_PATH, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
       vault,
       runs: new PipelineRuns(client, config.taskQueue),
       rotations: new CredentialRotations(client, vault, config.taskQueue),
+      vaultKeyRotations: new VaultKeyRotations(client, config.taskQueue),
       verifyDeps: config.rotators,
       codec: { codec: new EncryptionCodec(keyring), allowedOrigins: config.uiOrigins },
     });
