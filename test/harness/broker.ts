@@ -60,6 +60,11 @@ export interface TestBrokerOptions {
   rotators?: RotationDeps['rotators'];
   /** Worker interceptors (fault injection after an activity's effect, in rotation tests). */
   interceptors?: WorkerOptions['interceptors'];
+  /**
+   * Open the vault in key file mode (`<dataDir>/vault/master.key`, created 0600 on first open) instead
+   * of with an explicit key, so it can rotate its own master key (vault key rotation tests).
+   */
+  vaultKeyFile?: boolean;
 }
 
 let seq = 0;
@@ -70,7 +75,9 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
   const temporal = opts.temporal ?? (await startTemporal());
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-broker-'));
   const localWorkDir = opts.localWorkDir ?? path.join(dataDir, 'local-ce');
-  const vault = await openVault({ dataDir: path.join(dataDir, 'vault'), masterKey: randomBytes(32) });
+  const vault = await openVault(
+    opts.vaultKeyFile ? { dataDir: path.join(dataDir, 'vault'), env: {} } : { dataDir: path.join(dataDir, 'vault'), masterKey: randomBytes(32) },
+  );
   const keyring = keyringFrom(randomBytes(32));
   const dataConverter = createDataConverter(keyring);
   const connection = await Connection.connect({ address: temporal.address });
