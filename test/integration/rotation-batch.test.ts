@@ -4,9 +4,7 @@
  * and SharedKey-signed data-plane calls the fake checks with its own signer.
  */
 import { randomBytes } from 'node:crypto';
-import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
-import { Context } from '@temporalio/activity';
 import { buildApiServer } from '../../api/server';
 import { runCli, type CliIo } from '../../client/cli';
 import { CredentialRotations } from '../../client/rotations';
@@ -16,6 +14,7 @@ import { rotationStatusQuery } from '../../workflows/rotation';
 import type { RotationResult } from '../../workflows/rotation-types';
 import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
 import { eventually, startTestBroker, type TestBroker } from '../harness/broker';
+import { createCrashAfter } from '../harness/crash-after';
 import { historyText } from '../harness/history';
 
 const SUB = '3f2a7c9e-1b4d-4e8f-9a6c-5d7e8f9a0b1c';
@@ -25,20 +24,7 @@ const CLIENT_SECRET = `mgmt~${randomBytes(18).toString('base64url')}`;
 const RG = 'rg-batch';
 
 /** Crash injection: after the named activity's effect, the worker dies before reporting the result. */
-const crash: { activityType?: string; fired: boolean; restart?: () => void } = { fired: false };
-
-class CrashAfterEffect implements ActivityInboundCallsInterceptor {
-  constructor(private readonly ctx: Context) {}
-  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
-    const result = await next(input);
-    if (crash.activityType === this.ctx.info.activityType && !crash.fired) {
-      crash.fired = true;
-      setImmediate(() => crash.restart?.());
-      throw new Error(`injected crash after ${this.ctx.info.activityType}`);
-    }
-    return result;
-  }
-}
+const crash = createCrashAfter();
 
 let fake: AzureFake;
 let broker: TestBroker;
@@ -52,7 +38,7 @@ beforeAll(async () => {
   fake.addClient({ tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
   broker = await startTestBroker({
     rotators: { azure: { authorityHost: fake.url, armEndpoint: fake.url, ca: fake.ca } },
-    interceptors: { activity: [(ctx) => ({ inbound: new CrashAfterEffect(ctx) })] },
+    interceptors: crash.interceptors,
   });
   crash.restart = () => {
     void broker.stopWorker().then(() => broker.startWorker());
@@ -74,10 +60,7 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-beforeEach(() => {
-  crash.activityType = undefined;
-  crash.fired = false;
-});
+beforeEach(() => crash.reset());
 
 /** A Batch account and an azure-shared-key credential holding its Primary key. */
 async function account(opts: { modes?: string[]; key?: 'primary' | 'secondary' } = {}): Promise<{ acct: FakeBatchAccount; credentialId: string }> {
@@ -278,11 +261,11 @@ describe('a crash after each step resumes and ends with a working stored key', (
     async (activityType) => {
       const { acct, credentialId } = await account();
       const watch = watchStoredKey(acct, credentialId);
-      crash.activityType = activityType;
+      crash.crashAfter(activityType);
       const { workflowId } = await rotations.start(request(credentialId, { graceMs: 300 }));
       const result = await rotations.wait(workflowId);
       const watched = await watch.stop();
-      expect(crash.fired).toBe(true);
+      expect(crash.fired()).toBe(true);
       expect(result).toMatchObject({ outcome: 'rotated', from: 'Primary', to: 'Secondary', final: 'Secondary' });
       expect(await storedKey(credentialId)).toBe(acct.secondary);
       expect(await works(acct, acct.secondary)).toBe(true);
@@ -317,20 +300,27 @@ describe('a crash after each step resumes and ends with a working stored key', (
   });
 });
 
-describe('over HTTP: rotations and rotation schedules', () => {
-  let app: ReturnType<typeof buildApiServer>;
-  let wsName: string;
-  let base: string;
+/** The API over the broker's vault and rotations, listening on loopback for one describe block. */
+function serveApi(): { url: string; workspace: string } {
+  const served = { url: '', workspace: '' };
+  let app: ReturnType<typeof buildApiServer> | undefined;
   beforeAll(async () => {
     app = buildApiServer({ vault: broker.vault, runs: broker.runs, rotations, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
-    wsName = (await broker.vault.getWorkspace(workspaceId)).name;
+    served.url = await app.listen({ host: '127.0.0.1', port: 0 });
+    served.workspace = (await broker.vault.getWorkspace(workspaceId)).name;
   });
   afterAll(async () => {
     await app?.close();
   });
+  return served;
+}
+
+describe('over HTTP: rotations and rotation schedules', () => {
+  const served = serveApi();
+  const base = () => served.url;
+  const wsName = () => served.workspace;
   const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) => {
-    const res = await fetch(`${base}${url}`, {
+    const res = await fetch(`${base()}${url}`, {
       method,
       ...(payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }),
     });
@@ -342,7 +332,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
 
   test('POST .../rotations starts one (202); GET /v1/rotations/:id shows its steps', async () => {
     const { acct, credentialId } = await account();
-    const started = await call('POST', `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotations`, body);
+    const started = await call('POST', `/v1/workspaces/${wsName()}/credentials/${await credName(credentialId)}/rotations`, body);
     expect(started.status).toBe(202);
     const id = String(started.body.workflowId);
     await rotations.wait(id);
@@ -355,7 +345,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
 
   test('bad requests: 400 naming the field, nothing started', async () => {
     const { credentialId } = await account();
-    const url = `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotations`;
+    const url = `/v1/workspaces/${wsName()}/credentials/${await credName(credentialId)}/rotations`;
     const cases: [unknown, string][] = [
       [{ ...body, kind: 'azure-nope' }, 'kind'],
       [{ ...body, grace: '10 minutes' }, 'grace'],
@@ -369,7 +359,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
       const res = await call('POST', url, payload);
       expect({ field, status: res.status, got: res.body.field }).toEqual({ field, status: 400, got: field });
     }
-    expect((await call('POST', `/v1/workspaces/${wsName}/credentials/no-such-cred/rotations`, body)).status).toBe(404);
+    expect((await call('POST', `/v1/workspaces/${wsName()}/credentials/no-such-cred/rotations`, body)).status).toBe(404);
     expect((await call('GET', '/v1/rotations/not-a-rotation')).status).toBe(400);
     expect((await call('GET', '/v1/rotations/credential-rotation-azure-batch-key:nope')).status).toBe(404);
   });
@@ -377,7 +367,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
   test('schedule lifecycle: create (paused) → list → unpause/pause → trigger rotates → describe shows the run → delete', async () => {
     const { acct, credentialId } = await account();
     const name = await credName(credentialId);
-    const url = `/v1/workspaces/${wsName}/credentials/${name}/rotation-schedule`;
+    const url = `/v1/workspaces/${wsName()}/credentials/${name}/rotation-schedule`;
     const created = await call('POST', url, { ...body, every: '30d', paused: true, note: 'monthly' });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ scheduleId: `rotate-${credentialId}`, credentialId, kind: 'azure-batch-key', paused: true, note: 'monthly', spec: 'every 30d' });
@@ -406,7 +396,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
 
   test('schedule refusals: interval under an hour, every and cron together, neither', async () => {
     const { credentialId } = await account();
-    const url = `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotation-schedule`;
+    const url = `/v1/workspaces/${wsName()}/credentials/${await credName(credentialId)}/rotation-schedule`;
     expect(await call('POST', url, { ...body, every: '30m' })).toMatchObject({ status: 400, body: { field: 'every' } });
     expect(await call('POST', url, { ...body, every: '1d', cron: ['0 3 1 * *'] })).toMatchObject({ status: 400, body: { field: 'every' } });
     expect(await call('POST', url, { ...body })).toMatchObject({ status: 400, body: { field: 'every' } });
@@ -416,7 +406,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
 
   test('a scheduled firing while a manual rotation of the account runs skips and says so', async () => {
     const { credentialId } = await account();
-    const url = `/v1/workspaces/${wsName}/credentials/${await credName(credentialId)}/rotation-schedule`;
+    const url = `/v1/workspaces/${wsName()}/credentials/${await credName(credentialId)}/rotation-schedule`;
     expect((await call('POST', url, { ...body, every: '30d', paused: true })).status).toBe(201);
     const manual = await rotations.start(request(credentialId, { graceMs: 4_000 }));
     expect((await call('POST', `${url}/trigger`, {})).status).toBe(202);
@@ -429,25 +419,15 @@ describe('over HTTP: rotations and rotation schedules', () => {
 });
 
 describe('the CLI: rotations start --wait, schedules', () => {
-  let app: ReturnType<typeof buildApiServer>;
-  let api: string;
-  let wsName: string;
-  beforeAll(async () => {
-    app = buildApiServer({ vault: broker.vault, runs: broker.runs, rotations, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
-    api = await app.listen({ host: '127.0.0.1', port: 0 });
-    wsName = (await broker.vault.getWorkspace(workspaceId)).name;
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  const served = serveApi();
   async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const out: string[] = [];
     const err: string[] = [];
     const sink = (a: string[]) => ({ write: (s: string) => (a.push(s), true) }) as unknown as NodeJS.WritableStream;
-    const code = await runCli(['--api', api, ...args], { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: {} } as unknown as CliIo);
+    const code = await runCli(['--api', served.url, ...args], { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: {} } as unknown as CliIo);
     return { code, stdout: out.join(''), stderr: err.join('') };
   }
-  const target = (name: string) => [name, '--workspace', wsName, '--kind', 'azure-batch-key', '--management-credential', 'azure-mgmt', '--resource-group', RG];
+  const target = (name: string) => [name, '--workspace', served.workspace, '--kind', 'azure-batch-key', '--management-credential', 'azure-mgmt', '--resource-group', RG];
 
   test('rotations start --wait prints each step and ends on the new slot; no key printed', async () => {
     const { acct, credentialId } = await account();
@@ -482,12 +462,12 @@ describe('the CLI: rotations start --wait, schedules', () => {
     expect(created).toMatchObject({ code: 0 });
     expect(created.stdout).toMatch(/spec:\s+every 30d/);
     expect((await cli(['rotations', 'schedules', 'list'])).stdout).toContain(`rotate-${credentialId}`);
-    expect((await cli(['rotations', 'schedules', 'unpause', name, '--workspace', wsName])).code).toBe(0);
-    expect((await cli(['rotations', 'schedules', 'show', name, '--workspace', wsName])).stdout).toMatch(/paused:\s+no/);
-    expect((await cli(['rotations', 'schedules', 'pause', name, '--workspace', wsName, '--note', 'freeze'])).code).toBe(0);
-    expect((await cli(['rotations', 'schedules', 'show', name, '--workspace', wsName])).stdout).toMatch(/note:\s+freeze/);
-    expect((await cli(['rotations', 'schedules', 'delete', name, '--workspace', wsName])).code).toBe(0);
-    const gone = await cli(['rotations', 'schedules', 'show', name, '--workspace', wsName]);
+    expect((await cli(['rotations', 'schedules', 'unpause', name, '--workspace', served.workspace])).code).toBe(0);
+    expect((await cli(['rotations', 'schedules', 'show', name, '--workspace', served.workspace])).stdout).toMatch(/paused:\s+no/);
+    expect((await cli(['rotations', 'schedules', 'pause', name, '--workspace', served.workspace, '--note', 'freeze'])).code).toBe(0);
+    expect((await cli(['rotations', 'schedules', 'show', name, '--workspace', served.workspace])).stdout).toMatch(/note:\s+freeze/);
+    expect((await cli(['rotations', 'schedules', 'delete', name, '--workspace', served.workspace])).code).toBe(0);
+    const gone = await cli(['rotations', 'schedules', 'show', name, '--workspace', served.workspace]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/not found/);
   });

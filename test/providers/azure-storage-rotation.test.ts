@@ -278,7 +278,7 @@ describe('the two-slot contract against the fake and Azurite', () => {
     for (const p of [rotator.regenerate('key2'), rotator.store('key2'), rotator.retire('key2')]) {
       const err = await caught(p);
       expect(err).toBeInstanceOf(InvalidInputError);
-      expect(err.message).toContain('does not allow shared-key authentication (allowSharedKeyAccess is false); there is nothing to rotate');
+      expect(err.message).toContain('does not allow shared-key authentication (allowSharedKeyAccess is false): there is nothing to rotate');
     }
     expect([acct.key1, acct.key2]).toEqual([key1, key2]);
     expect(await storedKey(credentialId)).toBe(key1);
