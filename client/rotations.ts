@@ -142,6 +142,9 @@ export class CredentialRotations {
       if (req[f] !== undefined && (typeof req[f] !== 'string' || req[f] === '')) throw new ValidationError(f, 'must be a non-empty string');
     }
     if (req.switchBack !== undefined && typeof req.switchBack !== 'boolean') throw new ValidationError('switchBack', 'must be true or false');
+    if (req.switchBack && !impl.fixedSlots) {
+      throw new ValidationError('switchBack', `is not available for ${impl.kind}: the old slot's value is shown only when it is made, so the broker cannot go back to it`);
+    }
     const target: RotationTarget = {
       kind: impl.kind,
       credentialId: cred.id,

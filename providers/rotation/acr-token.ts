@@ -110,6 +110,7 @@ interface TokenState {
 export const acrTokenRotation: RotationKindImpl = {
   kind: 'acr-token-password',
   description: 'Azure Container Registry token passwords (password1/password2), generated through Azure Resource Manager and stored at once',
+  fixedSlots: false,
 
   async describe(target, vault) {
     const a = await tokenOf(target, vault);

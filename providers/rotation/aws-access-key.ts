@@ -201,6 +201,7 @@ class KeySession {
 export const awsAccessKeyRotation: RotationKindImpl = {
   kind: 'aws-access-key',
   description: "AWS IAM user access keys (at most two per user), created and deleted with the user's own key",
+  fixedSlots: false,
 
   async describe(target, vault) {
     const { id, label } = await labelOf(target, vault);

@@ -30,6 +30,7 @@ function label(a: BatchAccountRef): string {
 export const azureBatchRotation: RotationKindImpl = {
   kind: 'azure-batch-key',
   description: 'Azure Batch account shared keys (Primary/Secondary), regenerated through Azure Resource Manager',
+  fixedSlots: true,
 
   async describe(target, vault) {
     const a = await batchAccountOf(target, { vault });

@@ -35,6 +35,7 @@ async function storageAccountOf(target: RotationTarget, deps: Pick<RotatorDeps, 
 export const azureStorageRotation: RotationKindImpl = {
   kind: 'azure-storage-key',
   description: 'Azure Storage account access keys (key1/key2), regenerated through Azure Resource Manager',
+  fixedSlots: true,
 
   async describe(target, vault) {
     const a = await storageAccountOf(target, { vault });

@@ -55,6 +55,8 @@ export interface RotationKindImpl {
   readonly kind: RotationKind;
   /** One line for help text. */
   readonly description: string;
+  /** False where a slot's old value can never be read again (ACR passwords, AWS keys): no switching back. */
+  readonly fixedSlots: boolean;
   /**
    * Checks a target against the vault before anything starts (credential kinds, required fields,
    * names) and returns the rotated account's identity: the rotation's workflow id is made from it.

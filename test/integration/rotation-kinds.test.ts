@@ -318,15 +318,13 @@ describe('acr-token-password through the workflow (Azure fake ACR + docker-regis
     });
   });
 
-  test('switchBack is not offered (slots are not fixed): the rotation ends on password2, no switch-back step', async () => {
+  test('switchBack is refused (slots are not fixed: the old password is never readable again); nothing starts', async () => {
     const { tokenName, credentialId, password1 } = await acrToken();
-    const { result } = await rotate(acrRequest(credentialId, tokenName, { switchBack: true }));
-    expect(result).toMatchObject({ outcome: 'rotated', from: 'password1', to: 'password2', final: 'password2' });
-    expect(stepsOf(result)).toEqual(ROTATED_STEPS);
-    const after = await storedAcr(credentialId);
-    expect(after.slot).toBe('password2');
-    expect(await registryLogin(tokenName, after.password)).toBe(true);
-    expect(await registryLogin(tokenName, password1)).toBe(false);
+    const mark = fake.calls.length;
+    await expect(rotations.start(acrRequest(credentialId, tokenName, { switchBack: true }))).rejects.toMatchObject({ field: 'switchBack' });
+    expect(callsSince(mark, 'generateCredentials', REGISTRY)).toHaveLength(0);
+    expect((await storedAcr(credentialId)).slot).toBe('password1');
+    expect(await registryLogin(tokenName, password1)).toBe(true);
   });
 
   test('the worker dies after rotationRegenerate stored the new password: the retry does not generate again', async () => {
