@@ -61,6 +61,7 @@ Examples:
     .command('start')
     .description('rotate the master key now (one rotation at a time)')
     .option('--wait', 'wait for the rotation to end and print its result')
+    .addHelpText('after', '\nExample:\n  secret-broker vault key-rotation start --wait')
     .action(async (o: { wait?: boolean }, cmd: Command) => {
       const api = client(cmd);
       const started = await api.startVaultKeyRotation();
@@ -83,6 +84,7 @@ Examples:
     .command('status')
     .description("the latest rotation's state and result")
     .argument('[workflow-id]', 'the rotation workflow id (default vault-master-key-rotation)')
+    .addHelpText('after', '\nExample:\n  secret-broker vault key-rotation status')
     .action(async (workflowId: string | undefined, _o, cmd: Command) => {
       const st = await client(cmd).vaultKeyRotationState(workflowId);
       out(asJson(cmd) ? json(st) : describeState(st));
@@ -96,7 +98,7 @@ Examples:
     .option('--cron <expr>', 'cron expression (UTC), instead of --every; repeat for several', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--paused', 'create the schedule paused')
     .option('--note <text>', 'a note shown with the schedule')
-    .addHelpText('after', '\nExample:\n  secret-broker vault key-rotation schedule create --every 90d')
+    .addHelpText('after', '\nExamples:\n  secret-broker vault key-rotation schedule create --every 90d\n  secret-broker vault key-rotation schedule create --cron "0 3 1 */3 *"')
     .action(async (o: { every?: string; cron: string[]; paused?: boolean; note?: string }, cmd: Command) => {
       if ((o.every === undefined) === (o.cron.length === 0)) throw new UsageError('give exactly one of --every and --cron');
       const info = await client(cmd).createVaultKeySchedule({
@@ -109,6 +111,7 @@ Examples:
   schedule
     .command('show')
     .description("the schedule's spec, state, next and recent runs")
+    .addHelpText('after', '\nExample:\n  secret-broker vault key-rotation schedule show')
     .action(async (_o, cmd: Command) => {
       const info = await client(cmd).vaultKeySchedule();
       out(asJson(cmd) ? json(info) : describeSchedule(info));
@@ -118,6 +121,7 @@ Examples:
       .command(action)
       .description(`${action} the schedule`)
       .option('--note <text>', 'why (shown with the schedule)')
+      .addHelpText('after', `\nExample:\n  secret-broker vault key-rotation schedule ${action} --note 'change freeze'`)
       .action(async (o: { note?: string }, cmd: Command) => {
         await client(cmd).vaultKeyScheduleAction(action, o.note);
         out(asJson(cmd) ? json({ schedule: 'rotate-vault-master-key', [action === 'pause' ? 'paused' : 'unpaused']: true }) : `vault key rotation schedule: ${action}d\n`);
@@ -126,6 +130,7 @@ Examples:
   schedule
     .command('trigger')
     .description('fire the schedule now (skipped if a rotation is running)')
+    .addHelpText('after', '\nExample:\n  secret-broker vault key-rotation schedule trigger')
     .action(async (_o, cmd: Command) => {
       await client(cmd).vaultKeyScheduleAction('trigger');
       out(asJson(cmd) ? json({ schedule: 'rotate-vault-master-key', triggered: true }) : 'vault key rotation schedule: triggered\n');
@@ -133,6 +138,7 @@ Examples:
   schedule
     .command('delete')
     .description('delete the schedule (a rotation it started runs to its end)')
+    .addHelpText('after', '\nExample:\n  secret-broker vault key-rotation schedule delete')
     .action(async (_o, cmd: Command) => {
       await client(cmd).deleteVaultKeySchedule();
       out(asJson(cmd) ? json({ schedule: 'rotate-vault-master-key', deleted: true }) : 'vault key rotation schedule: deleted\n');
