@@ -131,6 +131,7 @@ Examples:
     .command('status')
     .description("show a rotation's step, slots and history")
     .argument('<workflow-id>', 'the rotation workflow id (credential-rotation-...)')
+    .addHelpText('after', "\nExample:\n  secret-broker rotations status 'credential-rotation-azure-batch-key:<subscription>:rg-batch:mybatch'")
     .action(async (workflowId: string, _o, cmd: Command) => {
       const st = await client(cmd).rotationState(workflowId);
       out(asJson(cmd) ? json(st) : describeState(st));
@@ -156,13 +157,19 @@ Examples:
   schedules
     .command('list')
     .description('every rotation schedule')
+    .addHelpText('after', '\nExample:\n  secret-broker rotations schedules list')
     .action(async (_o, cmd: Command) => {
       const list = await client(cmd).listRotationSchedules();
       if (asJson(cmd)) return out(json(list));
       out(table(['SCHEDULE', 'KIND', 'ACCOUNT', 'SPEC', 'PAUSED', 'NEXT RUN'], list.map((s) => [s.scheduleId, s.kind, s.label ?? s.account, s.spec, s.paused ? 'yes' : 'no', s.nextRuns[0]])));
     });
   const one = (name: string, description: string) =>
-    schedules.command(name).description(description).argument('<credential>', 'the credential the schedule rotates (name or id)').requiredOption('--workspace <name>', 'workspace of the credential');
+    schedules
+      .command(name)
+      .description(description)
+      .argument('<credential>', 'the credential the schedule rotates (name or id)')
+      .requiredOption('--workspace <name>', 'workspace of the credential')
+      .addHelpText('after', `\nExample:\n  secret-broker rotations schedules ${name} batch-keys --workspace genomics`);
   one('show', "a schedule's spec, state, next and recent runs").action(async (credential: string, o: { workspace: string }, cmd: Command) => {
     const info = await client(cmd).rotationSchedule(o.workspace, credential);
     out(asJson(cmd) ? json(info) : describeSchedule(info));

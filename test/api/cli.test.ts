@@ -390,7 +390,7 @@ describe('the program', () => {
       for (const c of cmd.commands) walk(c, [...trail, c.name()]);
     };
     walk(buildCli(io({}, [], [])), []);
-    expect(leaves.length).toBe(21);
+    expect(leaves.length).toBe(39);
     for (const trail of leaves) {
       const r = await cli([...trail, '--help']);
       expect([trail.join(' '), r.code]).toEqual([trail.join(' '), 0]);
