@@ -6,12 +6,9 @@
 import {
   Client,
   ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
   type ScheduleDescription,
-  type ScheduleSpec,
   type ScheduleSummary,
 } from '@temporalio/client';
 import { rotationKind } from '../providers/rotation';
@@ -33,11 +30,12 @@ import {
 import { PhaseKey } from '../workflows/search-attributes';
 import { TASK_QUEUE } from '../workflows/shared';
 import { VAULT_KEY_ROTATION_SCHEDULE_ID } from '../workflows/vault-key';
+import { onSchedule, runState, scheduleFacts, scheduleSpec, type RunState } from './schedules';
+
+export { MIN_SCHEDULE_EVERY_MS } from './schedules';
 
 /** At most 7 days of grace: launches read credentials when they start, not days later. */
 export const MAX_GRACE_MS = 7 * 24 * 60 * 60_000;
-/** Rotation schedules fire at most hourly: each rotation regenerates keys at the cloud. */
-export const MIN_SCHEDULE_EVERY_MS = 60 * 60_000;
 
 export interface RotationRequest {
   kind: RotationKind;
@@ -69,15 +67,8 @@ export interface RotationStarted {
   label: string;
 }
 
-export interface RotationState {
-  workflowId: string;
-  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED ... */
-  execution: string;
-  status?: RotationStatus;
-  result?: RotationResult;
-  /** The failure message of a failed rotation (names and slots only). */
-  error?: string;
-}
+/** A rotation's state; the failure message names accounts and slots only. */
+export type RotationState = RunState<RotationStatus, RotationResult>;
 
 export interface RotationScheduleInfo {
   scheduleId: string;
@@ -99,25 +90,6 @@ function checkGrace(graceMs: unknown): number | undefined {
     throw new ValidationError('graceMs', `must be a whole number of milliseconds from 0 to ${MAX_GRACE_MS} (7 days)`);
   }
   return graceMs;
-}
-
-function formatEvery(ms: number): string {
-  const units: [number, string][] = [
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'm'],
-    [1_000, 's'],
-  ];
-  for (const [size, unit] of units) if (ms % size === 0) return `every ${ms / size}${unit}`;
-  return `every ${ms}ms`;
-}
-
-export function specText(spec: ScheduleSpec | ScheduleDescription['spec']): string {
-  const parts: string[] = [];
-  for (const i of spec.intervals ?? []) parts.push(formatEvery(Number(typeof i.every === 'number' ? i.every : Number(i.every))));
-  for (const c of (spec as { cronExpressions?: string[] }).cronExpressions ?? []) parts.push(`cron ${c}`);
-  if (!parts.length && (spec.calendars?.length ?? 0) > 0) parts.push(`${spec.calendars!.length} calendar rule(s)`);
-  return parts.join(', ') || '(none)';
 }
 
 export class CredentialRotations {
@@ -187,30 +159,7 @@ export class CredentialRotations {
     if (typeof workflowId !== 'string' || !ROTATION_WORKFLOW_ID_RE.test(workflowId)) {
       throw new ValidationError('workflowId', 'must be a rotation workflow id (credential-rotation-...)');
     }
-    const handle = this.client.workflow.getHandle<typeof rotateCredential>(workflowId);
-    let execution: string;
-    try {
-      execution = (await handle.describe()).status.name;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('rotation', workflowId);
-      throw err;
-    }
-    const state: RotationState = { workflowId, execution };
-    try {
-      state.status = await handle.query(rotationStatusQuery);
-    } catch {
-      // No worker to answer (or the workflow failed before its first task): status stays unknown.
-    }
-    if (execution === 'COMPLETED') state.result = await handle.result();
-    if (execution === 'FAILED') {
-      try {
-        await handle.result();
-      } catch (err) {
-        const cause = (err as { cause?: { message?: string } }).cause;
-        state.error = cause?.message ?? (err instanceof Error ? err.message : String(err));
-      }
-    }
-    return state;
+    return runState<RotationStatus, RotationResult>(this.client.workflow.getHandle(workflowId), rotationStatusQuery, 'rotation');
   }
 
   /** Waits for a rotation to end and returns its result (throws its failure). */
@@ -221,22 +170,7 @@ export class CredentialRotations {
   // -- schedules --------------------------------------------------------------------------------
 
   async createSchedule(req: RotationScheduleRequest): Promise<RotationScheduleInfo> {
-    const hasEvery = req.everyMs !== undefined;
-    const hasCron = req.cron !== undefined;
-    if (hasEvery === hasCron) throw new ValidationError('everyMs', 'give exactly one of everyMs (an interval) and cron (expressions)');
-    let spec: ScheduleSpec;
-    if (hasEvery) {
-      if (typeof req.everyMs !== 'number' || !Number.isInteger(req.everyMs) || req.everyMs < MIN_SCHEDULE_EVERY_MS) {
-        throw new ValidationError('everyMs', `must be a whole number of milliseconds of at least ${MIN_SCHEDULE_EVERY_MS} (1 hour)`);
-      }
-      spec = { intervals: [{ every: req.everyMs }] };
-    } else {
-      if (!Array.isArray(req.cron) || req.cron.length === 0 || !req.cron.every((c) => typeof c === 'string' && c.trim().split(/\s+/).length >= 5)) {
-        throw new ValidationError('cron', 'must be a list of cron expressions of five fields, e.g. "0 3 1 * *"');
-      }
-      spec = { cronExpressions: req.cron };
-    }
-    if (req.note !== undefined && (typeof req.note !== 'string' || req.note.length > 500)) throw new ValidationError('note', 'must be text of at most 500 characters');
+    const spec = scheduleSpec(req);
     const { input, label } = await this.plan(req);
     const scheduleId = rotationScheduleId(input.target.credentialId);
     try {
@@ -266,7 +200,7 @@ export class CredentialRotations {
     for await (const s of this.client.schedule.list()) {
       // The vault's master key schedule (client/vault-key.ts) shares the prefix but rotates no credential.
       if (!s.scheduleId.startsWith(ROTATION_SCHEDULE_PREFIX) || s.scheduleId === VAULT_KEY_ROTATION_SCHEDULE_ID) continue;
-      out.push(this.summaryInfo(s));
+      out.push(this.info(s, s.scheduleId));
     }
     return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   }
@@ -310,16 +244,11 @@ export class CredentialRotations {
     }
   }
 
-  private async withSchedule<T>(scheduleId: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.client.schedule.getHandle(scheduleId));
-    } catch (err) {
-      if (err instanceof ScheduleNotFoundError) throw new NotFoundError('rotation schedule', scheduleId);
-      throw err;
-    }
+  private withSchedule<T>(scheduleId: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
+    return onSchedule(this.client, scheduleId, 'rotation schedule', fn);
   }
 
-  private info(d: ScheduleDescription, scheduleId: string): RotationScheduleInfo {
+  private info(d: ScheduleDescription | ScheduleSummary, scheduleId: string): RotationScheduleInfo {
     const memo = (d.memo ?? {}) as Record<string, unknown>;
     return {
       scheduleId,
@@ -327,27 +256,7 @@ export class CredentialRotations {
       ...(typeof memo.kind === 'string' ? { kind: memo.kind } : {}),
       ...(typeof memo.account === 'string' ? { account: memo.account } : {}),
       ...(typeof memo.label === 'string' ? { label: memo.label } : {}),
-      paused: d.state.paused,
-      ...(d.state.note ? { note: d.state.note } : {}),
-      spec: specText(d.spec),
-      nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
-      recentRuns: d.info.recentActions.map((a) => ({ at: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
-    };
-  }
-
-  private summaryInfo(s: ScheduleSummary): RotationScheduleInfo {
-    const memo = (s.memo ?? {}) as Record<string, unknown>;
-    return {
-      scheduleId: s.scheduleId,
-      credentialId: s.scheduleId.slice(ROTATION_SCHEDULE_PREFIX.length),
-      ...(typeof memo.kind === 'string' ? { kind: memo.kind } : {}),
-      ...(typeof memo.account === 'string' ? { account: memo.account } : {}),
-      ...(typeof memo.label === 'string' ? { label: memo.label } : {}),
-      paused: s.state.paused,
-      ...(s.state.note ? { note: s.state.note } : {}),
-      spec: s.spec ? specText(s.spec) : '(unknown)',
-      nextRuns: s.info.nextActionTimes.map((t) => t.toISOString()),
-      recentRuns: s.info.recentActions.map((a) => ({ at: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+      ...scheduleFacts(d),
     };
   }
 }

@@ -4,17 +4,8 @@
  * schedule: one Temporal Schedule, id `rotate-vault-master-key`, overlap SKIP, created on demand.
  * Key ids and counts pass through here, never key material.
  */
-import {
-  Client,
-  ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
-  ScheduleOverlapPolicy,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type ScheduleDescription,
-  type ScheduleSpec,
-} from '@temporalio/client';
-import { ConflictError, NotFoundError, ValidationError } from '../store/errors';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, type ScheduleDescription } from '@temporalio/client';
+import { ConflictError, ValidationError } from '../store/errors';
 import { PhaseKey } from '../workflows/search-attributes';
 import { TASK_QUEUE } from '../workflows/shared';
 import {
@@ -26,7 +17,7 @@ import {
   type VaultKeyRotationResult,
   type VaultKeyRotationStatus,
 } from '../workflows/vault-key';
-import { MIN_SCHEDULE_EVERY_MS, specText } from './rotations';
+import { onSchedule, runState, scheduleFacts, scheduleSpec, type RunState } from './schedules';
 
 export { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID };
 
@@ -47,15 +38,8 @@ export interface VaultKeyRotationStarted {
   workflowId: string;
 }
 
-export interface VaultKeyRotationState {
-  workflowId: string;
-  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED ... */
-  execution: string;
-  status?: VaultKeyRotationStatus;
-  result?: VaultKeyRotationResult;
-  /** The failure message of a failed rotation (key ids and instructions only). */
-  error?: string;
-}
+/** A vault key rotation's state; the failure message holds key ids and instructions only. */
+export type VaultKeyRotationState = RunState<VaultKeyRotationStatus, VaultKeyRotationResult>;
 
 export interface VaultKeyScheduleInfo {
   scheduleId: string;
@@ -97,32 +81,7 @@ export class VaultKeyRotations {
     if (typeof workflowId !== 'string' || !VAULT_KEY_WORKFLOW_ID_RE.test(workflowId)) {
       throw new ValidationError('workflowId', `must be a vault key rotation workflow id (${VAULT_KEY_ROTATION_WORKFLOW_ID})`);
     }
-    const handle = this.client.workflow.getHandle<typeof rotateVaultMasterKey>(workflowId);
-    let execution: string;
-    try {
-      execution = (await handle.describe()).status.name;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('vault key rotation', workflowId);
-      throw err;
-    }
-    const state: VaultKeyRotationState = { workflowId, execution };
-    if (execution === 'RUNNING') {
-      try {
-        state.status = await handle.query(vaultKeyRotationStatusQuery);
-      } catch {
-        // No worker to answer yet: status stays unknown.
-      }
-    }
-    if (execution === 'COMPLETED') state.result = await handle.result();
-    if (execution === 'FAILED') {
-      try {
-        await handle.result();
-      } catch (err) {
-        const cause = (err as { cause?: { cause?: { message?: string }; message?: string } }).cause;
-        state.error = cause?.cause?.message ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-      }
-    }
-    return state;
+    return runState<VaultKeyRotationStatus, VaultKeyRotationResult>(this.client.workflow.getHandle(workflowId), vaultKeyRotationStatusQuery, 'vault key rotation');
   }
 
   /** Waits for the rotation to end and returns its result (throws its failure). */
@@ -134,22 +93,7 @@ export class VaultKeyRotations {
 
   async createSchedule(req: VaultKeyScheduleRequest): Promise<VaultKeyScheduleInfo> {
     if (typeof req !== 'object' || req === null) throw new ValidationError('body', 'must be an object');
-    const hasEvery = req.everyMs !== undefined;
-    const hasCron = req.cron !== undefined;
-    if (hasEvery === hasCron) throw new ValidationError('everyMs', 'give exactly one of everyMs (an interval) and cron (expressions)');
-    let spec: ScheduleSpec;
-    if (hasEvery) {
-      if (typeof req.everyMs !== 'number' || !Number.isInteger(req.everyMs) || req.everyMs < MIN_SCHEDULE_EVERY_MS) {
-        throw new ValidationError('everyMs', `must be a whole number of milliseconds of at least ${MIN_SCHEDULE_EVERY_MS} (1 hour)`);
-      }
-      spec = { intervals: [{ every: req.everyMs }] };
-    } else {
-      if (!Array.isArray(req.cron) || req.cron.length === 0 || !req.cron.every((c) => typeof c === 'string' && c.trim().split(/\s+/).length >= 5)) {
-        throw new ValidationError('cron', 'must be a list of cron expressions of five fields, e.g. "0 3 1 * *"');
-      }
-      spec = { cronExpressions: req.cron };
-    }
-    if (req.note !== undefined && (typeof req.note !== 'string' || req.note.length > 500)) throw new ValidationError('note', 'must be text of at most 500 characters');
+    const spec = scheduleSpec(req);
     const scheduleId = VAULT_KEY_ROTATION_SCHEDULE_ID;
     try {
       const handle = await this.client.schedule.create({
@@ -189,24 +133,12 @@ export class VaultKeyRotations {
     await this.withSchedule((h) => h.delete());
   }
 
-  private async withSchedule<T>(fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.client.schedule.getHandle(VAULT_KEY_ROTATION_SCHEDULE_ID));
-    } catch (err) {
-      if (err instanceof ScheduleNotFoundError) throw new NotFoundError('vault key rotation schedule', VAULT_KEY_ROTATION_SCHEDULE_ID);
-      throw err;
-    }
+  private withSchedule<T>(fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
+    return onSchedule(this.client, VAULT_KEY_ROTATION_SCHEDULE_ID, 'vault key rotation schedule', fn);
   }
 
   private info(d: ScheduleDescription): VaultKeyScheduleInfo {
-    return {
-      scheduleId: VAULT_KEY_ROTATION_SCHEDULE_ID,
-      paused: d.state.paused,
-      ...(d.state.note ? { note: d.state.note } : {}),
-      spec: specText(d.spec),
-      nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
-      recentRuns: d.info.recentActions.map((a) => ({ at: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
-    };
+    return { scheduleId: VAULT_KEY_ROTATION_SCHEDULE_ID, ...scheduleFacts(d) };
   }
 }
 
