@@ -10,6 +10,10 @@
  *
  * Which calls are eligible is a predicate on (service, operation); the share is drawn from a seeded
  * generator, so a run is repeatable. Listens on loopback only; forwards to loopback only.
+ *
+ * It also does what moto does not: `revoke(accessKeyId)` makes every later call signed with that key
+ * fail as AWS fails a deleted key (UnrecognizedClientException / InvalidClientTokenId), and `calls()`
+ * lists which access key id (public, from the SigV4 credential scope) signed each call.
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -20,6 +24,8 @@ export interface CallInfo {
   service: string;
   /** "CreateSecret", "GetRole" ... */
   operation: string;
+  /** The access key id that signed the call (not secret), '' when unsigned. */
+  accessKeyId?: string;
 }
 
 export interface FaultProxyOptions {
@@ -43,6 +49,10 @@ export interface FaultProxy {
   endpoint: string;
   stats(): FaultProxyStats;
   setShare(share: number): void;
+  /** Every call seen, in order, with the access key id that signed it. */
+  calls(): CallInfo[];
+  /** From now on, calls signed with this key fail as calls with a deleted key do. */
+  revoke(accessKeyId: string): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +80,10 @@ function callInfo(req: http.IncomingMessage, body: Buffer): CallInfo & { json: b
   return { service: scope?.[1] ?? 'unknown', operation: action, json: false };
 }
 
+function signingKeyId(req: http.IncomingMessage): string {
+  return /Credential=([A-Z0-9]{16,128})\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+}
+
 export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
   const upstream = new URL(opts.target);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(upstream.hostname)) throw new Error('the fault proxy forwards to loopback only');
@@ -78,6 +92,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let share = opts.share;
   const stats: FaultProxyStats = { forwarded: 0, throttled: 0, byOperation: {} };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const seen: CallInfo[] = [];
+  const revoked = new Set<string>();
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -85,6 +101,23 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const call = callInfo(req, body);
+      const accessKeyId = signingKeyId(req);
+      seen.push({ service: call.service, operation: call.operation, accessKeyId });
+      if (accessKeyId && revoked.has(accessKeyId)) {
+        const requestId = randomUUID();
+        if (call.json) {
+          const payload = JSON.stringify({ __type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' });
+          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(payload) });
+          res.end(payload);
+        } else {
+          const payload =
+            `<ErrorResponse xmlns="https://${call.service}.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>` +
+            `<Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+          res.writeHead(403, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(payload) });
+          res.end(payload);
+        }
+        return;
+      }
       const key = `${call.service}:${call.operation}`;
       const op = (stats.byOperation[key] ??= { forwarded: 0, throttled: 0 });
       if (eligible(call) && rand() < share) {
@@ -132,6 +165,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     stats: () => JSON.parse(JSON.stringify(stats)) as FaultProxyStats,
     setShare(s: number) {
       share = s;
+    },
+    calls: () => seen.map((c) => ({ ...c })),
+    revoke(accessKeyId: string) {
+      revoked.add(accessKeyId);
     },
     async stop() {
       server.closeAllConnections();
