@@ -427,17 +427,69 @@ describe('aws-access-key through the workflow (moto)', () => {
     // The retried regenerate found its work done and created no second key: two keys ever.
     expect(createKeyCalls() - creates).toBe(1);
     // The regenerate did run again after the crash.
-    const history = await broker.client.workflow.getHandle(workflowId).fetchHistory();
-    const scheduled = new Map<string, string>();
-    for (const e of history.events ?? []) {
-      const a = e.activityTaskScheduledEventAttributes;
-      if (a) scheduled.set(String(e.eventId), a.activityType?.name ?? '');
-    }
-    const retried = (history.events ?? [])
-      .filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)
-      .map((e) => scheduled.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)));
-    expect(retried).toContain('rotationRegenerate');
+    expect(await retried(workflowId, 'rotationRegenerate')).toBe(true);
 
     await expectNoSecrets(workflowId, [user.secretAccessKey, stored.secretAccessKey], { decoded: [credentialId, stored.accessKeyId], logs: [credentialId] });
+  });
+});
+
+// ---- every kind: a crash after each step -----------------------------------------------------
+
+/** The activity types of a rotation's steps, in order. */
+const STEP_ACTIVITIES = ['rotationInspect', 'rotationRegenerate', 'rotationStore', 'rotationVerify', 'rotationRetire'];
+
+/** True when `activityType` ran again after the crash (attempt > 1 in the history). */
+async function retried(workflowId: string, activityType: string): Promise<boolean> {
+  const history = await broker.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  for (const e of history.events ?? []) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) scheduled.set(String(e.eventId), a.activityType?.name ?? '');
+  }
+  return (history.events ?? []).some(
+    (e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1 && scheduled.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)) === activityType,
+  );
+}
+
+describe('a crash after each step, every kind: the step runs again and the rotation ends with a working stored key', () => {
+  test.each(STEP_ACTIVITIES)('azure-storage-key: the worker dies after %s', async (step) => {
+    const { acct, credentialId } = await storageAccount();
+    const old = acct.key1;
+    crash.crashAfter(step);
+    const { workflowId, result } = await rotate(storageRequest(credentialId, { graceMs: 300 }));
+    expect(crash.fired()).toBe(true);
+    expect(await retried(workflowId, step)).toBe(true);
+    expect(result).toMatchObject({ outcome: 'rotated', from: 'key1', to: 'key2', final: 'key2' });
+    const stored = await secretOf(credentialId, 'storageKey');
+    expect(stored).toBe(acct.key2);
+    expect(await storageWorks(acct, stored)).toBe(true);
+    expect(await storageWorks(acct, old)).toBe(false);
+  });
+
+  test.each(STEP_ACTIVITIES.filter((s) => s !== 'rotationRegenerate'))('acr-token-password: the worker dies after %s', async (step) => {
+    const { tokenName, credentialId, password1 } = await acrToken();
+    crash.crashAfter(step);
+    const { workflowId, result } = await rotate(acrRequest(credentialId, tokenName, { graceMs: 300 }));
+    expect(crash.fired()).toBe(true);
+    expect(await retried(workflowId, step)).toBe(true);
+    expect(result).toMatchObject({ outcome: 'rotated', from: 'password1', to: 'password2', final: 'password2' });
+    const after = await storedAcr(credentialId);
+    expect(after.slot).toBe('password2');
+    expect(await registryLogin(tokenName, after.password)).toBe(true);
+    expect(await registryLogin(tokenName, password1)).toBe(false);
+  });
+
+  test.each(STEP_ACTIVITIES.filter((s) => s !== 'rotationRegenerate'))('aws-access-key: the worker dies after %s', async (step) => {
+    const { user, credentialId } = await awsUser();
+    const k0 = user.accessKeyId;
+    crash.crashAfter(step);
+    const { workflowId, result } = await rotate({ kind: 'aws-access-key', credentialId, graceMs: 300 });
+    expect(crash.fired()).toBe(true);
+    expect(await retried(workflowId, step)).toBe(true);
+    expect(result).toMatchObject({ outcome: 'rotated', from: k0, final: result.to });
+    const stored = await storedAws(credentialId);
+    expect(stored.accessKeyId).toBe(result.to);
+    expect(await keyIds(user)).toEqual([stored.accessKeyId]);
+    expect(await callerArn(stored.accessKeyId, stored.secretAccessKey)).toBe(user.arn);
   });
 });
