@@ -19,13 +19,18 @@ export interface RotationDeps {
 export function createRotationActivities(deps: RotationDeps) {
   async function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
     let rotator: TwoSlotRotator | undefined;
+    // A step is one or a few cloud calls (a long-running ARM operation at most): heartbeat while it
+    // runs, so a slow answer is not mistaken for a dead worker, and a dead worker is noticed in a minute.
+    const ctx = Context.current();
+    ctx.heartbeat(step);
+    const beat = setInterval(() => ctx.heartbeat(step), 15_000);
     try {
       rotator = await rotationKind(target?.kind).create(target, { ...deps.rotators, vault: deps.vault });
-      Context.current().heartbeat(step);
       return await fn(rotator);
     } catch (err) {
       throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
     } finally {
+      clearInterval(beat);
       await rotator?.close().catch(() => undefined);
     }
   }
