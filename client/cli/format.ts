@@ -41,3 +41,17 @@ export function exportLines(env: Record<string, string>): string {
 export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/** Temporal execution statuses after which a workflow does nothing more. */
+export const CLOSED_EXECUTIONS: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT']);
+
+/** A schedule's state as key/value pairs: spec, paused, note, the next three and the recent runs. */
+export function schedulePairs(s: { spec: string; paused: boolean; note?: string; nextRuns: string[]; recentRuns: { at: string; workflowId: string }[] }): Array<[string, unknown]> {
+  return [
+    ['spec', s.spec],
+    ['paused', s.paused ? 'yes' : 'no'],
+    ['note', s.note],
+    ['next runs', s.nextRuns.slice(0, 3).join(', ') || undefined],
+    ['recent runs', s.recentRuns.map((r) => `${r.at} ${r.workflowId}`).join('; ') || undefined],
+  ];
+}

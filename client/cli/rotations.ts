@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { BrokerApiClient, RotationBody, RotationScheduleInfo, RotationState } from '../api-client';
-import { json, keyValues, table } from './format';
+import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs, table } from './format';
 import { UsageError } from './io';
 
 const KINDS = ['azure-batch-key', 'azure-storage-key', 'acr-token-password', 'aws-access-key'];
@@ -78,15 +78,9 @@ function describeSchedule(s: RotationScheduleInfo): string {
     ['credential', s.credentialId],
     ['kind', s.kind],
     ['account', s.label ?? s.account],
-    ['spec', s.spec],
-    ['paused', s.paused ? 'yes' : 'no'],
-    ['note', s.note],
-    ['next runs', s.nextRuns.slice(0, 3).join(', ') || undefined],
-    ['recent runs', s.recentRuns.map((r) => `${r.at} ${r.workflowId}`).join('; ') || undefined],
+    ...schedulePairs(s),
   ]);
 }
-
-const CLOSED = new Set(['COMPLETED', 'FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT']);
 
 export function addRotationCommands(program: Command, ctx: CliContext): void {
   const { client, asJson, out } = ctx;
@@ -118,7 +112,7 @@ Examples:
         const steps = st.status?.steps ?? st.result?.steps ?? [];
         if (!asJson(cmd)) for (const x of steps.slice(seen)) out(`${new Date(x.at).toISOString()}  ${x.step}${x.detail ? `  ${x.detail}` : ''}\n`);
         seen = Math.max(seen, steps.length);
-        if (CLOSED.has(st.execution)) {
+        if (CLOSED_EXECUTIONS.has(st.execution)) {
           out(asJson(cmd) ? json(st) : describeState(st));
           if (st.execution !== 'COMPLETED') throw new Error(`rotation ${started.workflowId} ended ${st.execution}${st.error ? `: ${st.error}` : ''}`);
           return;

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { VaultKeyRotationState, VaultKeyScheduleInfo } from '../api-client';
-import { json, keyValues } from './format';
+import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs } from './format';
 import { UsageError } from './io';
 import type { CliContext } from './rotations';
 
@@ -26,15 +26,9 @@ function describeState(s: VaultKeyRotationState): string {
 function describeSchedule(s: VaultKeyScheduleInfo): string {
   return keyValues([
     ['schedule', s.scheduleId],
-    ['spec', s.spec],
-    ['paused', s.paused ? 'yes' : 'no'],
-    ['note', s.note],
-    ['next runs', s.nextRuns.slice(0, 3).join(', ') || undefined],
-    ['recent runs', s.recentRuns.map((r) => `${r.at} ${r.workflowId}`).join('; ') || undefined],
+    ...schedulePairs(s),
   ]);
 }
-
-const CLOSED = new Set(['COMPLETED', 'FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT']);
 
 /** Adds `key-rotation` under the `vault` group. */
 export function addVaultKeyCommands(vault: Command, ctx: CliContext): void {
@@ -71,7 +65,7 @@ Examples:
       }
       for (;;) {
         const st = await api.vaultKeyRotationState(started.workflowId);
-        if (CLOSED.has(st.execution)) {
+        if (CLOSED_EXECUTIONS.has(st.execution)) {
           out(asJson(cmd) ? json(st) : describeState(st));
           if (st.execution !== 'COMPLETED') throw new Error(`vault master key rotation ${started.workflowId} ended ${st.execution}${st.error ? `: ${st.error}` : ''}`);
           return;

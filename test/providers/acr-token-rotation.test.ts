@@ -23,6 +23,7 @@ import { AzureFake } from '../harness/azure-fake';
 import { AcrFake, type FakeAcrRegistry } from '../harness/azure-fake-acr';
 import { leaks } from '../harness/credential-vault';
 import { DockerRegistry } from '../harness/docker-registry';
+import { rejectionCatcher } from '../harness/caught';
 
 jest.setTimeout(60_000);
 
@@ -47,15 +48,7 @@ const errors: Error[] = [];
 const logLines: string[] = [];
 const originalLog = AzureLogger.log;
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    errors.push(e as Error);
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errors);
 
 beforeAll(async () => {
   fake = await AzureFake.start();

@@ -22,6 +22,7 @@ import { ROTATION_WORKFLOW_ID_RE, rotationWorkflowId, type RotationTarget } from
 import { leaks, useCredentialVault } from '../harness/credential-vault';
 import { freePort } from '../harness/process';
 import { adminIam, createUser, startMoto, uniqueName, type BrokerUser, type MotoServer } from '../harness/moto';
+import { rejectionCatcher } from '../harness/caught';
 
 /** What a user needs to rotate its own keys (moto does not enforce it; real IAM does). */
 const SELF_KEYS_POLICY = asPolicy({
@@ -63,15 +64,7 @@ async function rotator(cred: CredentialMeta, d = deps()): Promise<TwoSlotRotator
   return r;
 }
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    errors.push(e);
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errors);
 
 interface Setup {
   user: BrokerUser;

@@ -18,6 +18,7 @@ import {
 } from '../../providers/azure/batch-keys';
 import { AuthenticationFailedError, ConnectionError, InvalidInputError } from '../../providers/errors';
 import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
+import { rejectionCatcher } from '../harness/caught';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT_ID = '66666666-7777-8888-9999-000000000000';
@@ -55,15 +56,7 @@ async function rawError(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    errors.push(e as Error);
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errors);
 
 beforeAll(async () => {
   fake = await AzureFake.start();

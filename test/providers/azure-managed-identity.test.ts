@@ -23,6 +23,7 @@ import {
 import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError } from '../../providers/errors';
 import { AzureFake } from '../harness/azure-fake';
 import { AzureIdentityFake, type FakeIdentity, type FakePool } from '../harness/azure-fake-identity';
+import { rejectionCatcher } from '../harness/caught';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT_ID = '66666666-7777-8888-9999-000000000000';
@@ -71,15 +72,7 @@ function world(name: string, o: { roles?: boolean; attach?: boolean } = {}): Wor
   return { identity, pool, ref };
 }
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    errors.push(e as Error);
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errors);
 
 /** Calls made since `from` (an index into fake.calls), as [kind, status]. */
 function since(from: number): Array<[string, number]> {

@@ -18,6 +18,7 @@ import { AzureFake } from '../harness/azure-fake';
 import { useFakeStorage, type FakeStorage, type FakeStorageAccount } from '../harness/azure-fake-storage';
 import { startAzurite, type AzuriteBlob } from '../harness/azurite';
 import { leaks, useCredentialVault } from '../harness/credential-vault';
+import { rejectionCatcher } from '../harness/caught';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT_ID = '66666666-7777-8888-9999-000000000000';
@@ -92,15 +93,7 @@ async function storedKey(credentialId: string): Promise<string> {
   return (await env.vault.readCredential(credentialId)).secret.storageKey ?? '';
 }
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    errors.push(e);
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errors);
 
 const works = (acct: FakeStorageAccount | string, key: string) => verifyStorageKey(azurite.endpoint(typeof acct === 'string' ? acct : acct.name), typeof acct === 'string' ? acct : acct.name, key);
 const callsOf = (name: string, kind: string) => fake.calls.filter((c) => c.account === name && c.kind === kind);

@@ -12,6 +12,7 @@ import { configureSsh, connectionStats, resetConnectionStats, sshSettings } from
 import type { HpcTarget } from '../../providers/hpc/target';
 import type { ComputeEnvRecord, PlainSecret, RunContext, TargetDeps } from '../../providers/types';
 import { startSshd, type Sshd, type SshKeyPair } from '../harness/sshd';
+import { rejectionCatcher } from '../harness/caught';
 
 let sshd: Sshd;
 const errorsSeen: Error[] = [];
@@ -61,15 +62,7 @@ function secrets(...pairs: [string, string][]): PlainSecret[] {
   });
 }
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    errorsSeen.push(err as Error);
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errorsSeen);
 
 const mode = (p: string) => fs.lstatSync(p).mode & 0o7777;
 

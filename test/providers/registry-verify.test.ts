@@ -17,6 +17,7 @@ import { parseChallenges, verifyRegistryCredential } from '../../providers/regis
 import { leaks } from '../harness/credential-vault';
 import { DockerRegistry } from '../harness/docker-registry';
 import { freePort } from '../harness/process';
+import { rejectionCatcher } from '../harness/caught';
 
 jest.setTimeout(60_000);
 
@@ -25,15 +26,7 @@ const PASSWORD = randomBytes(39).toString('base64');
 const secrets: string[] = [PASSWORD];
 const errors: Error[] = [];
 
-async function caught(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    errors.push(e as Error);
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const caught = rejectionCatcher(errors);
 
 afterAll(() => {
   for (const e of errors) expect(leaks(e, secrets)).toBe(false);
