@@ -238,9 +238,15 @@ export class CredentialRotations {
     try {
       return rotationScheduleId((await this.vault.getCredential(credential, workspaceId)).id);
     } catch (err) {
-      // ... but never the vault's master key schedule, which no credential owns.
-      if (err instanceof NotFoundError && rotationScheduleId(credential) !== VAULT_KEY_ROTATION_SCHEDULE_ID) return rotationScheduleId(credential);
-      throw err;
+      if (!(err instanceof NotFoundError)) throw err;
+      // ... but only for an id no credential has in any workspace (a name from another workspace
+      // must not reach that workspace's schedule), and never the vault's master key schedule.
+      const elsewhere = await this.vault.getCredential(credential).then(
+        () => true,
+        (e: unknown) => (e instanceof NotFoundError ? false : Promise.reject(e)),
+      );
+      if (elsewhere || rotationScheduleId(credential) === VAULT_KEY_ROTATION_SCHEDULE_ID) throw err;
+      return rotationScheduleId(credential);
     }
   }
 

@@ -18,7 +18,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { ValidationError } from '../store/errors';
 import type { VaultApi } from '../store/types';
 import { verifyAwsCredential } from './aws/credentials';
-import { createBatchManagementClient, sanitizeAzureError, verifyBatchKey } from './azure/batch-keys';
+import { batchAccountEndpoint, sanitizeAzureError, verifyBatchKey } from './azure/batch-keys';
 import { verifyManagedIdentity } from './azure/managed-identity';
 import { blobEndpointFor, verifyStorageKey } from './azure/storage-keys';
 import { parseHpcConfig } from './hpc/config';
@@ -115,14 +115,7 @@ export async function verifyCredential(vault: VaultApi, credentialId: string, de
         } else {
           await run(checks, 'batch SharedKey', async () => {
             const mgmt = await azureManagementFor(opts.managementCredentialId!, { ...deps, vault });
-            const client = createBatchManagementClient(mgmt.credential, mgmt.subscriptionId, mgmt.opts);
-            let endpoint: string | undefined;
-            try {
-              endpoint = (await client.batchAccountOperations.get(opts.resourceGroup!, batch)).accountEndpoint;
-            } catch (err) {
-              throw sanitizeAzureError(err, 'get', { subscriptionId: mgmt.subscriptionId, resourceGroup: opts.resourceGroup!, accountName: batch });
-            }
-            if (!endpoint) throw new Error(`Azure did not give the endpoint of Batch account ${batch}`);
+            const endpoint = await batchAccountEndpoint(mgmt.credential, { subscriptionId: mgmt.subscriptionId, resourceGroup: opts.resourceGroup!, accountName: batch }, mgmt.opts);
             await verifyBatchKey(endpoint, batch, sec.batchKey ?? '', az.ca ? { ca: az.ca } : {});
             return `signed GET /applications on ${batch}`;
           });

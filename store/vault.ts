@@ -726,7 +726,9 @@ class SqlVault implements VaultApi {
         ...(opts.onStart ? { onStart: opts.onStart } : {}),
         onProgress: async (p) => {
           // Closing stops the rotation at the next row; it resumes when started again.
-          if (this.closed) throw new VaultKeyError('the vault closed during the master key rotation; start it again to finish it');
+          // A plain Error, not a VaultKeyError: a closing process is no refusal, and a retry (on this or
+          // another worker) finishes the rotation.
+          if (this.closed) throw new Error('the vault closed during the master key rotation; start it again to finish it');
           await opts.onProgress?.(p);
         },
       }),

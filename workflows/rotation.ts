@@ -99,6 +99,12 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
       `${input.account}: both keys are in use (the rotated credential uses ${snap.stored}, other credentials in the vault use ${other.join(', ')}); normalize every credential of the account on one key first (seed 003, step 1). Nothing was changed`,
     );
   }
+  if (snap.usedElsewhere.includes(snap.stored)) {
+    // Retiring the old key would break the other credentials that hold it: one credential per account.
+    refuse(
+      `${input.account}: other credentials in the vault hold the same key (${snap.stored}) as the rotated one; the old key could not be retired without breaking them. Keep one credential per account (point compute environments at it) and rotate that one. Nothing was changed`,
+    );
+  }
   const from = snap.stored;
   const spare = snap.slots.find((s) => s !== from) ?? null;
   status.from = from;
@@ -114,7 +120,19 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   done('switch', `stored credential now uses ${to}`);
 
   begin('verify');
-  await rotationVerify(target);
+  try {
+    await rotationVerify(target);
+  } catch (err) {
+    // The fresh key was never proven. Where the old slot can be read back, the credential goes back
+    // to it (still valid: nothing retired it), so a failed rotation leaves the proven key stored and
+    // a later rotation starts from there with its full grace period.
+    if (snap.fixedSlots) {
+      begin('switch-back');
+      await rotationStore(target, from);
+      done('switch-back', `verify failed; stored credential uses ${from} again`);
+    }
+    throw err;
+  }
   done('verify');
 
   begin('grace');

@@ -186,6 +186,20 @@ export async function describeBatchKeys(credential: TokenCredential, account: Ba
   }
 }
 
+/** The account's data-plane endpoint (host, as ARM gives it), read without asking for keys. */
+export async function batchAccountEndpoint(credential: TokenCredential, account: BatchAccountRef, opts: BatchKeysOptions = {}): Promise<string> {
+  validateRef(account);
+  const client = createBatchManagementClient(credential, account.subscriptionId, opts);
+  let endpoint: string | undefined;
+  try {
+    endpoint = (await client.batchAccountOperations.get(account.resourceGroup, account.accountName)).accountEndpoint;
+  } catch (err) {
+    throw sanitizeAzureError(err, 'get', account);
+  }
+  if (!endpoint) throw new InvalidInputError(`${where(account)}: Azure did not give the account's endpoint`);
+  return endpoint;
+}
+
 /** Regenerates one key and returns both. Refuses (InvalidInputError) when shared keys are off. */
 export async function regenerateBatchKey(credential: TokenCredential, account: BatchAccountRef, keyName: BatchKeyName, opts: BatchKeysOptions = {}): Promise<BatchKeys> {
   validateRef(account);

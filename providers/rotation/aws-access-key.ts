@@ -29,9 +29,12 @@ import type { VaultApi } from '../../store/types';
 import type { RotationSnapshot, RotationTarget } from '../../workflows/rotation-types';
 import { verifyAwsCredential } from '../aws/credentials';
 import { isAwsCode, sanitizeAwsError } from '../aws/errors';
-import { AuthenticationFailedError, InvalidInputError, RotationRefusedError } from '../errors';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, RotationRefusedError } from '../errors';
 import { refuseIfInUse, rotatedCredential, type SlotUse } from './common';
 import type { RotationKindImpl, RotatorDeps, TwoSlotRotator } from './types';
+
+/** How long a freshly stored key's refusal counts as IAM propagation (AWS: usually seconds). */
+export const NEW_KEY_PROPAGATION_MS = 2 * 60_000;
 
 const CREDENTIAL_KIND = 'aws';
 const DEFAULT_REGION = 'us-east-1';
@@ -219,6 +222,17 @@ export const awsAccessKeyRotation: RotationKindImpl = {
       const s = new KeySession(await ownKey(vault, credentialId), deps, label, of);
       try {
         return await fn(s);
+      } catch (err) {
+        // A key stored moments ago (a retried step after a lost answer signs with it) can be refused
+        // while IAM still propagates it: that is worth a retry, not the end of the rotation.
+        if (err instanceof AuthenticationFailedError) {
+          const meta = await vault.getCredential(credentialId);
+          const replaced = Date.parse(meta.updatedAt) > Date.parse(meta.createdAt);
+          if (replaced && Date.now() - Date.parse(meta.updatedAt) < NEW_KEY_PROPAGATION_MS) {
+            throw new ConnectionError(`${err.message} (the key was stored moments ago and may still be propagating in IAM)`);
+          }
+        }
+        throw err;
       } finally {
         s.destroy();
       }

@@ -5,8 +5,7 @@
  */
 import { ValidationError } from '../../store/errors';
 import type { RotationTarget } from '../../workflows/rotation-types';
-import { describeBatchKeys, regenerateBatchKey, verifyBatchKey, type BatchAccountRef, type BatchKeyName } from '../azure/batch-keys';
-import { InvalidInputError } from '../errors';
+import { batchAccountEndpoint, describeBatchKeys, regenerateBatchKey, verifyBatchKey, type BatchAccountRef, type BatchKeyName } from '../azure/batch-keys';
 import { azureManagement, managementSubscription } from './azure';
 import { requireResourceGroup, rotatedCredential } from './common';
 import { fixedSlotRotator } from './fixed-slots';
@@ -57,9 +56,8 @@ export const azureBatchRotation: RotationKindImpl = {
       },
       regenerate: async (slot) => void (await regenerateBatchKey(mgmt.credential, account, slot, mgmt.opts)),
       async verify(key) {
-        const d = await describeBatchKeys(mgmt.credential, account, mgmt.opts);
-        if (!d.accountEndpoint) throw new InvalidInputError(`${label(account)}: Azure did not give the account's endpoint`);
-        await verifyBatchKey(d.accountEndpoint, account.accountName, key, deps.azure?.ca ? { ca: deps.azure.ca } : {});
+        const endpoint = await batchAccountEndpoint(mgmt.credential, account, mgmt.opts);
+        await verifyBatchKey(endpoint, account.accountName, key, deps.azure?.ca ? { ca: deps.azure.ca } : {});
       },
     });
   },

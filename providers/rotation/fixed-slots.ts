@@ -7,7 +7,7 @@
 import type { VaultApi } from '../../store/types';
 import type { RotationSnapshot } from '../../workflows/rotation-types';
 import { InvalidInputError } from '../errors';
-import { refuseIfInUse, slotUse, type SlotUse } from './common';
+import { refuseIfInUse, slotOf, slotUse, type SlotUse } from './common';
 import type { TwoSlotRotator } from './types';
 
 export type AccountKeys<S extends string> = { allowed: true; keys: Record<S, string> } | { allowed: false; reason: string };
@@ -67,9 +67,10 @@ export function fixedSlotRotator<S extends string>(spec: FixedSlotSpec<S>): TwoS
     async store(slot) {
       const name = slotName(slot);
       const keys = await keysOf();
-      if ((await use(keys)).stored === name) return;
-      const current = await vault.readCredential(credentialId);
-      await vault.replaceCredentialSecret(credentialId, { [spec.secretField]: keys[name] }, { [spec.secretField]: current.secret[spec.secretField] ?? '' });
+      // Compare-and-swap on the value read here: a concurrent change makes the write refuse, and retry.
+      const current = (await vault.readCredential(credentialId)).secret[spec.secretField] ?? '';
+      if (slotOf(current, keys) === name) return;
+      await vault.replaceCredentialSecret(credentialId, { [spec.secretField]: keys[name] }, { [spec.secretField]: current });
     },
 
     async verifyStored() {

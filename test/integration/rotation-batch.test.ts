@@ -199,6 +199,37 @@ describe('azure-batch-key rotation', () => {
     expect(state.error).toMatch(/both keys are in use/);
   });
 
+  test('another credential holding the same key: refused before anything changes (retiring it would break that one)', async () => {
+    const { acct, credentialId } = await account();
+    await broker.vault.createCredential({
+      workspaceId,
+      name: `twin-${acct.name}`,
+      kind: 'azure-shared-key',
+      fields: { batchAccountName: acct.name, batchKey: acct.primary, storageAccountName: `tw${acct.name}`, storageKey: randomBytes(64).toString('base64') },
+    });
+    const before = { primary: acct.primary, secondary: acct.secondary };
+    const { workflowId } = await rotations.start(request(credentialId));
+    await expect(rotations.wait(workflowId)).rejects.toMatchObject({ cause: { type: 'RotationRefusedError', message: expect.stringMatching(/hold the same key \(Primary\)/) } });
+    expect({ primary: acct.primary, secondary: acct.secondary }).toEqual(before);
+    expect(fake.callsOf('regenerateKeys').filter((c) => c.account === acct.name)).toHaveLength(0);
+  });
+
+  test('a verify the data plane refuses outright: the credential goes back to the old, still valid key, and nothing is retired', async () => {
+    const { acct, credentialId } = await account();
+    const oldPrimary = acct.primary;
+    // The data plane answers the verify call with a 400 (non-retryable for the verify step).
+    fake.failNext(1, { kinds: ['dataplane'], status: 400, code: 'InvalidHeaderValue' });
+    const { workflowId } = await rotations.start(request(credentialId));
+    await expect(rotations.wait(workflowId)).rejects.toMatchObject({ cause: { cause: { type: 'InvalidInputError' } } });
+    expect(await storedKey(credentialId)).toBe(oldPrimary);
+    expect(acct.primary).toBe(oldPrimary);
+    expect(await works(acct, oldPrimary)).toBe(true);
+    const regens = fake.callsOf('regenerateKeys').filter((c) => c.account === acct.name && c.status === 200).map((c) => c.detail);
+    expect(regens).toEqual(['Secondary']);
+    const state = await rotations.state(workflowId);
+    expect(state.status?.steps.map((x) => x.step)).toEqual(['inspect', 'regenerate-spare', 'switch', 'switch-back']);
+  });
+
   test('a stored key that matches neither key is refused, nothing changes', async () => {
     const { acct, credentialId } = await account();
     await broker.vault.replaceCredentialSecret(credentialId, { batchKey: randomBytes(64).toString('base64') });

@@ -13,7 +13,7 @@ import type { IAM } from '@aws-sdk/client-iam';
 import { STS } from '@aws-sdk/client-sts';
 import { verifyAwsCredential } from '../../credentials/aws';
 import { asPolicy } from '../../providers/aws/policies';
-import { AuthenticationFailedError, InvalidInputError, RotationRefusedError } from '../../providers/errors';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, RotationRefusedError } from '../../providers/errors';
 import { awsAccessKeyRotation } from '../../providers/rotation/aws-access-key';
 import type { RotatorDeps, TwoSlotRotator } from '../../providers/rotation/types';
 import { ConflictError, ValidationError } from '../../store/errors';
@@ -22,6 +22,7 @@ import { ROTATION_WORKFLOW_ID_RE, rotationWorkflowId, type RotationTarget } from
 import { leaks, useCredentialVault } from '../harness/credential-vault';
 import { freePort } from '../harness/process';
 import { adminIam, createUser, startMoto, uniqueName, type BrokerUser, type MotoServer } from '../harness/moto';
+import { startFaultProxy } from '../harness/fault-proxy';
 import { rejectionCatcher } from '../harness/caught';
 
 /** What a user needs to rotate its own keys (moto does not enforce it; real IAM does). */
@@ -315,6 +316,30 @@ describe('aws-access-key rotation against moto', () => {
     expect(err).toBeInstanceOf(AuthenticationFailedError);
     // And nothing else proceeds with it.
     expect(await caught(r.inspect())).toBeInstanceOf(InvalidInputError);
+  });
+
+  test('a freshly stored key refused (IAM still propagating it) is a retryable ConnectionError; an old refused key stays AuthenticationFailedError', async () => {
+    const proxy = await startFaultProxy({ target: moto.endpoint, share: 0, eligible: () => false });
+    try {
+      const { user, cred } = await userWithKey();
+      const r = await rotator(cred, deps(proxy.endpoint));
+      // Never replaced: a refusal is the credential's fault.
+      proxy.revoke(user.accessKeyId);
+      expect(await caught(r.inspect())).toBeInstanceOf(AuthenticationFailedError);
+
+      const { user: u2, cred: c2 } = await userWithKey();
+      const r2 = await rotator(c2, deps(proxy.endpoint));
+      await new Promise((res) => setTimeout(res, 5));
+      const k1 = await r2.regenerate(null);
+      expect(k1).not.toBe(u2.accessKeyId);
+      // The retried step signs with the key stored a moment ago, which AWS may not know yet everywhere.
+      proxy.revoke(k1);
+      const err = await caught(r2.inspect());
+      expect(err).toBeInstanceOf(ConnectionError);
+      expect(err.message).toMatch(/may still be propagating/);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('an unreachable endpoint is a sanitized ConnectionError', async () => {
