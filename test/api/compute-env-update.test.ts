@@ -9,9 +9,7 @@ import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { buildApiServer } from '../../api/server';
-import { runCli, type CliIo } from '../../client/cli';
 import { credentialKind as realCredentialKind, type CredentialKind } from '../../credentials';
 import { hpcPlatform } from '../../providers/hpc/config';
 import { platformSpec as realPlatformSpec } from '../../providers/platforms';
@@ -19,6 +17,7 @@ import { ValidationError } from '../../store/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import { CapturingLogger, distinctiveValue, FakeRuns, httpRequest, tokenKind, uniqueName } from './helpers';
+import { runCliCaptured, type CliResult } from '../harness/cli';
 
 const OLD_FINGERPRINT = 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
 const NEW_FINGERPRINT = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU';
@@ -230,23 +229,8 @@ describe('PATCH /v1/workspaces/:workspace/compute-envs/:name', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function cli(args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (s: string) => out.push(s) },
-    stderr: { write: (s: string) => err.push(s) },
-    stdin: Readable.from([]) as unknown as CliIo['stdin'],
-    env: {},
-  };
-  const code = await runCli(['--api', apiUrl, ...args], io);
-  const r = { code, stdout: out.join(''), stderr: err.join('') };
+  const r = await runCliCaptured(['--api', apiUrl, ...args]);
   seen.push(r.stdout, r.stderr);
   return r;
 }

@@ -4,12 +4,11 @@
  * test/integration/vault-key-rotation.test.ts): what the CLI sends, prints and refuses.
  */
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import { buildApiServer } from '../../api/server';
-import { runCli, type CliIo } from '../../client/cli';
 import type { VaultKeyRotationsApi, VaultKeyRotationState, VaultKeyScheduleInfo, VaultKeyScheduleRequest } from '../../client/vault-key';
 import { ConflictError, NotFoundError } from '../../store/errors';
 import { CapturingLogger, FakeRuns, openTestVault, type TestVault } from './helpers';
+import { runCliCaptured, type CliResult } from '../harness/cli';
 
 class FakeVaultKeyRotations implements VaultKeyRotationsApi {
   readonly calls: string[] = [];
@@ -85,17 +84,8 @@ afterAll(async () => {
   await tv?.close();
 });
 
-async function cli(args: string[], api = url): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (s: string) => out.push(s) },
-    stderr: { write: (s: string) => err.push(s) },
-    stdin: Readable.from([]) as unknown as CliIo['stdin'],
-    env: {},
-  };
-  const code = await runCli(['--api', api, ...args], io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
+function cli(args: string[], api = url): Promise<CliResult> {
+  return runCliCaptured(['--api', api, ...args]);
 }
 
 test('start --wait prints the result; a second start while one runs is a conflict', async () => {

@@ -17,7 +17,6 @@
  * The shared-key signature is recomputed here independently of providers/azure/shared-key.ts, so the
  * tests compare two implementations of the spec.
  */
-import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -25,6 +24,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeTestCerts } from './test-ca';
 
 export interface FakeClient {
   tenantId: string;
@@ -126,17 +126,6 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** Generates a CA and a server certificate for 127.0.0.1/localhost signed by it. */
-function makeCerts(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const f = (n: string) => path.join(dir, n);
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=secret-broker azure-fake test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
-  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('ext.cnf')]);
-  fs.rmSync(f('ca.key'));
-  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
-}
 
 /** The Batch SharedKey string-to-sign, written separately from the provider's signer. */
 function expectedStringToSign(req: IncomingMessage, account: string, url: URL): string {
@@ -175,7 +164,7 @@ export class AzureFake {
   static async start(): Promise<AzureFake> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-fake-'));
     try {
-      const { caFile, certFile, keyFile } = makeCerts(dir);
+      const { caFile, certFile, keyFile } = makeTestCerts(dir, 'secret-broker azure-fake test CA');
       const ref: { fake?: AzureFake } = {};
       const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (req, res) => {
         const fake = ref.fake;

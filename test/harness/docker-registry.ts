@@ -18,11 +18,12 @@
  *
  * The binary missing is an error naming the install script: the suites fail, they never skip.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeTestCerts } from './test-ca';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
 
 export const REGISTRY_BIN = process.env.SECRET_BROKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
@@ -62,16 +63,6 @@ export function htpasswdLine(user: string, password: string): string {
   return line;
 }
 
-function makeCerts(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const f = (n: string) => path.join(dir, n);
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=secret-broker docker-registry test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
-  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('ext.cnf')]);
-  fs.rmSync(f('ca.key'));
-  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
-}
 
 export class DockerRegistry {
   private proc: ServerProcess | undefined;
@@ -94,7 +85,7 @@ export class DockerRegistry {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-registry-'));
     try {
       const port = await freePort();
-      const tls = opts.tls ? makeCerts(dir) : undefined;
+      const tls = opts.tls ? makeTestCerts(dir, 'secret-broker docker-registry test CA') : undefined;
       const htpasswdFile = path.join(dir, 'htpasswd');
       fs.writeFileSync(htpasswdFile, '', { mode: 0o600 });
       const lines = [

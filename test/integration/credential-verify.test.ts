@@ -11,7 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildApiServer } from '../../api/server';
-import { runCli, type CliIo } from '../../client/cli';
 import { BUILT_IN_ROLES } from '../../providers/azure/managed-identity';
 import type { VerifyReport } from '../../providers/credential-verify';
 import { FakeRuns } from '../api/helpers';
@@ -23,6 +22,7 @@ import { startAzurite, type AzuriteBlob } from '../harness/azurite';
 import { DockerRegistry } from '../harness/docker-registry';
 import { adminIam, createUser, startMoto, uniqueName, type MotoServer } from '../harness/moto';
 import { startSshd, type Sshd } from '../harness/sshd';
+import { runCliCaptured } from '../harness/cli';
 
 const SUB = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
 const TENANT = '1f2e3d4c-5b6a-4987-a6b5-c4d3e2f1a0b9';
@@ -218,11 +218,7 @@ describe('verify per kind', () => {
 
 describe('secret-broker credentials verify', () => {
   async function cli(args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const sink = (a: string[]) => ({ write: (s: string) => (a.push(s), true) }) as unknown as NodeJS.WritableStream;
-    const code = await runCli(['--api', api, ...args], { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: {} } as unknown as CliIo);
-    const r = { code, stdout: out.join(''), stderr: err.join('') };
+    const r = await runCliCaptured(['--api', api, ...args]);
     for (const s of secrets) expect(r.stdout + r.stderr).not.toContain(s);
     return r;
   }

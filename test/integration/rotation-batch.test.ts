@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { buildApiServer } from '../../api/server';
-import { runCli, type CliIo } from '../../client/cli';
 import { CredentialRotations } from '../../client/rotations';
 import { verifyBatchKey } from '../../providers/azure/batch-keys';
 import { ConflictError, ValidationError } from '../../store/errors';
@@ -16,6 +15,7 @@ import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
 import { eventually, startTestBroker, type TestBroker } from '../harness/broker';
 import { createCrashAfter } from '../harness/crash-after';
 import { historyText } from '../harness/history';
+import { runCliCaptured } from '../harness/cli';
 
 const SUB = '3f2a7c9e-1b4d-4e8f-9a6c-5d7e8f9a0b1c';
 const TENANT = '9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -451,13 +451,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
 
 describe('the CLI: rotations start --wait, schedules', () => {
   const served = serveApi();
-  async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const sink = (a: string[]) => ({ write: (s: string) => (a.push(s), true) }) as unknown as NodeJS.WritableStream;
-    const code = await runCli(['--api', served.url, ...args], { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: {} } as unknown as CliIo);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  }
+  const cli = (args: string[]) => runCliCaptured(['--api', served.url, ...args]);
   const target = (name: string) => [name, '--workspace', served.workspace, '--kind', 'azure-batch-key', '--management-credential', 'azure-mgmt', '--resource-group', RG];
 
   test('rotations start --wait prints each step and ends on the new slot; no key printed', async () => {

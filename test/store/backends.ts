@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ValidationError } from '../../store/errors';
+import { ValidationError, VaultKeyError } from '../../store/errors';
 import { openDb, pgliteDir } from '../../store/db';
-import type { VaultOptions } from '../../store/vault';
+import { openVault, type VaultOptions } from '../../store/vault';
 import type { CredentialKind } from '../../credentials';
 import type { PlatformSpec } from '../../providers/platforms';
 import { platformSpec } from '../../providers/platforms';
@@ -163,4 +163,17 @@ export function vaultOptions(loc: Location, extra: Partial<VaultOptions> = {}): 
     platformSpecs: testPlatformSpecs,
     ...extra,
   };
+}
+
+/** Opening with `opts` must be refused with a VaultKeyError; returns it for the caller's message checks. */
+export async function openRefusal(opts: VaultOptions): Promise<VaultKeyError> {
+  const err = await openVault(opts).then(
+    async (v) => {
+      await v.close();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(VaultKeyError);
+  return err as VaultKeyError;
 }

@@ -4,10 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { keyIdOf } from '../../store/crypto';
 import { openDb } from '../../store/db';
-import { VaultKeyError } from '../../store/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault, type VaultOptions } from '../../store/vault';
-import { BACKENDS, useBackend, vaultOptions, type Location } from './backends';
+import { BACKENDS, openRefusal, useBackend, vaultOptions, type Location } from './backends';
 
 const b64 = (k: Buffer) => k.toString('base64');
 
@@ -30,17 +29,7 @@ async function expectReadable(opts: VaultOptions, ids: { secretId: string; crede
   }
 }
 
-async function refusal(opts: VaultOptions): Promise<Error> {
-  const err = await openVault(opts).then(
-    async (v) => {
-      await v.close();
-      return undefined;
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VaultKeyError);
-  return err as Error;
-}
+const refusal = openRefusal;
 
 async function canaryIds(loc: Location): Promise<string[]> {
   const db = await openDb(loc);

@@ -3,22 +3,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
-import { runCli, type CliIo } from '../../client/cli';
 import { openVault } from '../../store/vault';
+import { runCliCaptured } from '../harness/cli';
 
-async function cli(args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (s: string) => out.push(s) },
-    stderr: { write: (s: string) => err.push(s) },
-    stdin: Readable.from([]) as unknown as CliIo['stdin'],
-    env,
-  };
-  const code = await runCli(args, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = (args: string[], env: Record<string, string>) => runCliCaptured(args, env);
 
 test('vault rewrap moves every record to a new key file; the value survives and the old key is retired', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-rewrap-cli-'));

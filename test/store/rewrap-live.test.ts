@@ -10,7 +10,7 @@ import { keyIdOf } from '../../store/crypto';
 import { VaultKeyError } from '../../store/errors';
 import type { RewrapProgress, VaultApi } from '../../store/types';
 import { openVault, type VaultOptions } from '../../store/vault';
-import { BACKENDS, useBackend, vaultOptions, type Location } from './backends';
+import { BACKENDS, openRefusal, useBackend, vaultOptions, type Location } from './backends';
 
 interface Stored {
   name: string;
@@ -66,15 +66,8 @@ async function expectOpensAndReads(opts: VaultOptions, w: Written): Promise<void
 }
 
 async function expectRefused(opts: VaultOptions): Promise<void> {
-  const err = await openVault(opts).then(
-    async (v) => {
-      await v.close();
-      return undefined;
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VaultKeyError);
-  expect((err as Error).message).toMatch(/does not open this vault/);
+  const err = await openRefusal(opts);
+  expect(err.message).toMatch(/does not open this vault/);
 }
 
 const readKey = (file: string) => Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');

@@ -7,7 +7,7 @@ import { VaultKeyError } from '../../store/errors';
 import { rewrapVault } from '../../store/rewrap';
 import type { RewrapProgress, VaultApi } from '../../store/types';
 import { openVault, type VaultOptions } from '../../store/vault';
-import { BACKENDS, useBackend, vaultOptions, type Location } from './backends';
+import { BACKENDS, openRefusal, useBackend, vaultOptions, type Location } from './backends';
 
 interface Written {
   secrets: { name: string; scope: 'workspace' | 'user'; secretId: string; value: string }[];
@@ -45,16 +45,9 @@ async function expectAllReadable(opts: VaultOptions, w: Written): Promise<void> 
 
 /** Opening is refused, naming the key the vault needs and the caller lacks. */
 async function expectRefused(opts: VaultOptions, needed: string): Promise<void> {
-  const err = await openVault(opts).then(
-    async (v) => {
-      await v.close();
-      return undefined;
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VaultKeyError);
-  expect((err as Error).message).toMatch(new RegExp(`sealed under [^.]*${needed}`));
-  expect((err as Error).message).toMatch(new RegExp(`key with id ${needed}`));
+  const err = await openRefusal(opts);
+  expect(err.message).toMatch(new RegExp(`sealed under [^.]*${needed}`));
+  expect(err.message).toMatch(new RegExp(`key with id ${needed}`));
 }
 
 const readKey = (file: string) => Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
