@@ -20,12 +20,12 @@ import type { VaultApi } from '../store/types';
 import { verifyAwsCredential } from './aws/credentials';
 import { batchAccountEndpoint, sanitizeAzureError, verifyBatchKey } from './azure/batch-keys';
 import { verifyManagedIdentity } from './azure/managed-identity';
+import { RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE } from './azure/names';
 import { blobEndpointFor, verifyStorageKey } from './azure/storage-keys';
 import { parseHpcConfig } from './hpc/config';
 import { loadPrivateKey, withSession } from './hpc/ssh-session';
 import { verifyRegistryCredential } from './registry/verify';
 import { azureManagementFor } from './rotation/azure';
-import { RESOURCE_GROUP_RE } from './rotation/common';
 import type { RotatorDeps } from './rotation/types';
 
 export interface VerifyCredentialOptions {
@@ -75,7 +75,7 @@ async function run(checks: CredentialCheck[], check: string, fn: () => Promise<s
 export async function verifyCredential(vault: VaultApi, credentialId: string, deps: VerifyDeps, opts: VerifyCredentialOptions = {}): Promise<VerifyReport> {
   const cred = await vault.readCredential(credentialId);
   if (opts.resourceGroup !== undefined && !RESOURCE_GROUP_RE.test(opts.resourceGroup)) {
-    throw new ValidationError('resourceGroup', 'must be 1 to 90 letters, digits, -, _, ., ( or ), not ending in a period');
+    throw new ValidationError('resourceGroup', `must be ${RESOURCE_GROUP_RULE}`);
   }
   if (opts.managementCredentialId !== undefined) {
     const m = await vault.getCredential(opts.managementCredentialId);

@@ -16,6 +16,7 @@ import * as https from 'node:https';
 import { BatchManagementClient } from '@azure/arm-batch';
 import type { TokenCredential } from '@azure/identity';
 import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../errors';
+import { NETWORK_CODES, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, safeCode, TLS_CODES } from './names';
 import { batchAuthorization, decodeBatchKey } from './shared-key';
 
 export type BatchKeyName = 'Primary' | 'Secondary';
@@ -70,17 +71,11 @@ export function sharedKeyDisabledError(a: BatchAccountRef): InvalidInputError {
 function validateRef(a: BatchAccountRef): void {
   const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   if (!guid.test(a.subscriptionId)) throw new InvalidInputError('subscriptionId: must be a GUID');
-  if (!/^[-\w._()]{1,90}$/.test(a.resourceGroup) || a.resourceGroup.endsWith('.')) throw new InvalidInputError('resourceGroup: 1 to 90 letters, digits, -, _, ., ( or ), not ending in a period');
+  if (!RESOURCE_GROUP_RE.test(a.resourceGroup)) throw new InvalidInputError(`resourceGroup: ${RESOURCE_GROUP_RULE}`);
   if (!/^[a-z0-9]{3,24}$/.test(a.accountName)) throw new InvalidInputError('accountName: 3 to 24 lower-case letters and digits');
 }
 
-/** A plain identifier from a server (error codes), or undefined: nothing free-form gets through. */
-function safeCode(v: unknown): string | undefined {
-  return typeof v === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,80}$/.test(v) ? v : undefined;
-}
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'REQUEST_SEND_ERROR', 'UND_ERR_SOCKET']);
-const TLS_CODES = /^(?:CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|ERR_TLS_|ERR_SSL_)/;
 const SHARED_KEY_DISABLED_CODES = new Set(['OperationNotAllowed', 'SharedKeyAuthenticationNotAllowed', 'KeyBasedAuthenticationNotPermitted']);
 
 const IDENTITY_ERRORS = new Set(['AuthenticationError', 'AuthenticationRequiredError', 'CredentialUnavailableError', 'AggregateAuthenticationError']);

@@ -32,6 +32,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ACCOUNT_NAME_RE, GUID_RE, POOL_ID_RE } from '../../credentials/azure';
 import { InvalidInputError, PermissionDeniedError } from '../errors';
 import { createBatchManagementClient, sanitizeAzureError, type BatchAccountRef } from './batch-keys';
+import { RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE } from './names';
 
 // -- required roles -----------------------------------------------------------------------------
 
@@ -203,7 +204,6 @@ export interface ManagedIdentityFacts {
 
 // -- validation ---------------------------------------------------------------------------------
 
-const RESOURCE_GROUP_RE = /^[-\w.()]{0,89}[-\w()]$/;
 /** A user-assigned identity's resource id; fixed segments matched without regard to case, as ARM does. */
 const IDENTITY_RESOURCE_ID_RE =
   /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([-\w.()]{0,89}[-\w()])\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([A-Za-z0-9][\w-]{2,127})$/i;
@@ -231,7 +231,7 @@ function validateRef(ref: ManagedIdentityRef): void {
     return v;
   };
   if (!GUID_RE.test(str('subscriptionId'))) throw new InvalidInputError('subscriptionId: must be a GUID');
-  if (!RESOURCE_GROUP_RE.test(str('resourceGroup'))) throw new InvalidInputError('resourceGroup: 1 to 90 letters, digits, -, _, ., ( or ), not ending in a period');
+  if (!RESOURCE_GROUP_RE.test(str('resourceGroup'))) throw new InvalidInputError(`resourceGroup: ${RESOURCE_GROUP_RULE}`);
   if (!ACCOUNT_NAME_RE.test(str('batchAccountName'))) throw new InvalidInputError('batchAccountName: 3 to 24 lower-case letters and digits');
   if (!POOL_ID_RE.test(str('poolName'))) throw new InvalidInputError('poolName: 1 to 64 letters, digits, hyphens and underscores');
   if (!GUID_RE.test(str('identityClientId'))) throw new InvalidInputError("identityClientId: must be a GUID (the Client ID on the managed identity's overview)");
@@ -239,7 +239,7 @@ function validateRef(ref: ManagedIdentityRef): void {
     throw new InvalidInputError('identityResourceId: must be /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>');
   }
   if (ref.storageAccountName !== undefined && !ACCOUNT_NAME_RE.test(str('storageAccountName'))) throw new InvalidInputError('storageAccountName: 3 to 24 lower-case letters and digits');
-  if (ref.storageResourceGroup !== undefined && !RESOURCE_GROUP_RE.test(str('storageResourceGroup'))) throw new InvalidInputError('storageResourceGroup: 1 to 90 letters, digits, -, _, ., ( or ), not ending in a period');
+  if (ref.storageResourceGroup !== undefined && !RESOURCE_GROUP_RE.test(str('storageResourceGroup'))) throw new InvalidInputError(`storageResourceGroup: ${RESOURCE_GROUP_RULE}`);
 }
 
 // -- helpers ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
 import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../errors';
 import { sanitizeAzureError } from './batch-keys';
+import { NETWORK_CODES, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, safeCode, TLS_CODES } from './names';
 
 export type StorageKeyName = 'key1' | 'key2';
 
@@ -85,20 +86,12 @@ export function isStorageSharedKeyDisabled(err: unknown): boolean {
 
 function validateRef(a: StorageAccountRef): void {
   if (!GUID_RE.test(a.subscriptionId)) throw new InvalidInputError('subscriptionId: must be a GUID');
-  if (!/^[-\w._()]{1,90}$/.test(a.resourceGroup) || a.resourceGroup.endsWith('.')) {
-    throw new InvalidInputError('resourceGroup: 1 to 90 letters, digits, -, _, ., ( or ), not ending in a period');
-  }
+  if (!RESOURCE_GROUP_RE.test(a.resourceGroup)) throw new InvalidInputError(`resourceGroup: ${RESOURCE_GROUP_RULE}`);
   if (!ACCOUNT_NAME_RE.test(a.accountName)) throw new InvalidInputError('accountName: 3 to 24 lower-case letters and digits');
 }
 
-/** A plain identifier from a server (error codes), or undefined: nothing free-form gets through. */
-function safeCode(v: unknown): string | undefined {
-  return typeof v === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,80}$/.test(v) ? v : undefined;
-}
 
 const OURS = [AuthenticationFailedError, InvalidInputError, PermissionDeniedError, ConnectionError, ThrottledError];
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'REQUEST_SEND_ERROR', 'UND_ERR_SOCKET']);
-const TLS_CODES = /^(?:CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|ERR_TLS_|ERR_SSL_)/;
 /** Codes Azure Storage uses when shared keys are off (data plane; the management plane's is uncertain). */
 const SHARED_KEY_DISABLED_CODES = new Set(['KeyBasedAuthenticationNotPermitted', 'SharedKeyAuthenticationNotAllowed']);
 

@@ -49,6 +49,7 @@ import { verifyRegistryCredential } from '../registry/verify';
 import { azureManagement, managementSubscription } from './azure';
 import { refuseIfInUse, requireResourceGroup, rotatedCredential, sameSecret, type SlotUse } from './common';
 import type { RotationKindImpl, RotatorDeps, TwoSlotRotator } from './types';
+import { safeCode } from '../azure/names';
 
 const SLOTS: readonly TokenPasswordSlot[] = TOKEN_PASSWORD_SLOTS;
 /** ACR's rules (REST API spec): registry names 5-50 letters and digits; token names 5-50 letters, digits and hyphens. */
@@ -85,10 +86,6 @@ async function tokenOf(target: RotationTarget, vault: VaultApi): Promise<AcrToke
   return { subscriptionId, resourceGroup, registryName, tokenName, credentialId: cred.id, registryServer: String(cred.public.registryServer) };
 }
 
-/** A plain identifier from a server, or undefined. */
-function safeCode(v: unknown): string | undefined {
-  return typeof v === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,80}$/.test(v) ? v : undefined;
-}
 
 function azureFailure(err: unknown, op: string, what: string): Error {
   const e = (err ?? {}) as { statusCode?: unknown; code?: unknown };

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ValidationError } from '../../store/errors';
 import type { VaultApi } from '../../store/types';
 import { ROTATED_CREDENTIAL_KIND, type RotationTarget } from '../../workflows/rotation-types';
+import { RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE } from '../azure/names';
 import { RotationRefusedError } from '../errors';
 
 /** Constant-time equality of two secrets of any length. */
@@ -71,11 +72,9 @@ export async function rotatedCredential(target: RotationTarget, vault: VaultApi)
   return { id: meta.id, public: meta.public };
 }
 
-export const RESOURCE_GROUP_RE = /^[-\w.()]{0,89}[-\w()]$/;
-
 export function requireResourceGroup(target: RotationTarget): string {
   const rg = target.resourceGroup;
   if (typeof rg !== 'string' || rg === '') throw new ValidationError('resourceGroup', 'is required for Azure rotations');
-  if (!RESOURCE_GROUP_RE.test(rg)) throw new ValidationError('resourceGroup', 'must be 1 to 90 letters, digits, -, _, ., ( or ), not ending in a period');
+  if (!RESOURCE_GROUP_RE.test(rg)) throw new ValidationError('resourceGroup', `must be ${RESOURCE_GROUP_RULE}`);
   return rg;
 }
