@@ -6,17 +6,15 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PlainSecret, RunContext, SecretTarget } from '../providers/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import {
-  ErrorType,
-  RUN_ID_PATTERN,
-  RUN_ID_RULE,
-  type MissingPermission,
   type PipelineRunInput,
   type PushResult,
   type RemoteRef,
   type ResolvedRun,
   type SecretRef,
-} from '../workflows/shared';
+} from '../domain/run';
 import { toFailure } from './errors';
+import { ErrorType, describeMissing } from '../domain/errors';
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
 
 export interface ActivityDeps {
   vault: VaultApi;
@@ -36,20 +34,13 @@ export interface RefsInput {
 
 export type DeleteResult = { ref: RemoteRef; outcome: 'deleted' | 'not-found' | 'not-owned' }[];
 
-export function describeMissing(missing: MissingPermission[]): string {
-  return missing.map((m) => `${m.principal} lacks ${m.permission} on ${m.resource}`).join('; ');
-}
-
 export function createPipelineRunActivities(deps: ActivityDeps) {
   const { vault } = deps;
 
   async function computeEnvFor(run: PipelineRunInput): Promise<ComputeEnv> {
-    let ce: ComputeEnv;
-    try {
-      ce = await vault.getComputeEnv(run.computeEnvId);
-    } catch (err) {
-      throw ApplicationFailure.create({ type: ErrorType.ComputeEnvNotFound, message: `compute environment ${run.computeEnvId} not found`, nonRetryable: true, cause: err as Error });
-    }
+    // A missing one is a ComputeEnvNotFoundError (from the vault, non-retryable); a vault that did
+    // not answer is retried like any other failure.
+    const ce = await vault.getComputeEnv(run.computeEnvId);
     if (ce.workspaceId !== run.workspaceId) {
       throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `compute environment ${ce.name} does not belong to workspace ${run.workspaceId}`, nonRetryable: true });
     }

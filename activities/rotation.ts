@@ -7,7 +7,7 @@
 import { Context } from '@temporalio/activity';
 import { rotationKind, type RotatorDeps, type TwoSlotRotator } from '../providers/rotation';
 import type { VaultApi } from '../store/types';
-import type { RotationSnapshot, RotationTarget } from '../workflows/rotation-types';
+import type { RotationSnapshot, RotationTarget } from '../domain/rotation';
 import { toFailure } from './errors';
 
 export interface RotationDeps {

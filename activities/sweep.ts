@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { SecretTarget } from '../providers/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
-import type { RemoteRef } from '../workflows/shared';
+import type { RemoteRef } from '../domain/run';
 import { toFailure } from './errors';
 
 /** Whether a run's workflow still runs: a running workflow deletes its own secrets. */

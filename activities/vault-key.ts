@@ -5,9 +5,9 @@
  * starting another. Key ids and counts only leave this activity; never key material.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { VaultKeyError } from '../store/errors';
+import { ErrorType, VaultKeyError } from '../domain/errors';
 import type { VaultApi } from '../store/types';
-import { VAULT_KEY_ERROR_TYPE, type VaultKeyRotationResult, type VaultRewrapProgress } from '../workflows/vault-key';
+import type { VaultKeyRotationResult, VaultRewrapProgress } from '../domain/vault-key';
 import { toFailure } from './errors';
 
 export interface VaultKeyDeps {
@@ -39,7 +39,7 @@ export function createVaultKeyActivities(deps: VaultKeyDeps) {
       } catch (err) {
         if (err instanceof CancelledFailure) throw err;
         // A refusal (env mode without a next key, a key this vault does not hold) needs an operator, not a retry.
-        if (err instanceof VaultKeyError) throw ApplicationFailure.create({ type: VAULT_KEY_ERROR_TYPE, message: err.message, nonRetryable: true });
+        if (err instanceof VaultKeyError) throw ApplicationFailure.create({ type: ErrorType.VaultKey, message: err.message, nonRetryable: true });
         throw toFailure(err, [], 'vault master key rotation');
       }
     },

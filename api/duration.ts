@@ -2,7 +2,7 @@
  * Durations as people type them: a whole number and one unit, `90s`, `15m`, `12h`, `30d`. Nothing
  * else is accepted (no `1.5h`, no `1h30m`, no bare numbers), so a typo cannot become a surprise lease.
  */
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;

@@ -3,9 +3,8 @@
  * ValidationError, NotFoundError, ConflictError, VaultKeyError, and LaunchError) reach the client;
  * anything else is logged server-side (redacted) and answered with a generic 500.
  */
-import { ConflictError, NotFoundError, ValidationError, VaultKeyError } from '../store/errors';
-import { LaunchError } from '../client/types';
-import type { MissingPermission } from '../workflows/shared';
+import { ConflictError, NotFoundError, ValidationError, VaultKeyError, LaunchError } from '../domain/errors';
+import type { MissingPermission } from '../domain/run';
 
 export interface ErrorBody {
   error: string;
@@ -71,29 +70,6 @@ export function mapError(err: unknown, bodyLimit: number): MappedError {
 
 function validation(field: string, rule: string): MappedError {
   return { status: 400, body: { error: `${field}: ${rule}`, field, rule, code: 'validation' }, unexpected: false };
-}
-
-/**
- * Replace every occurrence of the given strings in `text`. Used on server-side log lines, so an
- * unexpected error whose message echoes part of a request cannot write a secret to the log.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s.length === 0) continue;
-    out = out.split(s).join('[REDACTED]');
-  }
-  return out;
-}
-
-/** Every string leaf of a parsed request body (values and credential fields), longest first. */
-export function stringLeaves(body: unknown, out: string[] = [], depth = 0): string[] {
-  if (depth > 20) return out;
-  if (typeof body === 'string') out.push(body);
-  else if (Array.isArray(body)) for (const v of body) stringLeaves(v, out, depth + 1);
-  else if (body && typeof body === 'object') for (const v of Object.values(body)) stringLeaves(v, out, depth + 1);
-  if (depth === 0) out.sort((a, b) => b.length - a.length);
-  return out;
 }
 
 /** A feature this API process was started without (503). */

@@ -1,14 +1,8 @@
-/**
- * Request bodies and path parameters, validated at the boundary with zod. Every object is strict
- * (unknown keys are refused), and every failure becomes a store/errors ValidationError naming the
- * field and the rule. No rule or message ever quotes the input: a refused body may hold a secret.
- */
-import { RUN_ID_PATTERN as RUN_ID_RE, RUN_ID_RULE } from '../workflows/shared';
 import { z } from 'zod';
-import { ValidationError } from '../store/errors';
-import { entityNameProblem, secretNameProblem, secretValueProblem } from '../store/rules';
+import { ValidationError } from '../domain/errors';
+import { entityNameProblem, secretNameProblem, secretValueProblem, RUN_ID_PATTERN as RUN_ID_RE, RUN_ID_RULE } from '../domain/rules';
 import { DURATION_RULE, isDuration } from './duration';
-import { ROTATION_KINDS } from '../workflows/rotation-types';
+import { ROTATION_KINDS } from '../domain/rotation';
 
 /** Largest request body the API reads (bytes). Larger bodies are refused with 413. */
 export const BODY_LIMIT_BYTES = 128 * 1024;

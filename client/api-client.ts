@@ -2,11 +2,11 @@
  * A small typed client for the broker's HTTP API (api/server.ts), used by the CLI. Built on
  * node:http(s) so a launch may wait as long as the broker needs (no client-side timeout).
  */
-import type { MissingPermission } from '../workflows/shared';
+import type { MissingPermission } from '../domain/run';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
-import type { Platform, ReadyResult, RunStatus } from '../workflows/shared';
+import type { Platform, ReadyResult, RunStatus } from '../domain/run';
 import type { RotationScheduleInfo, RotationStarted, RotationState } from './rotations';
 import type { VaultKeyRotationStarted, VaultKeyRotationState, VaultKeyScheduleInfo } from './vault-key';
 import type { VerifyReport } from '../providers/credential-verify';

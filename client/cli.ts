@@ -13,9 +13,9 @@ import { exportLines, json, keyValues, table } from './cli/format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './cli/io';
 import { addRotationCommands } from './cli/rotations';
 import { addVaultKeyCommands } from './cli/vault-key';
-import type { ReadyResult, RunStatus } from '../workflows/shared';
+import type { ReadyResult, RunStatus } from '../domain/run';
 import type { ComputeEnv } from '../store/types';
-import { secretNameProblem } from '../store/rules';
+import { secretNameProblem } from '../domain/rules';
 
 export type { CliIo } from './cli/io';
 export { UsageError } from './cli/io';

@@ -13,9 +13,10 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { MAX_LEASE_MS, pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
-import { ErrorType, RUN_ID_PATTERN, RUN_ID_RULE, TASK_QUEUE, pipelineRunWorkflowId, type MissingPermission, type PipelineRunInput, type ReadyResult, type RunStatus } from '../workflows/shared';
-import { ValidationError } from '../store/errors';
-import { LaunchError, type LaunchRequest, type PipelineRunsApi } from './types';
+import { TASK_QUEUE, pipelineRunWorkflowId, type MissingPermission, type PipelineRunInput, type ReadyResult, type RunStatus } from '../domain/run';
+import { ValidationError, ErrorType, LaunchError } from '../domain/errors';
+import { type LaunchRequest, type PipelineRunsApi } from './types';
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
 
 export class PipelineRuns implements PipelineRunsApi {
   constructor(

@@ -12,7 +12,7 @@ import {
   type ScheduleSummary,
 } from '@temporalio/client';
 import { rotationKind } from '../providers/rotation';
-import { ConflictError, NotFoundError, ValidationError } from '../store/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import type { VaultApi } from '../store/types';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../workflows/rotation';
 import {
@@ -26,11 +26,11 @@ import {
   type RotationResult,
   type RotationStatus,
   type RotationTarget,
-} from '../workflows/rotation-types';
+} from '../domain/rotation';
 import { PhaseKey } from '../workflows/search-attributes';
-import { TASK_QUEUE } from '../workflows/shared';
-import { VAULT_KEY_ROTATION_SCHEDULE_ID } from '../workflows/vault-key';
+import { TASK_QUEUE } from '../domain/run';
 import { onSchedule, runState, scheduleFacts, scheduleSpec, type RunState } from './schedules';
+import { VAULT_KEY_ROTATION_SCHEDULE_ID } from '../domain/vault-key';
 
 export { MIN_SCHEDULE_EVERY_MS } from './schedules';
 

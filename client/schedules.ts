@@ -13,7 +13,7 @@ import {
   type ScheduleSummary,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { NotFoundError, ValidationError } from '../store/errors';
+import { NotFoundError, ValidationError } from '../domain/errors';
 
 /** Schedules fire at most hourly: each firing rotates keys. */
 export const MIN_SCHEDULE_EVERY_MS = 60 * 60_000;

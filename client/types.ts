@@ -1,4 +1,4 @@
-import type { MissingPermission, PipelineRunInput, ReadyResult, RunStatus } from '../workflows/shared';
+import type { PipelineRunInput, ReadyResult, RunStatus } from '../domain/run';
 
 /** A launch: the run's input (as the workflow takes it), plus names for people reading the Web UI. */
 export interface LaunchRequest extends Omit<PipelineRunInput, 'resume'> {
@@ -20,18 +20,4 @@ export interface PipelineRunsApi {
   state(runId: string): Promise<RunStatus>;
   /** Wait until the workflow closes (secrets deleted) and return its final state. */
   waitClosed(runId: string): Promise<RunStatus>;
-}
-
-/** Launch refused: a missing secret, a failed verification, a duplicate run id. */
-export class LaunchError extends Error {
-  override readonly name = 'LaunchError';
-  constructor(
-    message: string,
-    readonly code: 'duplicate-run' | 'launch-failed' | 'not-found',
-    readonly type?: string,
-    /** For a failed access check: every missing permission with the statement that would grant it. */
-    readonly missing?: MissingPermission[],
-  ) {
-    super(message);
-  }
 }

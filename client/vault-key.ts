@@ -5,19 +5,16 @@
  * Key ids and counts pass through here, never key material.
  */
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, type ScheduleDescription } from '@temporalio/client';
-import { ConflictError, ValidationError } from '../store/errors';
+import { ConflictError, ValidationError } from '../domain/errors';
 import { PhaseKey } from '../workflows/search-attributes';
-import { TASK_QUEUE } from '../workflows/shared';
+import { TASK_QUEUE } from '../domain/run';
 import {
   rotateVaultMasterKey,
   scheduledVaultKeyRotation,
-  vaultKeyRotationStatusQuery,
-  VAULT_KEY_ROTATION_SCHEDULE_ID,
-  VAULT_KEY_ROTATION_WORKFLOW_ID,
-  type VaultKeyRotationResult,
-  type VaultKeyRotationStatus,
+  vaultKeyRotationStatusQuery
 } from '../workflows/vault-key';
 import { onSchedule, runState, scheduleFacts, scheduleSpec, type RunState } from './schedules';
+import { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID, type VaultKeyRotationResult, type VaultKeyRotationStatus } from '../domain/vault-key';
 
 export { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID };
 

@@ -7,7 +7,7 @@
  * Public fields: accessKeyId, roleArn, externalId (AWS: "the external ID is not a secret").
  * Secret fields: secretAccessKey, sessionToken (only with temporary ASIA keys).
  */
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import type { CredentialKind, ParsedCredential } from './kinds';
 
 const FIELDS = ['accessKeyId', 'secretAccessKey', 'sessionToken', 'roleArn', 'externalId'];

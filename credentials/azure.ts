@@ -14,7 +14,7 @@
  * Each refusal names the field and the rule; no message contains a key or secret value. Live checks
  * (`verify`) are not part of validation on save.
  */
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import type { CredentialKind, ParsedCredential } from './kinds';
 
 export const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -9,7 +9,7 @@
  * Secret fields: serviceAccountKey (the JSON, re-serialized).
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import type { CredentialKind, ParsedCredential } from './kinds';
 
 const FIELD = 'serviceAccountKey';

@@ -1,5 +1,5 @@
 /** Every credential kind the broker knows, by name. Add a kind: import it and list it here. */
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import type { CredentialKind } from './kinds';
 import { sshCredential } from './ssh';
 import { googleCredential } from './google';

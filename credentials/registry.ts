@@ -15,7 +15,7 @@
  * generates. A member storing a password from the portal or `az acr token credential generate` sets
  * it to the password they generated. Not secret: it names a slot, not a value.
  */
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import { optionalString, refuseUnknownFields, requiredString } from './azure';
 import type { CredentialKind, ParsedCredential } from './kinds';
 

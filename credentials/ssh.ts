@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { utils, type ParsedKey } from 'ssh2';
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import type { CredentialKind, ParsedCredential } from './kinds';
 
 const MAX_KEY_CHARS = 16_384;

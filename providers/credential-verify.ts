@@ -15,7 +15,7 @@
  *                           environment that uses it (its launch verify step)
  */
 import { ClientSecretCredential } from '@azure/identity';
-import { ValidationError } from '../store/errors';
+import { ValidationError } from '../domain/errors';
 import type { VaultApi } from '../store/types';
 import { verifyAwsCredential } from './aws/credentials';
 import { batchAccountEndpoint, sanitizeAzureError, verifyBatchKey } from './azure/batch-keys';

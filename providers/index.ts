@@ -2,11 +2,12 @@
  * Secret targets by platform. Add a platform: import its factory and list it here (its config
  * schema goes in providers/platforms.ts).
  */
-import type { ComputeEnvRecord, SecretTarget, TargetDeps, TargetFactory } from './types';
+import type { SecretTarget, TargetDeps, TargetFactory } from './types';
 import { createLocalTarget } from './local/target';
 import { createHpcTarget } from './hpc/target';
 import { createGcpTarget } from './gcp/target';
 import { createAwsTarget } from './aws/target';
+import { type ComputeEnvRecord } from '../domain/run';
 
 const FACTORIES: Record<string, TargetFactory> = {
   local: createLocalTarget,
@@ -21,4 +22,5 @@ export async function createTarget(ce: ComputeEnvRecord, deps: TargetDeps): Prom
   return factory(ce, deps);
 }
 
-export type { SecretTarget, TargetDeps, RunContext, ComputeEnvRecord, PlainSecret, DeleteOutcome, OwnedObject, VerifyResult } from './types';
+export type { SecretTarget, TargetDeps, RunContext, PlainSecret, DeleteOutcome, OwnedObject, VerifyResult } from './types';
+export { type ComputeEnvRecord } from '../domain/run';

@@ -3,8 +3,8 @@
  * it. Each platform parses its config (throwing store/errors ValidationError naming the field) and
  * says which credential kind it needs, if any. Add a platform: import its spec and list it here.
  */
-import type { Platform } from '../workflows/shared';
-import { ValidationError } from '../store/errors';
+import type { Platform } from '../domain/run';
+import { ValidationError } from '../domain/errors';
 import { localPlatform } from './local/config';
 import { hpcPlatform } from './hpc/config';
 import { gcpPlatform } from './gcp/config';

@@ -1,14 +1,4 @@
-import type { MissingPermission, Platform, PushResult, RemoteRef } from '../workflows/shared';
-
-/** A compute environment as the vault stores it (config is validated per platform). */
-export interface ComputeEnvRecord {
-  id: string;
-  workspaceId: string;
-  name: string;
-  platform: Platform;
-  config: Record<string, unknown>;
-  credentialId: string | null;
-}
+import type { ComputeEnvRecord, MissingPermission, Platform, PushResult, RemoteRef } from '../domain/run';
 
 /** Who a run belongs to: enough to tag, name and check ownership. */
 export interface RunContext {

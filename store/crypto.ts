@@ -11,7 +11,7 @@
  * ciphertext, 16-byte GCM tag.
  */
 import * as crypto from 'node:crypto';
-import { VaultIntegrityError } from './errors';
+import { VaultIntegrityError } from '../domain/errors';
 
 export const KEY_BYTES = 32;
 const IV_BYTES = 12;

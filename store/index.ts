@@ -1,8 +1,8 @@
 /** The vault: open it, rotate its master key, and the rules every door applies. */
 export { openVault, type VaultOptions } from './vault';
 export { rewrapVault, type RewrapOptions, type RewrapResult } from './rewrap';
-export * from './rules';
-export * from './errors';
+export * from '../domain/rules';
+export * from '../domain/errors';
 export type * from './types';
 export {
   MASTER_KEY_ENV,

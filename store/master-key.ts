@@ -23,7 +23,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KEY_BYTES, keyIdOf, type Kek } from './crypto';
-import { VaultKeyError } from './errors';
+import { VaultKeyError } from '../domain/errors';
 
 export const MASTER_KEY_ENV = 'BROKER_MASTER_KEY';
 export const MASTER_KEY_FILE_ENV = 'BROKER_MASTER_KEY_FILE';

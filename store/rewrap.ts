@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { aadFor, keyIdOf, rewrapKey, type Kek } from './crypto';
 import { toBuffer, type Queryable } from './db';
-import { VaultKeyError } from './errors';
+import { VaultKeyError } from '../domain/errors';
 import {
   checkKeyBuffer,
   fsyncDir,

@@ -1,5 +1,5 @@
-import type { Platform, SecretRef } from '../workflows/shared';
-import type { ComputeEnvRecord } from '../providers/types';
+import type { Platform, SecretRef } from '../domain/run';
+import { type ComputeEnvRecord } from '../domain/run';
 
 export type SecretScope = 'workspace' | 'user';
 

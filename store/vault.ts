@@ -10,14 +10,14 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { credentialKind as defaultCredentialKind, type CredentialKind } from '../credentials';
 import { platformSpec as defaultPlatformSpec, type PlatformSpec } from '../providers/platforms';
-import type { Platform, SecretRef } from '../workflows/shared';
+import type { Platform, SecretRef } from '../domain/run';
 import { aadFor, sealString, unsealString, type Kek, type Sealed } from './crypto';
 import { openDb, toBuffer, toIso, UNIQUE_VIOLATION, DbError, type Db, type Queryable, type Row } from './db';
-import { ConflictError, NotFoundError, ValidationError, VaultKeyError } from './errors';
+import { ConflictError, ValidationError, VaultKeyError, notFound } from '../domain/errors';
 import { keyConfigHint, Keyring } from './master-key';
 import { migrate } from './migrations';
 import { rewrapOpenStore } from './rewrap';
-import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from './rules';
+import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from '../domain/rules';
 import type {
   ComputeEnv,
   ComputeEnvPatch,
@@ -309,7 +309,7 @@ class SqlVault implements VaultApi {
   private async findNamed(q: Queryable, table: 'workspaces' | 'users', what: string, idOrName: unknown): Promise<Workspace> {
     if (typeof idOrName !== 'string' || idOrName === '') throw new ValidationError(what === 'workspace' ? 'workspaceId' : 'userId', 'must be a non-empty string');
     const rows = await q.query(`SELECT id, name, created_at FROM ${table} WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1`, [idOrName]);
-    if (!rows.length) throw new NotFoundError(what, idOrName);
+    if (!rows.length) throw notFound(what, idOrName);
     return workspaceOf(rows[0]!);
   }
 
@@ -388,7 +388,7 @@ class SqlVault implements VaultApi {
     await this.live().tx(async (q) => {
       const owner = await this.owner(q, scope, input.ownerId);
       const rows = await q.query('DELETE FROM secrets WHERE scope = $1 AND owner_id = $2 AND name = $3 RETURNING id', [scope, owner.id, input.name]);
-      if (!rows.length) throw new NotFoundError(`${scope} secret`, input.name);
+      if (!rows.length) throw notFound(`${scope} secret`, input.name);
     });
   }
 
@@ -437,7 +437,7 @@ class SqlVault implements VaultApi {
   async readSecretValue(ref: SecretRef): Promise<string> {
     const secretId = requireString(ref?.secretId, 'secretId');
     const [row] = await this.live().query('SELECT id, scope, name, kek_id, wrapped_key, ciphertext FROM secrets WHERE id = $1', [secretId]);
-    if (!row || row.name !== ref.name || row.scope !== ref.scope) throw new NotFoundError('secret', typeof ref.name === 'string' ? ref.name : secretId);
+    if (!row || row.name !== ref.name || row.scope !== ref.scope) throw notFound('secret', typeof ref.name === 'string' ? ref.name : secretId);
     const what = `secret "${String(row.name)}" (${secretId})`;
     return unsealString(this.keyFor(String(row.kek_id), what), aadFor.secret(secretId), sealedOf(row));
   }
@@ -488,7 +488,7 @@ class SqlVault implements VaultApi {
     const byId = rows.find((r) => r.id === key);
     if (byId) return byId;
     if (rows.length > 1) throw new ValidationError('workspaceId', 'required: several workspaces have a credential with this name');
-    if (!rows.length) throw new NotFoundError('credential', key);
+    if (!rows.length) throw notFound('credential', key);
     return rows[0]!;
   }
 
@@ -506,7 +506,7 @@ class SqlVault implements VaultApi {
     const key = requireString(id, 'id');
     await this.live().tx(async (q) => {
       const [row] = await q.query('SELECT id, name FROM credentials WHERE id = $1 FOR UPDATE', [key]);
-      if (!row) throw new NotFoundError('credential', key);
+      if (!row) throw notFound('credential', key);
       const users = await q.query('SELECT name FROM compute_environments WHERE credential_id = $1 ORDER BY name', [key]);
       if (users.length) {
         throw new ConflictError(
@@ -520,7 +520,7 @@ class SqlVault implements VaultApi {
   async readCredential(id: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }> {
     const key = requireString(id, 'id');
     const [row] = await this.live().query('SELECT id, name, kind, public, kek_id, wrapped_key, ciphertext FROM credentials WHERE id = $1', [key]);
-    if (!row) throw new NotFoundError('credential', key);
+    if (!row) throw notFound('credential', key);
     const what = `credential "${String(row.name)}" (${key})`;
     const json = unsealString(this.keyFor(String(row.kek_id), what), aadFor.credential(key), sealedOf(row));
     return { kind: String(row.kind), public: (row.public ?? {}) as Record<string, unknown>, secret: JSON.parse(json) as Record<string, string> };
@@ -549,7 +549,7 @@ class SqlVault implements VaultApi {
     }
     return this.live().tx(async (q) => {
       const [row] = await q.query('SELECT id, name, kind, public, kek_id, wrapped_key, ciphertext FROM credentials WHERE id = $1 FOR UPDATE', [key]);
-      if (!row) throw new NotFoundError('credential', key);
+      if (!row) throw notFound('credential', key);
       const what = `credential "${String(row.name)}" (${key})`;
       const secret = JSON.parse(unsealString(this.keyFor(String(row.kek_id), what), aadFor.credential(key), sealedOf(row))) as Record<string, string>;
       const pub = (row.public ?? {}) as Record<string, unknown>;
@@ -660,7 +660,7 @@ class SqlVault implements VaultApi {
     const byId = rows.find((r) => r.id === key);
     if (byId) return byId;
     if (rows.length > 1) throw new ValidationError('workspaceId', 'required: several workspaces have a compute environment with this name');
-    if (!rows.length) throw new NotFoundError('compute environment', key);
+    if (!rows.length) throw notFound('compute environment', key);
     return rows[0]!;
   }
 
@@ -710,7 +710,7 @@ class SqlVault implements VaultApi {
   async deleteComputeEnv(id: string): Promise<void> {
     const key = requireString(id, 'id');
     const rows = await this.live().query('DELETE FROM compute_environments WHERE id = $1 RETURNING id', [key]);
-    if (!rows.length) throw new NotFoundError('compute environment', key);
+    if (!rows.length) throw notFound('compute environment', key);
   }
 
   // -- master key rotation ----------------------------------------------------------------------

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RotatorDeps } from '../providers/rotation/types';
 import type { TargetDeps } from '../providers/types';
-import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../workflows/shared';
+import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../domain/run';
 
 export interface BrokerConfig {
   /** State of the embedded default: PGlite vault, key files, local compute environment runs. */

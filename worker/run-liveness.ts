@@ -1,7 +1,7 @@
 /** Ask Temporal whether a run's workflow still runs (the sweep leaves those alone). */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunLiveness } from '../activities';
-import { pipelineRunWorkflowId } from '../workflows/shared';
+import { pipelineRunWorkflowId } from '../domain/run';
 
 export function runLivenessFrom(client: Client): RunLiveness {
   return async (runId) => {

@@ -1,7 +1,7 @@
 /** Register the broker's search attributes on a namespace; already-registered ones are fine. */
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/shared';
+import { SEARCH_ATTRIBUTE_NAMES } from '../domain/run';
 
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   let registered: string[] = [];

@@ -6,7 +6,7 @@ import { createActivities, type RotationDeps } from '../activities';
 import { createTarget } from '../providers';
 import type { TargetDeps } from '../providers/types';
 import type { VaultApi } from '../store/types';
-import { TASK_QUEUE } from '../workflows/shared';
+import { TASK_QUEUE } from '../domain/run';
 import { runLivenessFrom } from './run-liveness';
 
 export interface BrokerWorkerOptions {

@@ -1,6 +1,6 @@
 /** Named activity option presets: one place for timeouts and retry policy. Pure data. */
 import type { ActivityOptions } from '@temporalio/workflow';
-import { NON_RETRYABLE_ERROR_TYPES } from './shared';
+import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 
 const NON_RETRYABLE = NON_RETRYABLE_ERROR_TYPES;
 

@@ -30,7 +30,6 @@ import { cleanup, cleanupBackoffMs, cloudWrite, iamVerify, vaultRead } from './a
 import { ComputeEnvKey, PhaseKey, PlatformKey, WorkspaceKey } from './search-attributes';
 import {
   DEFAULT_LEASE_MS,
-  ErrorType,
   type Outcome,
   type Phase,
   type PipelineRunInput,
@@ -39,7 +38,8 @@ import {
   type ResumeState,
   type RunCompletion,
   type RunStatus,
-} from './shared';
+} from '../domain/run';
+import { ErrorType } from '../domain/errors';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -39,9 +39,9 @@ import {
   type RotationStatus,
   type RotationStep,
   type ScheduledRotationResult,
-} from './rotation-types';
+} from '../domain/rotation';
 import { PhaseKey } from './search-attributes';
-import { ErrorType } from './shared';
+import { ErrorType } from '../domain/errors';
 
 type Activities = ReturnType<typeof createActivities>;
 

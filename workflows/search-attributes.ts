@@ -1,6 +1,6 @@
 /** Typed search attribute keys (Keyword), registered on the server by `make start` and the test harness. */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { SearchAttr } from './shared';
+import { SearchAttr } from '../domain/run';
 
 export const RunIdKey = defineSearchAttributeKey(SearchAttr.RunId, SearchAttributeType.KEYWORD);
 export const WorkspaceKey = defineSearchAttributeKey(SearchAttr.Workspace, SearchAttributeType.KEYWORD);

@@ -22,45 +22,15 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { PhaseKey } from './search-attributes';
-import { NON_RETRYABLE_ERROR_TYPES } from './shared';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import {
+  VAULT_KEY_ROTATION_WORKFLOW_ID,
+  type ScheduledVaultKeyRotationResult,
+  type VaultKeyRotationResult,
+  type VaultKeyRotationStatus,
+} from '../domain/vault-key';
 
 type Activities = ReturnType<typeof createActivities>;
-
-export const VAULT_KEY_ROTATION_SCHEDULE_ID = 'rotate-vault-master-key';
-export const VAULT_KEY_ROTATION_WORKFLOW_ID = 'vault-master-key-rotation';
-/** The failure type of a rotation the vault refuses (store/errors VaultKeyError): not retried. */
-export const VAULT_KEY_ERROR_TYPE = 'VaultKeyError';
-
-/** What a master key rotation did: key ids and counts, never a key. */
-export interface VaultKeyRotationResult {
-  /** The key every data key is now wrapped under. */
-  newKeyId: string;
-  /** The keys data keys were wrapped under before. */
-  oldKeyIds: string[];
-  /** Data keys this rotation re-wrapped. */
-  rewrapped: number;
-  /** Data keys already under the new key (written during the rotation, or re-wrapped by an earlier attempt). */
-  skipped: number;
-  /** What the operator still has to do (env mode: switch BROKER_MASTER_KEY; key file mode: remove the retired file). */
-  nextSteps: string[];
-}
-
-/** What `vaultRewrap` heartbeats (and reads back on a retry). */
-export interface VaultRewrapProgress {
-  newKeyId?: string;
-  done: number;
-  total: number;
-}
-
-export interface VaultKeyRotationStatus {
-  phase: 'rewrap' | 'done';
-}
-
-export interface ScheduledVaultKeyRotationResult {
-  outcome: 'rotated' | 'skipped-already-running';
-  workflowId: string;
-  result?: VaultKeyRotationResult;
-}
 
 export const vaultKeyRotationStatusQuery = defineQuery<VaultKeyRotationStatus>('vaultKeyRotationStatus');
 
@@ -73,7 +43,7 @@ const { vaultRewrap } = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '5m',
     maximumAttempts: 10,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, VAULT_KEY_ERROR_TYPE],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, ErrorType.VaultKey],
   },
 });
 

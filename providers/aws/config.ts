@@ -5,7 +5,7 @@
  * role), and, beyond the platform, a per-run resource policy on every pushed secret. Pure validation:
  * no SDK imports, so the vault can use it.
  */
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import type { PlatformSpec } from '../platforms';
 
 // A type alias (not an interface) so it is assignable to Record<string, unknown>.

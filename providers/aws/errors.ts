@@ -1,23 +1,6 @@
-/**
- * What the aws provider throws. Each class's `name` is the failure type the activity layer gives
- * Temporal (workflows/shared ErrorType), so retry presets can tell them apart:
- *
- *   PermissionDeniedError     non-retryable  AccessDenied: the identity may not do this
- *   AuthenticationFailedError non-retryable  the access key is unknown, expired or mis-signed
- *   NotOwnedError             non-retryable  a secret of that name exists without this run's tags
- *   InvalidInputError         non-retryable  AWS rejected the request's shape (or we did, first)
- *   ThrottledError            retryable      rate exceeded, after the SDK's own retries ran out
- *   ConnectionError           retryable      refused, reset, timed out, 5xx
- *   AwsServiceError           retryable      anything else (name outside ErrorType)
- *
- * SDK errors never leave this provider as they are: sanitizeAwsError builds a new error whose
- * message is made of the service, operation, secret name, the AWS error code and the AWS message
- * with credentials, signatures, tokens, request ids and every known sensitive string (secret values,
- * the secret access key) removed. The SDK error's hidden `$response`, `$metadata` and `cause` are
- * dropped with it.
- */
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, PermissionDeniedError, ThrottledError } from '../errors';
-export { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, PermissionDeniedError, ThrottledError };
+import { REDACTED, redact } from '../../domain/sanitize';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, PermissionDeniedError, ThrottledError } from '../../domain/errors';
+
 
 export class AwsServiceError extends Error {
   override readonly name = 'AwsServiceError';
@@ -86,20 +69,14 @@ export function isAwsCode(err: unknown, ...codes: string[]): boolean {
   return codes.some((c) => e?.name === c || e?.Code === c || e?.code === c);
 }
 
-export const REDACTED = '[REDACTED]';
-
 /**
  * Remove what must never be shown from free text: the given sensitive strings (values, secret keys,
- * session tokens), access key ids, SigV4 signatures and credential scopes, security tokens, request
- * ids and anything shaped like a secret access key. Also caps the length.
+ * session tokens; domain/sanitize's rule), then what AWS SDK errors may echo: access key ids, SigV4
+ * signatures and credential scopes, security tokens, request ids and anything shaped like a secret
+ * access key. Also caps the length.
  */
-export function redact(text: string, sensitive: readonly string[] = []): string {
-  let out = text;
-  // Longest first, so a value that contains a shorter one is removed whole.
-  for (const s of [...sensitive].filter((v) => v && v.length >= 4).sort((a, b) => b.length - a.length)) {
-    out = out.split(s).join(REDACTED);
-  }
-  out = out
+export function scrubAwsText(text: string, sensitive: readonly string[] = []): string {
+  const out = redact(text, sensitive)
     // Query-string and header forms of SigV4.
     .replace(/(X-Amz-(?:Signature|Credential|Security-Token|SignedHeaders)=)[^&\s"',;]+/gi, `$1${REDACTED}`)
     .replace(/(x-amz-security-token["']?\s*[:=]\s*["']?)[^\s"',;]+/gi, `$1${REDACTED}`)
@@ -166,14 +143,14 @@ export function sanitizeAwsError(err: unknown, ctx: SanitizeContext): Error {
   };
   const sensitive = ctx.sensitive ?? [];
   const rawCode = [e.name, e.Code, e.code].find((v) => typeof v === 'string' && v !== 'Error') as string | undefined;
-  const awsCode = rawCode ? redact(rawCode, sensitive).slice(0, 80) : undefined;
+  const awsCode = rawCode ? scrubAwsText(rawCode, sensitive).slice(0, 80) : undefined;
   const httpStatus = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const rawMessage = typeof e.message === 'string' ? e.message : typeof err === 'string' ? err : '';
   // SDK deserialization failures embed the raw response: say what happened, not what came back.
   const aws = /Deserialization error|XML parse error|Unexpected token/i.test(rawMessage)
     ? 'the response could not be parsed'
-    : redact(rawMessage.split('\n')[0] ?? '', sensitive);
-  const where = `aws ${ctx.service}:${ctx.operation}${ctx.target ? ` on ${redact(ctx.target, sensitive)}` : ''}`;
+    : scrubAwsText(rawMessage.split('\n')[0] ?? '', sensitive);
+  const where = `aws ${ctx.service}:${ctx.operation}${ctx.target ? ` on ${scrubAwsText(ctx.target, sensitive)}` : ''}`;
   const message = `${where} failed: ${awsCode ?? 'error'}${httpStatus ? ` (HTTP ${httpStatus})` : ''}${aws ? `: ${aws}` : ''}`;
   const facts: AwsErrorFacts = { awsCode, httpStatus };
 

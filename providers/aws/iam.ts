@@ -22,7 +22,7 @@
  * other key does not match (an Allow with it counts as missing, a Deny with it as not applying).
  */
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
-import type { MissingPermission } from '../../workflows/shared';
+import type { MissingPermission } from '../../domain/run';
 import type { IamApi } from './clients';
 import { isAwsCode, sanitizeAwsError } from './errors';
 import {

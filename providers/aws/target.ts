@@ -16,14 +16,16 @@
  */
 import { createHash } from 'node:crypto';
 import type { DescribeSecretCommandOutput, Tag } from '@aws-sdk/client-secrets-manager';
-import type { MissingPermission, PushResult, RemoteRef } from '../../workflows/shared';
-import type { ComputeEnvRecord, DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
+import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
+import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import { createAwsClients, keysFrom, type AwsClients } from './clients';
 import { parseAwsConfig, type AwsConfig } from './config';
-import { AwsServiceError, InvalidInputError, NotOwnedError, isAwsCode, sanitizeAwsError } from './errors';
+import { AwsServiceError, isAwsCode, sanitizeAwsError } from './errors';
 import { verifyIam, type IamEvaluation } from './iam';
 import { perRunResourcePolicy, type PolicyDocument } from './policies';
 import { writeLimiter, writesPerSecondFrom, type RateLimiter } from './rate-limit';
+import { InvalidInputError, NotOwnedError } from '../../domain/errors';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 export const NAME_PREFIX = 'tower-';
 export const TAG = {

@@ -15,9 +15,9 @@
 import * as https from 'node:https';
 import { BatchManagementClient } from '@azure/arm-batch';
 import type { TokenCredential } from '@azure/identity';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../errors';
 import { NETWORK_CODES, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, safeCode, TLS_CODES } from './names';
 import { batchAuthorization, decodeBatchKey } from './shared-key';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../../domain/errors';
 
 export type BatchKeyName = 'Primary' | 'Secondary';
 

@@ -30,9 +30,9 @@ import type { BatchManagementClient } from '@azure/arm-batch';
 import { ManagedServiceIdentityClient, type Identity } from '@azure/arm-msi';
 import type { TokenCredential } from '@azure/identity';
 import { ACCOUNT_NAME_RE, GUID_RE, POOL_ID_RE } from '../../credentials/azure';
-import { InvalidInputError, PermissionDeniedError } from '../errors';
 import { createBatchManagementClient, sanitizeAzureError, type BatchAccountRef } from './batch-keys';
 import { RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE } from './names';
+import { InvalidInputError, PermissionDeniedError } from '../../domain/errors';
 
 // -- required roles -----------------------------------------------------------------------------
 
@@ -133,9 +133,13 @@ export class IdentityRoleMissingError extends PermissionDeniedError {
     message: string,
     readonly identityClientId: string,
     readonly poolName: string,
-    readonly missing: readonly MissingRole[],
+    /** Each role the identity lacks, where, and the command that assigns it. */
+    readonly roles: readonly MissingRole[],
   ) {
     super(message);
+    this.missing.push(
+      ...roles.map((r) => ({ principal: `managed identity ${identityClientId}`, permission: r.requirement.role.name, resource: r.scope, grant: r.fix, role: r.requirement.role.name })),
+    );
   }
 }
 

@@ -13,7 +13,7 @@
  * module logs, and errors name the field, never the key.
  */
 import { createHmac } from 'node:crypto';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError } from '../../domain/errors';
 
 export interface SharedKeyRequest {
   method: string;

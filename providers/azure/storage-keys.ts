@@ -16,9 +16,9 @@
 import { StorageManagementClient, type StorageAccountListKeysResult } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../errors';
 import { sanitizeAzureError } from './batch-keys';
 import { NETWORK_CODES, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, safeCode, TLS_CODES } from './names';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../../domain/errors';
 
 export type StorageKeyName = 'key1' | 'key2';
 

@@ -3,7 +3,7 @@
  * the region they are pinned to, and the Batch service account that must read them. Pure validation
  * (no SDK import), so the vault can use it.
  */
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import type { PlatformSpec } from '../platforms';
 
 // A type alias (not an interface) so it is assignable to Record<string, unknown>.

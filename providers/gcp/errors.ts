@@ -13,34 +13,12 @@
  * Messages are built here from the operation, the resource name, the permission and the gRPC status
  * name only: never a payload, a key, a token, response metadata or a server-supplied string.
  */
-import type { MissingPermission } from '../../workflows/shared';
-import { PermissionDeniedError as BasePermissionDeniedError } from '../errors';
-
 /** The role the broker's service account needs in the project (seed 002). */
 export const BROKER_ROLE = 'roles/secretmanager.admin';
 /** The role the Batch service account (the head job) needs to read the run's secrets. */
 export const READER_ROLE = 'roles/secretmanager.secretAccessor';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError, ThrottledError } from '../../domain/errors';
 
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, ThrottledError } from '../errors';
-export { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, ThrottledError };
-
-/** A denial that knows every missing permission and the role that grants it. */
-export class PermissionDeniedError extends BasePermissionDeniedError {
-  /** Every permission found missing (at least one). */
-  readonly missing: MissingPermission[];
-  constructor(missing: MissingPermission[]) {
-    super(describeMissing(missing));
-    this.missing = missing;
-  }
-  /** The first missing permission, e.g. `secretmanager.secrets.create`. */
-  get permission(): string {
-    return this.missing[0].permission;
-  }
-  /** The role that grants it, e.g. `roles/secretmanager.admin`. */
-  get role(): string {
-    return roleOf(this.missing[0].grant);
-  }
-}
 
 export class GcpSecretManagerError extends Error {
   override readonly name = 'GcpSecretManagerError';
@@ -85,17 +63,6 @@ export function grantText(role: string, project: string, member: string): string
   return `grant ${role} on project ${project} to ${member} (gcloud projects add-iam-policy-binding ${project} --member=${member} --role=${role})`;
 }
 
-function roleOf(grant: string): string {
-  return /roles\/[A-Za-z.]+/.exec(grant)?.[0] ?? grant;
-}
-
-function describeMissing(missing: MissingPermission[]): string {
-  const first = missing[0];
-  const others = missing.slice(1).map((m) => m.permission);
-  const more = others.length ? ` (also missing: ${[...new Set(others)].join(', ')})` : '';
-  return `${first.principal} lacks ${first.permission} on ${first.resource}${more}: ${first.grant}`;
-}
-
 /** What a call was doing, for messages and for naming the permission a denial is about. */
 export interface CallContext {
   /** e.g. 'create secret' */
@@ -123,7 +90,7 @@ export function sanitizeGcpError(err: unknown, ctx: CallContext): Error {
           principal: `broker ${ctx.principal}`,
           permission: ctx.permission,
           resource: ctx.resource,
-          grant: grantText(BROKER_ROLE, ctx.project, ctx.principal),
+          role: BROKER_ROLE, grant: grantText(BROKER_ROLE, ctx.project, ctx.principal),
         },
       ]);
     case Status.UNAUTHENTICATED:

@@ -22,25 +22,22 @@ import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { SecretManagerServiceClient, type protos } from '@google-cloud/secret-manager';
 import { readServiceAccountKey, type GoogleServiceAccountKey } from '../../credentials/google';
-import type { MissingPermission, PushResult, RemoteRef } from '../../workflows/shared';
-import type { ComputeEnvRecord, DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
+import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
+import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import { parseGcpConfig, type GcpConfig } from './config';
 import {
-  AuthenticationFailedError,
   BROKER_ROLE,
-  ConnectionError,
   GcpSecretManagerError,
   grantText,
   grpcCode,
-  InvalidInputError,
-  NotOwnedError,
-  PermissionDeniedError,
   READER_ROLE,
   sanitizeGcpError,
   Status,
   type CallContext,
 } from './errors';
 import { grpcProjectIam, IAM_POLICY_SERVICE, RESOURCE_MANAGER, type ProjectIam } from './project-iam';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, NotOwnedError, PermissionDeniedError } from '../../domain/errors';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 type ISecret = protos.google.cloud.secretmanager.v1.ISecret;
 
@@ -195,7 +192,7 @@ export class GcpSecretTarget implements SecretTarget {
             principal: `Batch service account ${sa}`,
             permission: 'secretmanager.versions.access',
             resource: `${this.parent}/secrets/${secretId(run.runId, '*')}`,
-            grant: grantText(READER_ROLE, this.project, member),
+            role: READER_ROLE, grant: grantText(READER_ROLE, this.project, member),
           });
         }
       }
@@ -375,7 +372,7 @@ export class GcpSecretTarget implements SecretTarget {
         principal: `broker ${this.principal}`,
         permission,
         resource: this.parent,
-        grant: grantText(BROKER_ROLE, this.project, this.principal),
+        role: BROKER_ROLE, grant: grantText(BROKER_ROLE, this.project, this.principal),
       }));
   }
 

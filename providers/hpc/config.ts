@@ -3,7 +3,7 @@
  * (no ssh2 import), so the vault can use it.
  */
 import * as path from 'node:path';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import type { PlatformSpec } from '../platforms';
 
 /** Process-wide default for concurrent SSH connections to one host:port. */

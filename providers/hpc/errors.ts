@@ -1,20 +1,5 @@
-/**
- * What the hpc provider throws. Each class's `name` is the failure type the activity layer gives
- * Temporal (workflows/shared ErrorType), so retry presets can tell them apart:
- *
- *   HostKeyMismatchError      non-retryable  the login node's host key is not the pinned one
- *   AuthenticationFailedError non-retryable  the SSH credential was refused, or cannot be used
- *   PermissionDeniedError     non-retryable  the SSH user may not write the work directory
- *   NotOwnedError             non-retryable  the run directory exists and is not the broker's
- *   InvalidInputError         non-retryable  settings the cluster contradicts (no workDir, bad run id)
- *   ConnectionError           retryable      refused, unreachable, timed out, dropped, busy
- *   RemoteFileError           retryable      any other SFTP failure (name outside ErrorType)
- *
- * Messages are built here from host, port, user, paths and fingerprints only: never a secret
- * value, a key or a passphrase, and never a server-supplied string.
- */
-import { AuthenticationFailedError, ConnectionError, HostKeyMismatchError, InvalidInputError, NotOwnedError, PermissionDeniedError } from '../errors';
-export { AuthenticationFailedError, ConnectionError, HostKeyMismatchError, InvalidInputError, NotOwnedError, PermissionDeniedError };
+import { AuthenticationFailedError, ConnectionError, HostKeyMismatchError, NotOwnedError, PermissionDeniedError } from '../../domain/errors';
+
 
 export class RemoteFileError extends Error {
   override readonly name = 'RemoteFileError';

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { Client, type ClientChannel, type ConnectConfig, type ParsedKey, type PublicKeyAuthMethod, type SFTPWrapper } from 'ssh2';
 import { checkPrivateKey, sshFingerprint } from '../../credentials/ssh';
 import { DEFAULT_MAX_CONNECTIONS } from './config';
-import { AuthenticationFailedError, ConnectionError, HostKeyMismatchError } from './errors';
+import { AuthenticationFailedError, ConnectionError, HostKeyMismatchError } from '../../domain/errors';
 
 export interface SshEndpoint {
   host: string;

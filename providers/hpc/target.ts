@@ -1,18 +1,7 @@
-/**
- * `hpc`: the Nextflow secrets file on a cluster's shared storage, written over SSH/SFTP. Same layout
- * as `local` (providers/nextflow-secrets-file.ts): `<workDir>/tower-<runId>/` mode 0700 holding
- * `store.json` mode 0600 and the broker's ownership marker. The head job runs as the SSH user on
- * a node that mounts workDir, so "the run's identities can read it" means: owned by the SSH user's
- * uid, modes exactly 0700 and 0600.
- *
- * Each method opens one SSH connection (through the per-host gate in ssh-session.ts) and closes it
- * before returning.
- */
-import { RUN_ID_PATTERN, RUN_ID_RULE } from '../../workflows/shared';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { ParsedKey, SFTPWrapper, Stats } from 'ssh2';
-import type { MissingPermission, PushResult, RemoteRef } from '../../workflows/shared';
+import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
 import {
   DIR_MODE,
   FILE_MODE,
@@ -26,10 +15,13 @@ import {
   runDirName,
   type OwnerMarker,
 } from '../nextflow-secrets-file';
-import type { ComputeEnvRecord, DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
+import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import { parseHpcConfig, type HpcConfig } from './config';
-import { InvalidInputError, NotOwnedError, RemoteFileError, isNoSuchFile, sftpFailure } from './errors';
+import { RemoteFileError, isNoSuchFile, sftpFailure } from './errors';
 import { loadPrivateKey, withSession, type SessionSet, type SshEndpoint, type SshSession } from './ssh-session';
+import { RUN_ID_PATTERN, RUN_ID_RULE } from '../../domain/rules';
+import { InvalidInputError, NotOwnedError } from '../../domain/errors';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 const posix = path.posix;
 const TMP_SUFFIX = /\.[0-9a-f]{12}\.tmp$/;

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import type { PlatformSpec } from '../platforms';
 
 // A type alias (not an interface) so it is assignable to Record<string, unknown>.

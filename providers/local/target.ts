@@ -7,7 +7,7 @@ import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MissingPermission, PushResult, RemoteRef } from '../../workflows/shared';
+import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
 import {
   DIR_MODE,
   FILE_MODE,
@@ -20,11 +20,10 @@ import {
   renderStore,
   runDirName,
 } from '../nextflow-secrets-file';
-import type { ComputeEnvRecord, DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
+import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import type { LocalConfig } from './config';
-
-import { InvalidInputError, NotOwnedError } from '../errors';
-export { InvalidInputError, NotOwnedError };
+import { InvalidInputError, NotOwnedError } from '../../domain/errors';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 const isCode = (err: unknown, code: string) => (err as NodeJS.ErrnoException)?.code === code;
 

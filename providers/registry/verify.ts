@@ -24,7 +24,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { parseRegistryServer } from '../../credentials/registry';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, ThrottledError } from '../errors';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, ThrottledError } from '../../domain/errors';
 
 export interface VerifyRegistryOptions {
   /** Extra CA (PEM, may hold several certificates) to trust for the registry and its token realm. */

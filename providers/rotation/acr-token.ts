@@ -40,11 +40,10 @@
 import { ContainerRegistryManagementClient, type GenerateCredentialsResult, type Registry, type Token } from '@azure/arm-containerregistry';
 import type { TokenCredential } from '@azure/identity';
 import { TOKEN_PASSWORD_SLOTS, type TokenPasswordSlot } from '../../credentials/registry';
-import { ValidationError } from '../../store/errors';
+import { ValidationError, ConnectionError, InvalidInputError, RotationRefusedError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
-import type { RotationSnapshot, RotationTarget } from '../../workflows/rotation-types';
+import type { RotationSnapshot, RotationTarget } from '../../domain/rotation';
 import { sanitizeAzureError } from '../azure/batch-keys';
-import { ConnectionError, InvalidInputError, RotationRefusedError } from '../errors';
 import { verifyRegistryCredential } from '../registry/verify';
 import { azureManagement, managementSubscription } from './azure';
 import { refuseIfInUse, requireResourceGroup, rotatedCredential, sameSecret, type SlotUse } from './common';

@@ -24,12 +24,11 @@
  */
 import { IAM, type AccessKeyMetadata } from '@aws-sdk/client-iam';
 import { STS } from '@aws-sdk/client-sts';
-import { ValidationError } from '../../store/errors';
+import { ValidationError, AuthenticationFailedError, ConnectionError, InvalidInputError, RotationRefusedError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
-import type { RotationSnapshot, RotationTarget } from '../../workflows/rotation-types';
+import type { RotationSnapshot, RotationTarget } from '../../domain/rotation';
 import { verifyAwsCredential } from '../aws/credentials';
 import { isAwsCode, sanitizeAwsError } from '../aws/errors';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, RotationRefusedError } from '../errors';
 import { refuseIfInUse, rotatedCredential, type SlotUse } from './common';
 import type { RotationKindImpl, RotatorDeps, TwoSlotRotator } from './types';
 

@@ -3,8 +3,8 @@
  * real BatchManagementClient (providers/azure/batch-keys.ts), verified with a SharedKey-signed call
  * to the account's data plane. The rotated credential is an `azure-shared-key` with a Batch pair.
  */
-import { ValidationError } from '../../store/errors';
-import type { RotationTarget } from '../../workflows/rotation-types';
+import { ValidationError } from '../../domain/errors';
+import type { RotationTarget } from '../../domain/rotation';
 import { batchAccountEndpoint, describeBatchKeys, regenerateBatchKey, verifyBatchKey, type BatchAccountRef, type BatchKeyName } from '../azure/batch-keys';
 import { azureManagement, managementSubscription } from './azure';
 import { requireResourceGroup, rotatedCredential } from './common';

@@ -4,8 +4,8 @@
  * call. The rotated credential is an `azure-shared-key` (its storageAccountName and storageKey; a
  * Batch pair in the same credential is left alone).
  */
-import { ValidationError } from '../../store/errors';
-import type { RotationTarget } from '../../workflows/rotation-types';
+import { ValidationError } from '../../domain/errors';
+import type { RotationTarget } from '../../domain/rotation';
 import {
   blobEndpointFor,
   describeStorageKeys,

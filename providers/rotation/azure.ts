@@ -3,9 +3,9 @@
  * turned into an @azure/identity ClientSecretCredential (against a local authority and CA in tests).
  */
 import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
-import type { RotationTarget } from '../../workflows/rotation-types';
+import type { RotationTarget } from '../../domain/rotation';
 import type { RotatorDeps } from './types';
 
 export interface AzureManagement {

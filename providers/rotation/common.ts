@@ -4,11 +4,10 @@
  * that refuses to invalidate a slot in use, and checks of a target's vault references.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ValidationError } from '../../store/errors';
+import { ValidationError, RotationRefusedError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
-import { ROTATED_CREDENTIAL_KIND, type RotationTarget } from '../../workflows/rotation-types';
+import { ROTATED_CREDENTIAL_KIND, type RotationTarget } from '../../domain/rotation';
 import { RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE } from '../azure/names';
-import { RotationRefusedError } from '../errors';
 
 /** Constant-time equality of two secrets of any length. */
 export function sameSecret(a: string, b: string): boolean {

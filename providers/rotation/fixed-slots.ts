@@ -5,10 +5,10 @@
  * refusal to regenerate a slot in use, and a compare-and-swap store that is a no-op when done.
  */
 import type { VaultApi } from '../../store/types';
-import type { RotationSnapshot } from '../../workflows/rotation-types';
-import { InvalidInputError } from '../errors';
+import type { RotationSnapshot } from '../../domain/rotation';
 import { refuseIfInUse, slotOf, slotUse, type SlotUse } from './common';
 import type { TwoSlotRotator } from './types';
+import { InvalidInputError } from '../../domain/errors';
 
 export type AccountKeys<S extends string> = { allowed: true; keys: Record<S, string> } | { allowed: false; reason: string };
 

@@ -1,6 +1,6 @@
 /** Every rotation kind the broker knows. Add a kind: implement RotationKindImpl and list it here. */
-import { ValidationError } from '../../store/errors';
-import { ROTATION_KINDS, type RotationKind } from '../../workflows/rotation-types';
+import { ValidationError } from '../../domain/errors';
+import { ROTATION_KINDS, type RotationKind } from '../../domain/rotation';
 import { acrTokenRotation } from './acr-token';
 import { azureBatchRotation } from './azure-batch';
 import { azureStorageRotation } from './azure-storage';

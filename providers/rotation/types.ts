@@ -11,7 +11,7 @@
  * are providers/errors.ts classes with messages built from names, never values.
  */
 import type { VaultApi } from '../../store/types';
-import type { RotationKind, RotationSnapshot, RotationTarget } from '../../workflows/rotation-types';
+import type { RotationKind, RotationSnapshot, RotationTarget } from '../../domain/rotation';
 
 export interface TwoSlotRotator {
   /** For messages: "Batch account foo (resource group rg, subscription ...)". */

@@ -13,7 +13,7 @@ import { buildApiServer } from '../../api/server';
 import { credentialKind as realCredentialKind, type CredentialKind } from '../../credentials';
 import { hpcPlatform } from '../../providers/hpc/config';
 import { platformSpec as realPlatformSpec } from '../../providers/platforms';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import { CapturingLogger, distinctiveValue, FakeRuns, httpRequest, tokenKind, uniqueName } from './helpers';

@@ -11,13 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApiServer, type ApiLogger } from '../../api/server';
-import { LaunchError, type LaunchRequest, type PipelineRunsApi } from '../../client/types';
+import { type LaunchRequest, type PipelineRunsApi } from '../../client/types';
 import { credentialKind as realCredentialKind, type CredentialKind } from '../../credentials';
 import { platformSpec as realPlatformSpec, type PlatformSpec } from '../../providers/platforms';
-import { ValidationError } from '../../store/errors';
+import { ValidationError, LaunchError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
-import type { ReadyResult, RunStatus } from '../../workflows/shared';
+import type { ReadyResult, RunStatus } from '../../domain/run';
 
 /** A credential kind for tests: public `user`, secret `token`. */
 export const tokenKind: CredentialKind = {

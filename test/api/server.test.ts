@@ -4,8 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { buildApiServer } from '../../api/server';
-import { LaunchError } from '../../client/types';
-import { VaultKeyError } from '../../store/errors';
+import { VaultKeyError, LaunchError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { CapturingLogger, distinctiveValue, FakeRuns, httpRequest, startTestApi, uniqueName, type TestApi } from './helpers';
 

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { buildApiServer } from '../../api/server';
 import type { VaultKeyRotationsApi, VaultKeyRotationState, VaultKeyScheduleInfo, VaultKeyScheduleRequest } from '../../client/vault-key';
-import { ConflictError, NotFoundError } from '../../store/errors';
+import { ConflictError, NotFoundError } from '../../domain/errors';
 import { CapturingLogger, FakeRuns, openTestVault, type TestVault } from './helpers';
 import { runCliCaptured, type CliResult } from '../harness/cli';
 

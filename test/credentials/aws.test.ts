@@ -4,7 +4,7 @@
  */
 import { credentialKind } from '../../credentials';
 import { parseAwsCredential, verifyAwsCredential } from '../../credentials/aws';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import { freePort } from '../harness/process';
 import { MOTO_ACCOUNT, adminIam, createRole, createUser, startMoto, uniqueName, type MotoServer } from '../harness/moto';
 import { asPolicy } from '../../providers/aws/policies';

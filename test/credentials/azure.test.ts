@@ -14,7 +14,7 @@ import {
   parseAzureManagedIdentity,
   parseAzureSharedKey,
 } from '../../credentials/azure';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 
 jest.setTimeout(60_000);
 

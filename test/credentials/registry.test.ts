@@ -7,7 +7,7 @@ import { leaks, useCredentialVault } from '../harness/credential-vault';
 import { randomBytes } from 'node:crypto';
 import { credentialKind } from '../../credentials';
 import { containerRegistryCredential, parseContainerRegistry, parseRegistryServer } from '../../credentials/registry';
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 
 jest.setTimeout(60_000);
 

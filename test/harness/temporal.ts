@@ -1,6 +1,6 @@
 /** A real Temporal dev server on free loopback ports, with the broker's search attributes registered. */
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/shared';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/run';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
 import { tool } from './tools';
 

@@ -6,13 +6,13 @@
  */
 import type { IAM } from '@aws-sdk/client-iam';
 import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
-import { LaunchError } from '../../client/types';
 import { TAG } from '../../providers/aws/target';
-import { pipelineRunWorkflowId } from '../../workflows/shared';
+import { pipelineRunWorkflowId } from '../../domain/run';
 import { sweepOrphans } from '../../workflows/sweep';
 import { startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { historyText } from '../harness/history';
 import { adminIam, adminSecrets, setUpAccount, startMoto, type AwsAccountSetup, type MotoServer } from '../harness/moto';
+import { LaunchError } from '../../domain/errors';
 
 jest.setTimeout(120_000);
 

@@ -5,13 +5,13 @@
  * of each compute environment's google credential.
  */
 import * as path from 'node:path';
-import { LaunchError } from '../../client/types';
 import { LABEL, ANNOTATION, labelValue } from '../../providers/gcp/target';
-import { pipelineRunWorkflowId } from '../../workflows/shared';
+import { pipelineRunWorkflowId } from '../../domain/run';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { FIXTURES, startGcpEmulator, type GcpEmulator } from '../harness/gcp-emulator';
 import { historyText } from '../harness/history';
 import { serviceAccountEmail, serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
+import { LaunchError } from '../../domain/errors';
 
 jest.setTimeout(120_000);
 

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LaunchError } from '../../client/types';
-import { pipelineRunWorkflowId } from '../../workflows/shared';
+import { pipelineRunWorkflowId } from '../../domain/run';
 import { historyText } from '../harness/history';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { startSshd, type Sshd } from '../harness/sshd';
+import { LaunchError } from '../../domain/errors';
 
 let sshd: Sshd;
 let broker: TestBroker;

@@ -4,11 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LaunchError } from '../../client/types';
 import { sweepOrphans } from '../../workflows/sweep';
-import { pipelineRunWorkflowId } from '../../workflows/shared';
+import { pipelineRunWorkflowId } from '../../domain/run';
 import { historyText } from '../harness/history';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
+import { LaunchError } from '../../domain/errors';
 
 let broker: TestBroker;
 let ids: Awaited<ReturnType<TestBroker['seed']>>;

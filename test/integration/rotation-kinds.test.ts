@@ -20,7 +20,7 @@ import { CredentialRotations, type RotationRequest } from '../../client/rotation
 import { asPolicy } from '../../providers/aws/policies';
 import { verifyStorageKey } from '../../providers/azure/storage-keys';
 import { verifyRegistryCredential } from '../../providers/registry/verify';
-import type { RotationResult } from '../../workflows/rotation-types';
+import type { RotationResult } from '../../domain/rotation';
 import { AzureFake, type FakeCall } from '../harness/azure-fake';
 import { AcrFake, type FakeAcrRegistry } from '../harness/azure-fake-acr';
 import { useFakeStorage, type FakeStorage, type FakeStorageAccount } from '../harness/azure-fake-storage';

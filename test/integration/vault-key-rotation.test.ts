@@ -17,9 +17,9 @@ import { VaultKeyRotations } from '../../client/vault-key';
 import { keyIdOf } from '../../store/crypto';
 import { openVault } from '../../store/vault';
 import type { VaultApi } from '../../store/types';
-import { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID, type VaultKeyRotationResult } from '../../workflows/vault-key';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { historyText } from '../harness/history';
+import { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID, type VaultKeyRotationResult } from '../../domain/vault-key';
 
 let broker: TestBroker;
 let rotations: VaultKeyRotations;

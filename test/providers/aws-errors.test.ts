@@ -1,9 +1,6 @@
-/**
- * The aws sanitizer: what an SDK error may carry (secret values, secret access keys, session tokens,
- * signatures, request ids) never survives it, and each AWS error code maps to the right failure type.
- */
-import { ErrorType } from '../../workflows/shared';
-import { REDACTED, redact, sanitizeAwsError } from '../../providers/aws/errors';
+import { REDACTED } from '../../domain/sanitize';
+import { scrubAwsText as redact, sanitizeAwsError } from '../../providers/aws/errors';
+import { ErrorType } from '../../domain/errors';
 
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'; // 40 characters
 const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';

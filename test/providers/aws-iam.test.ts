@@ -10,8 +10,8 @@ import type { IamApi } from '../../providers/aws/clients';
 import { principalFromArn, requiredPermissions, verifyIam } from '../../providers/aws/iam';
 import { asPolicy, brokerListStatement, brokerManageStatement, ecsTasksTrustStatement, executionReadStatement, headJobListStatement } from '../../providers/aws/policies';
 import { createAwsTarget, type AwsSecretTarget, type AwsTargetOptions } from '../../providers/aws/target';
-import type { ComputeEnvRecord, RunContext, TargetDeps } from '../../providers/types';
-import type { MissingPermission, RemoteRef } from '../../workflows/shared';
+import type { RunContext, TargetDeps } from '../../providers/types';
+import type { MissingPermission, RemoteRef } from '../../domain/run';
 import {
   MOTO_ACCOUNT,
   adminIam,
@@ -23,6 +23,7 @@ import {
   type AwsAccountSetup,
   type MotoServer,
 } from '../harness/moto';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 const REGION = 'eu-west-1';
 let moto: MotoServer;

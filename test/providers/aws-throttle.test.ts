@@ -7,11 +7,12 @@
 import * as os from 'node:os';
 import type { IAM } from '@aws-sdk/client-iam';
 import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
-import { ThrottledError } from '../../providers/aws/errors';
 import { createAwsTarget, type AwsSecretTarget } from '../../providers/aws/target';
-import type { ComputeEnvRecord, RunContext, TargetDeps } from '../../providers/types';
+import type { RunContext, TargetDeps } from '../../providers/types';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy';
 import { adminIam, adminSecrets, setUpAccount, startMoto, uniqueName, type AwsAccountSetup, type MotoServer } from '../harness/moto';
+import { ThrottledError } from '../../domain/errors';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 const REGION = 'us-west-2';
 let moto: MotoServer;

@@ -6,10 +6,11 @@ import * as os from 'node:os';
 import type { IAM } from '@aws-sdk/client-iam';
 import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
 import { createTarget } from '../../providers';
-import { NotOwnedError } from '../../providers/aws/errors';
 import { TAG, clientRequestToken, createAwsTarget, secretName, type AwsSecretTarget } from '../../providers/aws/target';
-import type { ComputeEnvRecord, RunContext, TargetDeps } from '../../providers/types';
+import type { RunContext, TargetDeps } from '../../providers/types';
 import { adminIam, adminSecrets, setUpAccount, startMoto, uniqueName, type AwsAccountSetup, type MotoServer } from '../harness/moto';
+import { NotOwnedError } from '../../domain/errors';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 const REGION = 'eu-west-1';
 let moto: MotoServer;

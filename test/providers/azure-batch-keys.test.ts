@@ -16,9 +16,9 @@ import {
   type BatchAccountRef,
   type BatchKeysOptions,
 } from '../../providers/azure/batch-keys';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError } from '../../providers/errors';
 import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
 import { rejectionCatcher } from '../harness/caught';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError } from '../../domain/errors';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT_ID = '66666666-7777-8888-9999-000000000000';

@@ -20,10 +20,10 @@ import {
   type ManagedIdentityOptions,
   type ManagedIdentityRef,
 } from '../../providers/azure/managed-identity';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError } from '../../providers/errors';
 import { AzureFake } from '../harness/azure-fake';
 import { AzureIdentityFake, type FakeIdentity, type FakePool } from '../harness/azure-fake-identity';
 import { rejectionCatcher } from '../harness/caught';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, PermissionDeniedError } from '../../domain/errors';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT_ID = '66666666-7777-8888-9999-000000000000';
@@ -297,7 +297,7 @@ describe('three misconfigurations, three explicit errors', () => {
     const w = world('noroles', { roles: false });
     const err = await caught(verifyManagedIdentity(credential(), w.ref, opts));
     expect(err).toBeInstanceOf(IdentityRoleMissingError);
-    const missing = (err as IdentityRoleMissingError).missing;
+    const missing = (err as IdentityRoleMissingError).roles;
     expect(missing.map((m) => [m.requirement, m.scope])).toEqual([
       [REQUIRED_ROLES.batch, batchScope],
       [REQUIRED_ROLES.storage, storageScope],
@@ -319,7 +319,7 @@ describe('three misconfigurations, three explicit errors', () => {
     ids.assignRole({ scope, roleDefinitionId: role, principalId: w.identity.principalId });
     const err = await caught(verifyManagedIdentity(credential(), w.ref, opts));
     expect(err).toBeInstanceOf(IdentityRoleMissingError);
-    expect((err as IdentityRoleMissingError).missing.map((m) => m.requirement.target)).toEqual(['storage']);
+    expect((err as IdentityRoleMissingError).roles.map((m) => m.requirement.target)).toEqual(['storage']);
     expect(err.message.includes('was found but does not cover it')).toBe(narrower);
   });
 
@@ -329,7 +329,7 @@ describe('three misconfigurations, three explicit errors', () => {
     ids.assignRole({ scope: batchScope, roleDefinitionId: BUILT_IN_ROLES.batchDataContributor.id, principalId: stranger.principalId });
     ids.assignRole({ scope: storageScope, roleDefinitionId: BUILT_IN_ROLES.storageBlobDataContributor.id, principalId: stranger.principalId });
     const err = await caught(verifyManagedIdentity(credential(), w.ref, opts));
-    expect((err as IdentityRoleMissingError).missing).toHaveLength(2);
+    expect((err as IdentityRoleMissingError).roles).toHaveLength(2);
   });
 
   test('a missing pool is an InvalidInputError of its own, not one of the three', async () => {

@@ -5,8 +5,8 @@
  */
 import * as https from 'node:https';
 import { batchAuthorization, batchSignature, batchStringToSign, decodeBatchKey } from '../../providers/azure/shared-key';
-import { InvalidInputError } from '../../providers/errors';
 import { AzureFake } from '../harness/azure-fake';
+import { InvalidInputError } from '../../domain/errors';
 
 const KEY = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==';
 const CT = 'application/json; odata=minimalmetadata; charset=utf-8';

@@ -8,12 +8,11 @@
  */
 import { AzureLogger, setLogLevel } from '@azure/logger';
 import { blobEndpointFor, verifyStorageKey, sanitizeStorageError, type StorageAccountRef } from '../../providers/azure/storage-keys';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, RotationRefusedError } from '../../providers/errors';
 import { azureStorageRotation } from '../../providers/rotation/azure-storage';
 import type { RotatorDeps, TwoSlotRotator } from '../../providers/rotation/types';
-import { ValidationError } from '../../store/errors';
+import { ValidationError, AuthenticationFailedError, ConnectionError, InvalidInputError, RotationRefusedError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
-import type { RotationTarget } from '../../workflows/rotation-types';
+import type { RotationTarget } from '../../domain/rotation';
 import { AzureFake } from '../harness/azure-fake';
 import { useFakeStorage, type FakeStorage, type FakeStorageAccount } from '../harness/azure-fake-storage';
 import { startAzurite, type AzuriteBlob } from '../harness/azurite';

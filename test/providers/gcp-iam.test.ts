@@ -6,12 +6,13 @@
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { googleCredential } from '../../credentials/google';
-import { PermissionDeniedError } from '../../providers/gcp/errors';
 import { createGcpTarget, type GcpTargetOptions } from '../../providers/gcp/target';
-import type { ComputeEnvRecord, RunContext, SecretTarget, TargetDeps } from '../../providers/types';
-import { ErrorType } from '../../workflows/shared';
+import type { RunContext, SecretTarget, TargetDeps } from '../../providers/types';
+import type { ComputeEnvRecord } from '../../domain/run';
+import { ErrorType } from '../../domain/errors';
 import { FIXTURES, startGcpEmulator, type GcpEmulator } from '../harness/gcp-emulator';
 import { serviceAccountEmail, serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
+import { PermissionDeniedError } from '../../domain/errors';
 
 jest.setTimeout(60_000);
 

@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { googleCredential } from '../../credentials/google';
 import { ANNOTATION, createGcpTarget, GcpSecretTarget, LABEL, labelValue, type SecretManagerLike } from '../../providers/gcp/target';
 import { parseGcpConfig } from '../../providers/gcp/config';
-import type { ComputeEnvRecord, RunContext, SecretTarget, TargetDeps } from '../../providers/types';
+import type { RunContext, SecretTarget, TargetDeps } from '../../providers/types';
 import { startGcpEmulator, type GcpEmulator } from '../harness/gcp-emulator';
 import { serviceAccountEmail, serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 jest.setTimeout(60_000);
 

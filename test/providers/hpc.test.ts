@@ -10,9 +10,10 @@ import { sshCredential } from '../../credentials/ssh';
 import { createTarget } from '../../providers';
 import { configureSsh, connectionStats, resetConnectionStats, sshSettings } from '../../providers/hpc/ssh-session';
 import type { HpcTarget } from '../../providers/hpc/target';
-import type { ComputeEnvRecord, PlainSecret, RunContext, TargetDeps } from '../../providers/types';
+import type { PlainSecret, RunContext, TargetDeps } from '../../providers/types';
 import { startSshd, type Sshd, type SshKeyPair } from '../harness/sshd';
 import { rejectionCatcher } from '../harness/caught';
+import { type ComputeEnvRecord } from '../../domain/run';
 
 let sshd: Sshd;
 const errorsSeen: Error[] = [];

@@ -12,12 +12,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AuthenticationFailedError, ConnectionError, InvalidInputError, ThrottledError } from '../../providers/errors';
 import { parseChallenges, verifyRegistryCredential } from '../../providers/registry/verify';
 import { leaks } from '../harness/credential-vault';
 import { DockerRegistry } from '../harness/docker-registry';
 import { freePort } from '../harness/process';
 import { rejectionCatcher } from '../harness/caught';
+import { AuthenticationFailedError, ConnectionError, InvalidInputError, ThrottledError } from '../../domain/errors';
 
 jest.setTimeout(60_000);
 

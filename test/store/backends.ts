@@ -6,13 +6,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ValidationError, VaultKeyError } from '../../store/errors';
+import { ValidationError, VaultKeyError } from '../../domain/errors';
 import { openDb, pgliteDir } from '../../store/db';
 import { openVault, type VaultOptions } from '../../store/vault';
 import type { CredentialKind } from '../../credentials';
 import type { PlatformSpec } from '../../providers/platforms';
 import { platformSpec } from '../../providers/platforms';
-import type { Platform } from '../../workflows/shared';
+import type { Platform } from '../../domain/run';
 import { startPostgres, type PostgresServer } from '../harness/postgres';
 
 export type BackendName = 'pglite' | 'postgresql';

@@ -3,7 +3,7 @@
  * the case it exists for (an HPC cluster's host key changed). Refusals, each proven to change
  * nothing, are in refusals.test.ts.
  */
-import { ConflictError, ValidationError } from '../../store/errors';
+import { ConflictError, ValidationError } from '../../domain/errors';
 import type { ComputeEnv, VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import { hpcPlatform } from '../../providers/hpc/config';

@@ -5,7 +5,7 @@
  * public fields, and every refusal leaving the record exactly as it was.
  */
 import { credentialKind } from '../../credentials';
-import { ConflictError, ValidationError } from '../../store/errors';
+import { ConflictError, ValidationError } from '../../domain/errors';
 import type { CredentialMeta, VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import { BACKENDS, useBackend, vaultOptions } from './backends';

@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import { aadFor, keyIdOf, rewrapKey, sealString, unsealString, type Kek } from '../../store/crypto';
-import { VaultIntegrityError } from '../../store/errors';
+import { VaultIntegrityError } from '../../domain/errors';
 
 const kek = (): Kek => {
   const key = crypto.randomBytes(32);

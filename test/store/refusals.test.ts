@@ -3,7 +3,7 @@
  * refused write changed nothing: the whole vault (listings, versions, timestamps, values) is
  * snapshotted before and compared after.
  */
-import { ConflictError, NotFoundError, ValidationError } from '../../store/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import { BACKENDS, useBackend, vaultOptions } from './backends';

@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { keyIdOf } from '../../store/crypto';
-import { VaultKeyError } from '../../store/errors';
+import { VaultKeyError } from '../../domain/errors';
 import type { RewrapProgress, VaultApi } from '../../store/types';
 import { openVault, type VaultOptions } from '../../store/vault';
 import { BACKENDS, openRefusal, useBackend, vaultOptions, type Location } from './backends';

@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { keyIdOf } from '../../store/crypto';
-import { VaultKeyError } from '../../store/errors';
+import { VaultKeyError } from '../../domain/errors';
 import { rewrapVault } from '../../store/rewrap';
 import type { RewrapProgress, VaultApi } from '../../store/types';
 import { openVault, type VaultOptions } from '../../store/vault';

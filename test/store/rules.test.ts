@@ -1,4 +1,4 @@
-import { ValidationError } from '../../store/errors';
+import { ValidationError } from '../../domain/errors';
 import {
   assertEntityName,
   assertSecretName,
@@ -7,7 +7,7 @@ import {
   NEXTFLOW_SECRET_NAME,
   secretNameProblem,
   secretValueProblem,
-} from '../../store/rules';
+} from '../../domain/rules';
 
 describe('secret names', () => {
   test.each([

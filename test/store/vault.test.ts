@@ -1,6 +1,6 @@
 /** The vault's behaviour on both databases: records, resolution, listings, persistence, integrity. */
 import { openDb } from '../../store/db';
-import { ConflictError, NotFoundError, ValidationError, VaultIntegrityError } from '../../store/errors';
+import { ConflictError, NotFoundError, ValidationError, VaultIntegrityError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import { BACKENDS, useBackend, vaultOptions, type Location } from './backends';

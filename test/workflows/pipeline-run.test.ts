@@ -9,10 +9,11 @@ import { Worker } from '@temporalio/worker';
 import { ApplicationFailure, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { createActivities } from '../../activities';
 import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
-import { ErrorType, type PipelineRunInput, type RemoteRef, type ResolvedRun } from '../../workflows/shared';
+import { type PipelineRunInput, type RemoteRef, type ResolvedRun } from '../../domain/run';
 import { eventually } from '../harness/broker';
 import { tool } from '../harness/tools';
 import { ensureSearchAttributes } from '../../worker/search-attributes';
+import { ErrorType } from '../../domain/errors';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -94,3 +94,7 @@ export function assertEntityName(name: unknown, field = 'name'): asserts name is
   const problem = entityNameProblem(name);
   if (problem) throw new ValidationError(field, problem);
 }
+
+/** A platform run id: it becomes part of remote names and paths, so it is checked everywhere it enters. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const RUN_ID_RULE = 'must be 1 to 64 letters, digits, dashes or underscores, starting with a letter or digit';

@@ -1,6 +1,6 @@
 /**
- * Pure data shared by workflows, activities, the worker and the client. Safe inside the workflow
- * sandbox: no imports with side effects, no Node built-ins.
+ * A pipeline run as every room sees it: its input, the references it tracks (never values), its
+ * phases and status, and where it runs. Pure data, safe inside the workflow sandbox.
  */
 
 export const TASK_QUEUE = 'secret-broker';
@@ -11,41 +11,15 @@ export const DEFAULT_LEASE_MS = 30 * 24 * 60 * 60 * 1000;
 
 export type Platform = 'local' | 'hpc' | 'aws' | 'gcp';
 
-/** Failure types: activities throw ApplicationFailure with these types; presets list the non-retryable ones. */
-export const ErrorType = {
-  SecretNotFound: 'SecretNotFoundError',
-  ComputeEnvNotFound: 'ComputeEnvNotFoundError',
-  InvalidInput: 'InvalidInputError',
-  AccessVerification: 'AccessVerificationError',
-  PermissionDenied: 'PermissionDeniedError',
-  HostKeyMismatch: 'HostKeyMismatchError',
-  AuthenticationFailed: 'AuthenticationFailedError',
-  NotOwned: 'NotOwnedError',
-  LaunchFailed: 'LaunchFailedError',
-  Connection: 'ConnectionError',
-  Throttled: 'ThrottledError',
-  /** A rotation that would break a key someone uses (both keys in use, stored key matches none ...). */
-  RotationRefused: 'RotationRefusedError',
-} as const;
-export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
-
-/** Failures that retrying cannot fix: the launch fails at once (deletion still retries them all). */
-export const NON_RETRYABLE_ERROR_TYPES: string[] = [
-  ErrorType.SecretNotFound,
-  ErrorType.ComputeEnvNotFound,
-  ErrorType.InvalidInput,
-  ErrorType.AccessVerification,
-  ErrorType.PermissionDenied,
-  ErrorType.HostKeyMismatch,
-  ErrorType.AuthenticationFailed,
-  ErrorType.NotOwned,
-  ErrorType.LaunchFailed,
-  ErrorType.RotationRefused,
-];
-
-/** A platform run id: it becomes part of remote names and paths, so it is checked everywhere it enters. */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const RUN_ID_RULE = 'must be 1 to 64 letters, digits, dashes or underscores, starting with a letter or digit';
+/** A compute environment as the vault stores it (config is validated per platform). */
+export interface ComputeEnvRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  platform: Platform;
+  config: Record<string, unknown>;
+  credentialId: string | null;
+}
 
 export function pipelineRunWorkflowId(runId: string): string {
   return `pipeline-run-${runId}`;
@@ -137,6 +111,8 @@ export interface MissingPermission {
   resource: string;
   /** A policy statement or instruction that would grant it. */
   grant: string;
+  /** Where the platform grants through roles (Google, Azure): the role that carries it. */
+  role?: string;
 }
 
 export interface ReadyResult {
