@@ -13,4 +13,4 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/lib ./lib
 COPY package.json ./
 USER broker
-CMD ["node", "lib/worker/main.js", "--role", "all"]
+CMD ["node", "lib/broker/main.js", "--role", "all"]

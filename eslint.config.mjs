@@ -1,12 +1,13 @@
-// Lint that keeps workflow code deterministic (no Node built-ins, no SDKs, activities as types only)
-// and promises handled everywhere.
+// Lint that keeps the rooms' import direction (eslint/rooms.mjs), workflow code deterministic (no
+// Node built-ins, no SDKs, activities as types only) and promises handled everywhere.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+import rooms from './eslint/rooms.mjs';
 
 const builtins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', '.data/**', 'eslint.config.mjs', 'jest.config.js', 'jest.bench.config.js'] },
+  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', '.data/**', 'eslint.config.mjs', 'eslint/**', 'jest.config.js', 'jest.bench.config.js'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -16,6 +17,12 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-require-imports': 'off',
     },
+  },
+  {
+    files: ['**/*.ts'],
+    ignores: ['test/**', 'bench/**'],
+    plugins: { rooms },
+    rules: { 'rooms/direction': 'error', 'rooms/no-cycle': 'error' },
   },
   {
     files: ['workflows/**/*.ts'],
@@ -28,7 +35,6 @@ export default tseslint.config(
           patterns: [
             { group: ['**/activities', '**/activities/*'], message: 'Import activities as types only.', allowTypeImports: true },
             { group: ['@aws-sdk/*', '@google-cloud/*', '@azure/*', 'ssh2', 'pg', '@electric-sql/*', '@temporalio/worker', '@temporalio/client', '@temporalio/activity'], message: 'No I/O libraries in workflow code.', allowTypeImports: true },
-            { group: ['**/store/*', '**/providers/*', '**/api/*', '**/worker/*', '**/client/*'], message: 'Workflows only import workflows/* and @temporalio/workflow|common.', allowTypeImports: true },
           ],
         },
       ],

@@ -9,10 +9,10 @@ const cache = process.env.SECRET_BROKER_CACHE ?? path.join(process.env.XDG_CACHE
 const gcpEmulator = ['server-dual', 'gcp-iam-emulator'].every((b) => fs.existsSync(path.join(cache, 'gobin', b)));
 const ignored = ['/node_modules/', '/lib/'];
 if (!gcpEmulator) {
-  ignored.push('/test/providers/gcp\\.test\\.ts$', '/test/providers/gcp-iam\\.test\\.ts$', '/test/integration/gcp\\.test\\.ts$');
+  ignored.push('/test/targets/gcp\\.test\\.ts$', '/test/targets/gcp-iam\\.test\\.ts$', '/test/integration/gcp\\.test\\.ts$');
   process.stderr.write(
     '\n*** The Google Secret Manager emulator is not installed (see scripts/test-deps.d/40-gcp-emulator.sh):\n' +
-      '*** test/providers/gcp.test.ts, test/providers/gcp-iam.test.ts and test/integration/gcp.test.ts do NOT run.\n\n',
+      '*** test/targets/gcp.test.ts, test/targets/gcp-iam.test.ts and test/integration/gcp.test.ts do NOT run.\n\n',
   );
 }
 

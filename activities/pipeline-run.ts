@@ -3,7 +3,7 @@
  * only inside pushSecrets, between the vault read and the provider call.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { PlainSecret, RunContext, SecretTarget } from '../providers/types';
+import type { PlainSecret, RunContext, SecretTarget } from '../targets/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import {
   type PipelineRunInput,

@@ -5,7 +5,7 @@
  * names; keys never leave the rotator and the vault.
  */
 import { Context } from '@temporalio/activity';
-import { rotationKind, type RotatorDeps, type TwoSlotRotator } from '../providers/rotation';
+import { createRotator, type RotatorDeps, type TwoSlotRotator } from '../rotators';
 import type { VaultApi } from '../store/types';
 import type { RotationSnapshot, RotationTarget } from '../domain/rotation';
 import { toFailure } from './errors';
@@ -25,7 +25,7 @@ export function createRotationActivities(deps: RotationDeps) {
     ctx.heartbeat(step);
     const beat = setInterval(() => ctx.heartbeat(step), 15_000);
     try {
-      rotator = await rotationKind(target?.kind).create(target, { ...deps.rotators, vault: deps.vault });
+      rotator = await createRotator(target, { ...deps.rotators, vault: deps.vault });
       return await fn(rotator);
     } catch (err) {
       throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);

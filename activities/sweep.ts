@@ -3,7 +3,7 @@
  * belongs to runs whose workflow is closed or gone (an operator terminated it, or history expired).
  */
 import { Context } from '@temporalio/activity';
-import type { SecretTarget } from '../providers/types';
+import type { SecretTarget } from '../targets/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import type { RemoteRef } from '../domain/run';
 import { toFailure } from './errors';

@@ -9,16 +9,16 @@
 import { registerCodecEndpoint, type CodecEndpointOptions } from './codec-endpoint';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { VaultApi, Workspace, User, SecretScope } from '../store/types';
-import type { PipelineRunsApi } from '../client/types';
+import type { PipelineRunsApi } from '../services/types';
 import { ValidationError } from '../domain/errors';
 import { parseDuration } from './duration';
 import { mapError, UnavailableError } from './errors';
 import { redact, stringLeaves } from '../domain/sanitize';
 import type { z } from 'zod';
-import type { RotationRequest, RotationsApi } from '../client/rotations';
+import type { RotationRequest, RotationsApi } from '../services/rotations';
 import { ROTATION_WORKFLOW_ID_RE } from '../domain/rotation';
-import { VAULT_KEY_WORKFLOW_ID_RE, type VaultKeyRotationsApi } from '../client/vault-key';
-import { verifyCredential, type VerifyDeps } from '../providers/credential-verify';
+import { VAULT_KEY_WORKFLOW_ID_RE, type VaultKeyRotationsApi } from '../services/vault-key';
+import { verifyCredential, type VerifyDeps } from '../verifiers';
 import { BODY_LIMIT_BYTES, checkParam, parse, parseComputeEnvPatch, schemas, vaultKeySchemas } from './validation';
 
 export interface ApiLogger {

@@ -1,7 +1,7 @@
 /**
  * AWS credentials: an IAM access key (id + secret access key), optionally a role to assume with it
  * (role ARN and external id), as the platform stores them. Checked for shape on save; `verify`
- * (verifyAwsCredential in providers/aws/credentials.ts) proves them live with STS GetCallerIdentity.
+ * (verifyAwsCredential in remote/aws/identity.ts) proves them live with STS GetCallerIdentity.
  * Messages name the field and the rule, never the key material.
  *
  * Public fields: accessKeyId, roleArn, externalId (AWS: "the external ID is not a secret").
@@ -72,14 +72,3 @@ export const awsCredential: CredentialKind = {
   parse: parseAwsCredential,
 };
 
-/**
- * Prove an aws credential live (STS GetCallerIdentity, after AssumeRole when a role is set). Loads
- * the SDK only when called, so validating on save stays free of it.
- */
-export async function verifyAwsCredential(
-  cred: ParsedCredential,
-  endpoints?: { aws?: string },
-): Promise<{ account: string; arn: string; userId: string }> {
-  const { verifyAwsCredential: verify } = await import('../providers/aws/credentials');
-  return verify(cred, endpoints);
-}

@@ -48,7 +48,7 @@ port_busy "$TEMPORAL_PORT" || { echo "Temporal dev server did not start; see $DA
 
 # Process substitution, not a pipe: $! must be node itself so Ctrl-C / TERM reaches it.
 TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_PORT="$TEMPORAL_UI_PORT" BROKER_DATA_DIR="$DATA_DIR" BROKER_API_PORT="$API_PORT" \
-  node lib/worker/main.js --role all > >(tee -a "$DATA_DIR/broker.log") 2>&1 &
+  node lib/broker/main.js --role all > >(tee -a "$DATA_DIR/broker.log") 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 150); do port_busy "$API_PORT" && break; sleep 0.2; done

@@ -42,7 +42,7 @@ import {
   writeKeyFile,
 } from './master-key';
 import type { MasterKeyRotationResult, RewrapProgress } from './types';
-import { insertCanary, openStore, type OpenStore, type VaultOptions } from './vault';
+import { insertCanary, openStore, type OpenStore, type VaultOptions } from './open';
 
 export interface RewrapOptions {
   dataDir: string;

@@ -3,11 +3,12 @@
  * (STS GetCallerIdentity, after AssumeRole when a role is set) against a real moto server.
  */
 import { credentialKind } from '../../credentials';
-import { parseAwsCredential, verifyAwsCredential } from '../../credentials/aws';
+import { parseAwsCredential } from '../../credentials/aws';
+import { verifyAwsCredential } from '../../remote/aws/identity';
 import { ValidationError } from '../../domain/errors';
 import { freePort } from '../harness/process';
 import { MOTO_ACCOUNT, adminIam, createRole, createUser, startMoto, uniqueName, type MotoServer } from '../harness/moto';
-import { asPolicy } from '../../providers/aws/policies';
+import { asPolicy } from '../../targets/aws/policies';
 
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

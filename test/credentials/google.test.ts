@@ -6,7 +6,7 @@ import { useCredentialVault } from '../harness/credential-vault';
 import { generateKeyPairSync } from 'node:crypto';
 import { credentialKind } from '../../credentials';
 import { googleCredential, readServiceAccountKey } from '../../credentials/google';
-import { platformSpec } from '../../providers/platforms';
+import { platformSpec } from '../../platforms';
 import { serviceAccountKey, serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
 
 jest.setTimeout(60_000);

@@ -4,7 +4,7 @@
  * terminals and piped stdin, has its own).
  */
 import { Readable } from 'node:stream';
-import { runCli, type CliIo } from '../../client/cli';
+import { runCli, type CliIo } from '../../cli/main';
 
 export interface CliResult {
   code: number;

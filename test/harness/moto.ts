@@ -14,7 +14,7 @@ import {
   headJobListStatement,
   headJobPassRoleStatement,
   type PolicyDocument,
-} from '../../providers/aws/policies';
+} from '../../targets/aws/policies';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
 import { tool } from './tools';
 

@@ -6,7 +6,7 @@
  */
 import type { IAM } from '@aws-sdk/client-iam';
 import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
-import { TAG } from '../../providers/aws/target';
+import { TAG } from '../../targets/aws/target';
 import { pipelineRunWorkflowId } from '../../domain/run';
 import { sweepOrphans } from '../../workflows/sweep';
 import { startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';

@@ -1,5 +1,5 @@
 /**
- * The broker process itself (`node lib/worker/main.js`, what `make start` runs), driven through the
+ * The broker process itself (`node lib/broker/main.js`, what `make start` runs), driven through the
  * CLI: a process killed with SIGKILL between push and delete still deletes once it is back, and
  * nothing it printed, nor its database files, holds a secret value.
  */
@@ -10,14 +10,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { PipelineRuns } from '../../client/pipeline-runs';
+import { PipelineRuns } from '../../services/pipeline-runs';
 import { createDataConverter, loadCodecKeyring } from '../../codec/data-converter';
 import { eventually } from '../harness/broker';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from '../harness/process';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'lib', 'worker', 'main.js');
+const MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
 const CLI = path.join(ROOT, 'bin', 'secret-broker');
 const run = promisify(execFile);
 

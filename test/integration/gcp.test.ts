@@ -5,7 +5,7 @@
  * of each compute environment's google credential.
  */
 import * as path from 'node:path';
-import { LABEL, ANNOTATION, labelValue } from '../../providers/gcp/target';
+import { LABEL, ANNOTATION, labelValue } from '../../targets/gcp/target';
 import { pipelineRunWorkflowId } from '../../domain/run';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { FIXTURES, startGcpEmulator, type GcpEmulator } from '../harness/gcp-emulator';

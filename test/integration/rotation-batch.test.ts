@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { buildApiServer } from '../../api/server';
-import { CredentialRotations } from '../../client/rotations';
-import { verifyBatchKey } from '../../providers/azure/batch-keys';
+import { CredentialRotations } from '../../services/rotations';
+import { verifyBatchKey } from '../../remote/azure/batch-keys';
 import { ConflictError, ValidationError } from '../../domain/errors';
 import { rotationStatusQuery } from '../../workflows/rotation';
 import type { RotationResult } from '../../domain/rotation';

@@ -11,7 +11,7 @@
  */
 import type { IAM } from '@aws-sdk/client-iam';
 import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
-import { CredentialRotations } from '../../client/rotations';
+import { CredentialRotations } from '../../services/rotations';
 import { rotationStatusQuery } from '../../workflows/rotation';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy';

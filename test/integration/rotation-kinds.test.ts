@@ -16,10 +16,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IAM } from '@aws-sdk/client-iam';
 import { STS } from '@aws-sdk/client-sts';
-import { CredentialRotations, type RotationRequest } from '../../client/rotations';
-import { asPolicy } from '../../providers/aws/policies';
-import { verifyStorageKey } from '../../providers/azure/storage-keys';
-import { verifyRegistryCredential } from '../../providers/registry/verify';
+import { CredentialRotations, type RotationRequest } from '../../services/rotations';
+import { asPolicy } from '../../targets/aws/policies';
+import { verifyStorageKey } from '../../remote/azure/storage-keys';
+import { verifyRegistryCredential } from '../../remote/registry/login';
 import type { RotationResult } from '../../domain/rotation';
 import { AzureFake, type FakeCall } from '../harness/azure-fake';
 import { AcrFake, type FakeAcrRegistry } from '../harness/azure-fake-acr';

@@ -10,8 +10,8 @@ import { ValidationError, VaultKeyError } from '../../domain/errors';
 import { openDb, pgliteDir } from '../../store/db';
 import { openVault, type VaultOptions } from '../../store/vault';
 import type { CredentialKind } from '../../credentials';
-import type { PlatformSpec } from '../../providers/platforms';
-import { platformSpec } from '../../providers/platforms';
+import type { PlatformSpec } from '../../platforms';
+import { platformSpec } from '../../platforms';
 import type { Platform } from '../../domain/run';
 import { startPostgres, type PostgresServer } from '../harness/postgres';
 

@@ -6,8 +6,8 @@
 import { ConflictError, ValidationError } from '../../domain/errors';
 import type { ComputeEnv, VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
-import { hpcPlatform } from '../../providers/hpc/config';
-import { platformSpec } from '../../providers/platforms';
+import { hpcPlatform } from '../../platforms/hpc';
+import { platformSpec } from '../../platforms';
 import { BACKENDS, testSshKind, useBackend, vaultOptions } from './backends';
 
 /** Two host key fingerprints as `ssh-keygen -lf` prints them (SHA256: + 43 base64 characters). */

@@ -1,0 +1,292 @@
+/**
+ * A small typed client for the broker's HTTP API (api/server.ts), used by the CLI. Built on
+ * node:http(s) so a launch may wait as long as the broker needs (no client-side timeout).
+ */
+import type { MissingPermission } from '../domain/run';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
+import type { Platform, ReadyResult, RunStatus } from '../domain/run';
+import type { RotationScheduleInfo, RotationStarted, RotationState } from '../services/rotations';
+import type { VaultKeyRotationStarted, VaultKeyRotationState, VaultKeyScheduleInfo } from '../services/vault-key';
+import type { VerifyReport } from '../verifiers';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
+
+/** The API answered with an error. `message` is the server's `error` text. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string,
+    readonly field?: string,
+    readonly rule?: string,
+    /** A failed access check: what is missing and the statement that would grant it. */
+    readonly missing?: MissingPermission[],
+  ) {
+    super(message);
+  }
+}
+
+/** The API could not be reached or did not speak JSON. */
+export class ApiConnectionError extends Error {
+  override readonly name = 'ApiConnectionError';
+}
+
+export interface LaunchInput {
+  runId: string;
+  workspace: string;
+  user: string;
+  computeEnv: string;
+  secrets: string[];
+  /** A duration: 90s, 15m, 12h, 30d. */
+  lease?: string;
+}
+
+export interface CreateComputeEnvInput {
+  name: string;
+  platform: Platform;
+  config?: Record<string, unknown>;
+  credential?: string;
+}
+
+/** What a compute environment update changes: at least one of the two. */
+export interface UpdateComputeEnvInput {
+  /** The whole settings object (it replaces the current one). */
+  config?: Record<string, unknown>;
+  /** Credential name or id in the same workspace; null clears it where the platform takes none. */
+  credential?: string | null;
+}
+
+export type SecretOwner = { scope: 'workspace'; workspace: string } | { scope: 'user'; user: string };
+
+/** The body of a rotation request, as the API takes it (names, not ids; durations as text). */
+export interface RotationBody {
+  kind: string;
+  managementCredential?: string;
+  resourceGroup?: string;
+  registryName?: string;
+  tokenName?: string;
+  grace?: string;
+  switchBack?: boolean;
+}
+
+export interface RotationScheduleBody extends RotationBody {
+  every?: string;
+  cron?: string[];
+  paused?: boolean;
+  note?: string;
+}
+
+function scheduleUrl(workspace: string, credential: string): string {
+  return `/v1/workspaces/${seg(workspace)}/credentials/${seg(credential)}/rotation-schedule`;
+}
+
+/** The body of a vault master key rotation schedule, as the API takes it. */
+export interface VaultKeyScheduleBody {
+  /** A duration of at least 1h: 90d ... */
+  every?: string;
+  cron?: string[];
+  paused?: boolean;
+  note?: string;
+}
+
+const VAULT_KEY_SCHEDULE_URL = '/v1/vault/master-key/rotation-schedule';
+/** The manual rotation's workflow id (workflows/vault-key.ts VAULT_KEY_ROTATION_WORKFLOW_ID). */
+const VAULT_KEY_ROTATION_WORKFLOW_ID = 'vault-master-key-rotation';
+
+export class BrokerApiClient {
+  readonly baseUrl: URL;
+
+  constructor(baseUrl: string = DEFAULT_API_URL) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new ApiConnectionError(`API URL "${baseUrl}" is not a valid URL (expected for example ${DEFAULT_API_URL})`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ApiConnectionError(`API URL "${baseUrl}" must start with http:// or https://`);
+    }
+    if (url.username || url.password) throw new ApiConnectionError('API URL must not carry a user name or password');
+    this.baseUrl = url;
+  }
+
+  // ---- workspaces and users ----
+  createWorkspace(name: string): Promise<Workspace> {
+    return this.request('POST', '/v1/workspaces', { name });
+  }
+  async listWorkspaces(): Promise<Workspace[]> {
+    return (await this.request<{ workspaces: Workspace[] }>('GET', '/v1/workspaces')).workspaces;
+  }
+  createUser(name: string): Promise<User> {
+    return this.request('POST', '/v1/users', { name });
+  }
+  async listUsers(): Promise<User[]> {
+    return (await this.request<{ users: User[] }>('GET', '/v1/users')).users;
+  }
+
+  // ---- secrets ----
+  /** Create or replace. The value goes in the request body only; the answer is metadata. */
+  setSecret(owner: SecretOwner, name: string, value: string): Promise<SecretMeta> {
+    return this.request('PUT', `${ownerPath(owner)}/secrets/${seg(name)}`, { value });
+  }
+  async listSecrets(owner: SecretOwner): Promise<SecretMeta[]> {
+    return (await this.request<{ secrets: SecretMeta[] }>('GET', `${ownerPath(owner)}/secrets`)).secrets;
+  }
+  async deleteSecret(owner: SecretOwner, name: string): Promise<void> {
+    await this.request('DELETE', `${ownerPath(owner)}/secrets/${seg(name)}`);
+  }
+
+  // ---- credentials ----
+  createCredential(workspace: string, input: { name: string; kind: string; fields: Record<string, unknown> }): Promise<CredentialMeta> {
+    return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials`, input);
+  }
+  async listCredentials(workspace: string): Promise<CredentialMeta[]> {
+    return (await this.request<{ credentials: CredentialMeta[] }>('GET', `/v1/workspaces/${seg(workspace)}/credentials`)).credentials;
+  }
+  async deleteCredential(workspace: string, name: string): Promise<void> {
+    await this.request('DELETE', `/v1/workspaces/${seg(workspace)}/credentials/${seg(name)}`);
+  }
+
+  // ---- compute environments ----
+  createComputeEnv(workspace: string, input: CreateComputeEnvInput): Promise<ComputeEnv> {
+    return this.request('POST', `/v1/workspaces/${seg(workspace)}/compute-envs`, input);
+  }
+  async listComputeEnvs(workspace: string): Promise<ComputeEnv[]> {
+    return (await this.request<{ computeEnvs: ComputeEnv[] }>('GET', `/v1/workspaces/${seg(workspace)}/compute-envs`)).computeEnvs;
+  }
+  getComputeEnv(workspace: string, name: string): Promise<ComputeEnv> {
+    return this.request('GET', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`);
+  }
+  updateComputeEnv(workspace: string, name: string, input: UpdateComputeEnvInput): Promise<ComputeEnv> {
+    return this.request('PATCH', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`, input);
+  }
+  async deleteComputeEnv(workspace: string, name: string): Promise<void> {
+    await this.request('DELETE', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`);
+  }
+
+  // ---- runs ----
+  launchRun(input: LaunchInput): Promise<ReadyResult> {
+    return this.request('POST', '/v1/runs', input);
+  }
+  runStatus(runId: string): Promise<RunStatus> {
+    return this.request('GET', `/v1/runs/${seg(runId)}`);
+  }
+  async completeRun(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+    await this.request('POST', `/v1/runs/${seg(runId)}/complete`, { status });
+  }
+  async cancelRun(runId: string): Promise<void> {
+    await this.request('POST', `/v1/runs/${seg(runId)}/cancel`, {});
+  }
+  async renewRun(runId: string, extendBy: string): Promise<void> {
+    await this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });
+  }
+
+  /** Live check of a stored credential; the report names checks, never values. */
+  verifyCredential(workspace: string, name: string, input: { managementCredential?: string; resourceGroup?: string; storageAccount?: string; computeEnv?: string } = {}): Promise<VerifyReport> {
+    return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials/${seg(name)}/verify`, input);
+  }
+
+  // ---- credential rotations ----
+  startRotation(workspace: string, credential: string, input: RotationBody): Promise<RotationStarted> {
+    return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials/${seg(credential)}/rotations`, input);
+  }
+  rotationState(workflowId: string): Promise<RotationState> {
+    return this.request('GET', `/v1/rotations/${seg(workflowId)}`);
+  }
+  createRotationSchedule(workspace: string, credential: string, input: RotationScheduleBody): Promise<RotationScheduleInfo> {
+    return this.request('POST', scheduleUrl(workspace, credential), input);
+  }
+  async listRotationSchedules(): Promise<RotationScheduleInfo[]> {
+    return (await this.request<{ schedules: RotationScheduleInfo[] }>('GET', '/v1/rotation-schedules')).schedules;
+  }
+  rotationSchedule(workspace: string, credential: string): Promise<RotationScheduleInfo> {
+    return this.request('GET', scheduleUrl(workspace, credential));
+  }
+  async rotationScheduleAction(workspace: string, credential: string, action: 'pause' | 'unpause' | 'trigger', note?: string): Promise<void> {
+    await this.request('POST', `${scheduleUrl(workspace, credential)}/${action}`, note === undefined ? {} : { note });
+  }
+  async deleteRotationSchedule(workspace: string, credential: string): Promise<void> {
+    await this.request('DELETE', scheduleUrl(workspace, credential));
+  }
+
+  // ---- vault master key rotation ----
+  startVaultKeyRotation(): Promise<VaultKeyRotationStarted> {
+    return this.request('POST', '/v1/vault/master-key/rotations', {});
+  }
+  vaultKeyRotationState(workflowId: string = VAULT_KEY_ROTATION_WORKFLOW_ID): Promise<VaultKeyRotationState> {
+    return this.request('GET', `/v1/vault/master-key/rotations/${seg(workflowId)}`);
+  }
+  createVaultKeySchedule(input: VaultKeyScheduleBody): Promise<VaultKeyScheduleInfo> {
+    return this.request('POST', VAULT_KEY_SCHEDULE_URL, input);
+  }
+  vaultKeySchedule(): Promise<VaultKeyScheduleInfo> {
+    return this.request('GET', VAULT_KEY_SCHEDULE_URL);
+  }
+  async vaultKeyScheduleAction(action: 'pause' | 'unpause' | 'trigger', note?: string): Promise<void> {
+    await this.request('POST', `${VAULT_KEY_SCHEDULE_URL}/${action}`, note === undefined ? {} : { note });
+  }
+  async deleteVaultKeySchedule(): Promise<void> {
+    await this.request('DELETE', VAULT_KEY_SCHEDULE_URL);
+  }
+
+  health(): Promise<{ status: string }> {
+    return this.request('GET', '/healthz');
+  }
+
+  /** One JSON request. Errors never include the request body. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(this.baseUrl.pathname.replace(/\/+$/, '') + path, this.baseUrl);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const transport = url.protocol === 'https:' ? https : http;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = transport.request(url, { method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        reject(new ApiConnectionError(`cannot reach the broker API at ${this.baseUrl.origin} (${err.code ?? err.message}); is it running? Set --api or BROKER_API_URL`));
+      });
+      req.end(payload);
+    });
+    let parsed: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new ApiConnectionError(`the broker API at ${this.baseUrl.origin} answered ${status} with a body that is not JSON`);
+      }
+    }
+    if (status >= 200 && status < 300) return parsed as T;
+    const e = (parsed ?? {}) as { error?: unknown; code?: unknown; field?: unknown; rule?: unknown; missing?: unknown };
+    throw new ApiError(
+      status,
+      typeof e.error === 'string' ? e.error : `the broker API answered ${status}`,
+      typeof e.code === 'string' ? e.code : undefined,
+      typeof e.field === 'string' ? e.field : undefined,
+      typeof e.rule === 'string' ? e.rule : undefined,
+      Array.isArray(e.missing) ? (e.missing as MissingPermission[]) : undefined,
+    );
+  }
+}
+
+function seg(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function ownerPath(owner: SecretOwner): string {
+  return owner.scope === 'workspace' ? `/v1/workspaces/${seg(owner.workspace)}` : `/v1/users/${seg(owner.user)}`;
+}
+
+export type { SecretScope };
+export type { RotationScheduleInfo, RotationStarted, RotationState };
+export type { VaultKeyRotationStarted, VaultKeyRotationState, VaultKeyScheduleInfo };

@@ -1,0 +1,23 @@
+import type { PipelineRunInput, ReadyResult, RunStatus } from '../domain/run';
+
+/** A launch: the run's input (as the workflow takes it), plus names for people reading the Web UI. */
+export interface LaunchRequest extends Omit<PipelineRunInput, 'resume'> {
+  /** Search attributes and memo. */
+  labels?: { workspace?: string; computeEnv?: string; platform?: string; user?: string };
+}
+
+/** What the launch service uses. Implemented on the Temporal client by services/pipeline-runs.ts. */
+export interface PipelineRunsApi {
+  /** Start the run's workflow and wait until its secrets are in place (Update-with-Start). */
+  launch(req: LaunchRequest): Promise<ReadyResult>;
+  /** The run ended: delete its secrets. */
+  complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void>;
+  /** Cancel the run's workflow: its secrets are deleted. */
+  cancel(runId: string): Promise<void>;
+  /** Extend the lease to now + extendByMs. */
+  renew(runId: string, extendByMs: number): Promise<void>;
+  /** Phase, names, refs, timestamps, last error. Never values. */
+  state(runId: string): Promise<RunStatus>;
+  /** Wait until the workflow closes (secrets deleted) and return its final state. */
+  waitClosed(runId: string): Promise<RunStatus>;
+}
