@@ -1,0 +1,941 @@
+/**
+ * Records the replay fixtures in test/replay/histories/: one JSON history per scenario, produced by
+ * the CURRENT workflow code on a real Temporal dev server (test/harness/temporal.ts) with stub
+ * activities. test/replay/replay.test.ts replays every file there on each `make test`, so a change
+ * to the workflows that would break a run already in flight fails CI.
+ *
+ * Not a test suite (the name does not match jest's testMatch), so `make test` never runs it. To
+ * record, on the workflow code whose histories you want (under a minute; it starts its own dev server):
+ *
+ *   NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" \
+ *     npx jest --testMatch '<rootDir>/test/replay/record.ts' --testTimeout 600000 --forceExit
+ *
+ *   REPLAY_RECORD_ONLY=<regex>   record only the fixtures whose file name matches (e.g. '^pipelineRun-')
+ *   REPLAY_RECORD_SUFFIX=<tag>   write <workflow>-<scenario><tag>.json instead (e.g. '-v2')
+ *
+ * Do NOT re-record existing fixtures to make a failing replay test pass: a failure means runs started
+ * by the old code would break. After a workflow change, keep the old fixtures (they are the runs in
+ * flight) and add new ones recorded from the new code under new names (REPLAY_RECORD_SUFFIX); drop an
+ * old fixture only once no run of that code can still be open (longest lease, 366 days, plus cleanup).
+ *
+ * The recording uses the SDK's default payload converter and NO encryption codec (fixtures need no
+ * key), and the production failure converter (codec/failure-converter), as the replay does. Stub
+ * activities return realistic references (the types of workflows/shared.ts, rotation-types.ts,
+ * vault-key.ts) and never anything secret-looking. Each file is the history in canonical proto JSON
+ * (as historyToJSON writes it; see history-json.ts for why not that very function), plus a top-level
+ * "workflowId" (histories do not carry it; the replay passes it on).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Client, Connection, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { createActivities } from '../../activities';
+import { PipelineRuns } from '../../client/pipeline-runs';
+import { LaunchError } from '../../client/types';
+import { VaultKeyRotations } from '../../client/vault-key';
+import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
+import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
+import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../../workflows/rotation';
+import { rotationWorkflowId, type RotationInput, type RotationSnapshot, type RotationTarget } from '../../workflows/rotation-types';
+import { PhaseKey, RunIdKey } from '../../workflows/search-attributes';
+import {
+  ErrorType,
+  pipelineRunWorkflowId,
+  type MissingPermission,
+  type PipelineRunInput,
+  type Platform,
+  type PushResult,
+  type RemoteRef,
+  type ResolvedRun,
+  type RunStatus,
+  type SecretRef,
+} from '../../workflows/shared';
+import { sweepOrphans } from '../../workflows/sweep';
+import {
+  VAULT_KEY_ERROR_TYPE,
+  VAULT_KEY_ROTATION_WORKFLOW_ID,
+  rotateVaultMasterKey,
+  scheduledVaultKeyRotation,
+  type VaultKeyRotationResult,
+} from '../../workflows/vault-key';
+import { eventually } from '../harness/broker';
+import { startTemporal, type TemporalServer } from '../harness/temporal';
+import { historyToJSONObject } from './history-json';
+
+type Activities = ReturnType<typeof createActivities>;
+type ActivityName = keyof Activities;
+
+const HISTORIES_DIR = path.join(__dirname, 'histories');
+const ONLY = process.env.REPLAY_RECORD_ONLY ? new RegExp(process.env.REPLAY_RECORD_ONLY) : undefined;
+const SUFFIX = process.env.REPLAY_RECORD_SUFFIX ?? '';
+const TASK_QUEUE = 'replay-recording';
+const IDENTITY = 'replay-recorder';
+
+// -- stub activities, chosen per workflow id ------------------------------------------------------
+
+/** What each workflow id's activities do; an activity a scenario does not expect fails the recording. */
+const behaviours = new Map<string, Partial<Activities>>();
+
+/** Every activity the worker registers (the type check fails when one is added or removed). */
+const ACTIVITY_NAMES = Object.keys({
+  resolveRun: 0,
+  pushSecrets: 0,
+  verifyAccess: 0,
+  deleteSecrets: 0,
+  listComputeEnvIds: 0,
+  sweepComputeEnv: 0,
+  rotationInspect: 0,
+  rotationRegenerate: 0,
+  rotationStore: 0,
+  rotationVerify: 0,
+  rotationRetire: 0,
+  vaultRewrap: 0,
+} satisfies Record<ActivityName, 0>) as ActivityName[];
+
+function dispatchingActivities(): Activities {
+  const entries = ACTIVITY_NAMES.map((name) => [
+    name,
+    async (...args: unknown[]) => {
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? '(none)';
+      const impl = behaviours.get(workflowId)?.[name] as ((...a: unknown[]) => Promise<unknown>) | undefined;
+      if (!impl) throw ApplicationFailure.nonRetryable(`recording: ${workflowId} did not expect activity ${name}`, 'UnexpectedActivity');
+      return impl(...args);
+    },
+  ]);
+  return Object.fromEntries(entries) as unknown as Activities;
+}
+
+/** A failure the way activities/errors.ts toFailure hands it to Temporal (typed, retryable or not). */
+function failure(type: string, message: string, opts: { nonRetryable?: boolean; details?: unknown[] } = {}): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: opts.nonRetryable ?? false, ...(opts.details ? { details: opts.details } : {}) });
+}
+
+// -- pipeline-run stubs ---------------------------------------------------------------------------
+
+interface ComputeEnvFixture {
+  id: string;
+  name: string;
+  platform: Platform;
+  /** remoteId and location of one secret of a run. */
+  remote(runId: string, secretName: string): { remoteId: string; location?: string };
+  headJobEnv(runId: string): Record<string, string>;
+}
+
+const AWS_CE: ComputeEnvFixture = {
+  id: 'ce-aws-batch-eu',
+  name: 'aws-batch-eu-west-1',
+  platform: 'aws',
+  remote: (runId, name) => ({ remoteId: `tower-${runId}/${name}`, location: 'eu-west-1' }),
+  headJobEnv: (runId) => ({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', TOWER_WORKFLOW_ID: runId, NXF_ENABLE_SECRETS: 'true' }),
+};
+const HPC_CE: ComputeEnvFixture = {
+  id: 'ce-hpc-slurm',
+  name: 'slurm-cluster',
+  platform: 'hpc',
+  remote: (runId) => ({ remoteId: `/scratch/nextflow/tower-${runId}`, location: 'nextflow@login.hpc.example.org' }),
+  headJobEnv: (runId) => ({ NXF_SECRETS_FILE: `/scratch/nextflow/tower-${runId}/store.json`, NXF_ENABLE_SECRETS: 'true' }),
+};
+const LOCAL_CE: ComputeEnvFixture = {
+  id: 'ce-local',
+  name: 'workstation',
+  platform: 'local',
+  remote: (runId) => ({ remoteId: `/var/lib/secret-broker/runs/tower-${runId}` }),
+  headJobEnv: (runId) => ({ NXF_SECRETS_FILE: `/var/lib/secret-broker/runs/tower-${runId}/store.json`, NXF_ENABLE_SECRETS: 'true' }),
+};
+
+const SECRET_NAMES = ['LIMS_API_TOKEN', 'REFERENCE_DB_PASSWORD'];
+
+function remoteRef(ce: ComputeEnvFixture, runId: string, secretName: string): RemoteRef {
+  return { platform: ce.platform, computeEnvId: ce.id, secretName, ...ce.remote(runId, secretName) };
+}
+
+function resolvedRun(ce: ComputeEnvFixture, run: PipelineRunInput): ResolvedRun {
+  const secrets: SecretRef[] = run.secretNames.map((name, i) => ({
+    name,
+    scope: i % 2 === 0 ? 'workspace' : 'user',
+    secretId: `sec-${(i + 1).toString().padStart(4, '0')}`,
+    version: i + 1,
+  }));
+  return {
+    workspaceName: 'genomics',
+    userName: 'alice',
+    computeEnvName: ce.name,
+    platform: ce.platform,
+    secrets,
+    plannedRefs: run.secretNames.map((n) => remoteRef(ce, run.runId, n)),
+  };
+}
+
+/** A run whose every step works; scenarios override single activities. */
+function pipelineStubs(ce: ComputeEnvFixture, overrides: Partial<Activities> = {}): Partial<Activities> {
+  return {
+    resolveRun: async (run) => resolvedRun(ce, run),
+    pushSecrets: async ({ run, secrets }): Promise<PushResult> => {
+      Context.current().heartbeat(secrets.length);
+      return { refs: secrets.map((s) => remoteRef(ce, run.runId, s.name)), headJobEnv: ce.headJobEnv(run.runId) };
+    },
+    verifyAccess: async () => undefined,
+    deleteSecrets: async ({ refs }) => refs.map((ref) => ({ ref, outcome: 'deleted' as const })),
+    ...overrides,
+  };
+}
+
+// -- recording ------------------------------------------------------------------------------------
+
+interface Recorded {
+  file: string;
+  workflowId: string;
+  runId: string;
+  /** Event types the history must contain, so the fixture covers what its name says. */
+  expect: string[];
+}
+
+interface Ctx {
+  client: Client;
+  runs: PipelineRuns;
+}
+
+interface Scenario {
+  /** File names (without .json) this scenario writes, in order; used by REPLAY_RECORD_ONLY. */
+  files: string[];
+  /** Scenarios in the same group run one after another (they share workflow ids). */
+  group?: string;
+  run(ctx: Ctx): Promise<Recorded[]>;
+}
+
+const E = temporal.api.enums.v1.EventType;
+const ev = (t: temporal.api.enums.v1.EventType) => E[t];
+
+function pipelineInput(runId: string, ce: ComputeEnvFixture, extra: Partial<PipelineRunInput> = {}): PipelineRunInput {
+  return { runId, workspaceId: 'ws-genomics', userId: 'usr-alice', computeEnvId: ce.id, secretNames: [...SECRET_NAMES], ...extra };
+}
+
+/** Launch as the launch service does (client/pipeline-runs.ts: Update-with-Start waitReady). */
+async function launch(ctx: Ctx, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>) {
+  behaviours.set(pipelineRunWorkflowId(run.runId), stubs);
+  return ctx.runs.launch({ ...run, labels: { workspace: 'genomics', computeEnv: ce.name, platform: ce.platform, user: 'alice' } });
+}
+
+async function launchFails(ctx: Ctx, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>, type: string): Promise<void> {
+  const err = await launch(ctx, run, ce, stubs).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof LaunchError) || err.type !== type) throw new Error(`expected the launch to fail with ${type}, got ${String(err)}`);
+}
+
+async function closed(handle: WorkflowHandle): Promise<void> {
+  await handle.result().catch((err: unknown) => {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+  });
+}
+
+async function runOf(handle: WorkflowHandle): Promise<string> {
+  return (await handle.describe()).runId;
+}
+
+async function finalStatus(ctx: Ctx, runId: string): Promise<RunStatus> {
+  const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(pipelineRunWorkflowId(runId));
+  await closed(handle);
+  return handle.query(statusQuery);
+}
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`recording: ${what}`);
+}
+
+const pipelineFile = (workflowId: string, runId: string, file: string, expect: string[]): Recorded => ({ file, workflowId, runId, expect });
+
+const ACTIVITY_COMPLETED = ev(E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+const ACTIVITY_FAILED = ev(E.EVENT_TYPE_ACTIVITY_TASK_FAILED);
+const UPDATE_ACCEPTED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+const UPDATE_COMPLETED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+const SIGNALED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+const TIMER_FIRED = ev(E.EVENT_TYPE_TIMER_FIRED);
+const COMPLETED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+const FAILED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
+const CANCELED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED);
+const CANCEL_REQUESTED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
+const CONTINUED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+const SA_UPSERTED = ev(E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+
+const scenarios: Scenario[] = [
+  // ---- pipelineRun ----
+  {
+    files: ['pipelineRun-completed'],
+    async run(ctx) {
+      const run = pipelineInput('rec-completed', AWS_CE);
+      const ready = await launch(ctx, run, AWS_CE, pipelineStubs(AWS_CE));
+      const handle = ctx.client.workflow.getHandle(ready.workflowId);
+      await ctx.runs.complete(run.runId, 'succeeded');
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'succeeded' && final.phase === 'deleted', `completed: ${final.outcome}/${final.phase}`);
+      return [pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-completed', [UPDATE_ACCEPTED, UPDATE_COMPLETED, SIGNALED, SA_UPSERTED, COMPLETED])];
+    },
+  },
+  {
+    files: ['pipelineRun-secret-not-found'],
+    async run(ctx) {
+      const run = pipelineInput('rec-secret-not-found', AWS_CE, { secretNames: ['LIMS_API_TOKEN', 'NOT_IN_VAULT'] });
+      await launchFails(
+        ctx,
+        run,
+        AWS_CE,
+        pipelineStubs(AWS_CE, {
+          resolveRun: async () => {
+            throw failure(ErrorType.SecretNotFound, 'secret not found in workspace genomics or for user alice: NOT_IN_VAULT', { nonRetryable: true, details: [['NOT_IN_VAULT']] });
+          },
+        }),
+        ErrorType.SecretNotFound,
+      );
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'launch-failed' && final.refs.length === 0, `secret-not-found: ${final.outcome}`);
+      const wf = pipelineRunWorkflowId(run.runId);
+      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-secret-not-found', [ACTIVITY_FAILED, UPDATE_COMPLETED, FAILED])];
+    },
+  },
+  {
+    files: ['pipelineRun-verify-failed'],
+    async run(ctx) {
+      const run = pipelineInput('rec-verify-failed', AWS_CE);
+      const missing: MissingPermission[] = [
+        {
+          principal: 'head-job role arn:aws:iam::123456789012:role/nextflow-head-job',
+          permission: 'secretsmanager:GetSecretValue',
+          resource: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tower-rec-verify-failed/*',
+          grant: '{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:tower-*"}',
+        },
+      ];
+      const stubs = pipelineStubs(AWS_CE, {
+        verifyAccess: async () => {
+          throw failure(ErrorType.AccessVerification, `access check failed: ${missing[0].principal} lacks ${missing[0].permission} on ${missing[0].resource}`, {
+            nonRetryable: true,
+            details: [missing],
+          });
+        },
+      });
+      await launchFails(ctx, run, AWS_CE, stubs, ErrorType.AccessVerification);
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'launch-failed' && final.refs.every((r) => r.state === 'deleted'), `verify-failed: ${JSON.stringify(final.refs)}`);
+      const wf = pipelineRunWorkflowId(run.runId);
+      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-verify-failed', [ACTIVITY_FAILED, UPDATE_COMPLETED, ACTIVITY_COMPLETED, FAILED])];
+    },
+  },
+  {
+    files: ['pipelineRun-push-failed'],
+    async run(ctx) {
+      // Part of the secrets were placed before the refusal: every planned ref is deleted (one is gone).
+      const run = pipelineInput('rec-push-failed', AWS_CE);
+      const stubs = pipelineStubs(AWS_CE, {
+        pushSecrets: async () => {
+          throw failure(ErrorType.PermissionDenied, `broker lacks secretsmanager:CreateSecret on tower-${run.runId}/REFERENCE_DB_PASSWORD`, { nonRetryable: true });
+        },
+        deleteSecrets: async ({ refs }) => refs.map((ref, i) => ({ ref, outcome: i === 0 ? ('deleted' as const) : ('not-found' as const) })),
+      });
+      await launchFails(ctx, run, AWS_CE, stubs, ErrorType.PermissionDenied);
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'launch-failed', `push-failed: ${final.outcome}`);
+      const wf = pipelineRunWorkflowId(run.runId);
+      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-push-failed', [ACTIVITY_FAILED, UPDATE_COMPLETED, FAILED])];
+    },
+  },
+  {
+    files: ['pipelineRun-invalid-lease'],
+    async run(ctx) {
+      // The client refuses such a lease; a caller that bypasses it meets the workflow's own check.
+      const run = pipelineInput('rec-invalid-lease', LOCAL_CE, { leaseMs: 400 * 24 * 60 * 60 * 1000 });
+      const wf = pipelineRunWorkflowId(run.runId);
+      behaviours.set(wf, pipelineStubs(LOCAL_CE));
+      const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
+        workflowId: wf,
+        taskQueue: TASK_QUEUE,
+        args: [run],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: RunIdKey, value: run.runId },
+          { key: PhaseKey, value: 'resolving' },
+        ],
+      });
+      const err = await ctx.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation }).catch((e: unknown) => e);
+      check(err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === ErrorType.InvalidInput, `invalid-lease: ${String(err)}`);
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'launch-failed', `invalid-lease: ${final.outcome}`);
+      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-invalid-lease', [UPDATE_COMPLETED, FAILED])];
+    },
+  },
+  {
+    files: ['pipelineRun-cancelled-ready'],
+    async run(ctx) {
+      const run = pipelineInput('rec-cancelled-ready', HPC_CE);
+      const ready = await launch(ctx, run, HPC_CE, pipelineStubs(HPC_CE));
+      await ctx.runs.cancel(run.runId);
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'cancelled' && final.phase === 'deleted', `cancelled-ready: ${final.outcome}/${final.phase}`);
+      return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), 'pipelineRun-cancelled-ready', [CANCEL_REQUESTED, ACTIVITY_COMPLETED, CANCELED])];
+    },
+  },
+  {
+    files: ['pipelineRun-cancelled-pushing'],
+    async run(ctx) {
+      // The push heartbeats, hears the cancellation and stops; then cleanup; then the launch hears it.
+      const run = pipelineInput('rec-cancelled-pushing', AWS_CE);
+      const wf = pipelineRunWorkflowId(run.runId);
+      const stubs = pipelineStubs(AWS_CE, {
+        pushSecrets: async () => {
+          const actx = Context.current();
+          let done = 0;
+          actx.heartbeat(done);
+          const beat = setInterval(() => actx.heartbeat(++done), 200);
+          try {
+            // Rejects with CancelledFailure once the cancellation arrives: the activity ends cancelled.
+            return await actx.cancelled;
+          } finally {
+            clearInterval(beat);
+          }
+        },
+      });
+      const launching = launch(ctx, run, AWS_CE, stubs).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(wf);
+      await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
+      await new Promise((r) => setTimeout(r, 500));
+      await ctx.runs.cancel(run.runId);
+      const err = await launching;
+      check(err instanceof LaunchError, `cancelled-pushing: the launch answered ${String(err)}`);
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'cancelled' && final.refs.every((r) => r.state === 'deleted'), `cancelled-pushing: ${final.outcome}`);
+      return [
+        pipelineFile(wf, await runOf(handle), 'pipelineRun-cancelled-pushing', [
+          CANCEL_REQUESTED,
+          ev(E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED),
+          ev(E.EVENT_TYPE_ACTIVITY_TASK_CANCELED),
+          UPDATE_COMPLETED,
+          CANCELED,
+        ]),
+      ];
+    },
+  },
+  {
+    files: ['pipelineRun-lease-expired'],
+    async run(ctx) {
+      const run = pipelineInput('rec-lease-expired', LOCAL_CE, { leaseMs: 3_000 });
+      const ready = await launch(ctx, run, LOCAL_CE, pipelineStubs(LOCAL_CE));
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'lease-expired', `lease-expired: ${final.outcome}`);
+      return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), 'pipelineRun-lease-expired', [TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED])];
+    },
+  },
+  {
+    files: ['pipelineRun-lease-renewed'],
+    async run(ctx) {
+      const run = pipelineInput('rec-lease-renewed', HPC_CE, { leaseMs: 60_000 });
+      const ready = await launch(ctx, run, HPC_CE, pipelineStubs(HPC_CE));
+      await ctx.runs.renew(run.runId, 2 * 60 * 60_000);
+      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+      await eventually(async () => (await handle.query(statusQuery)).leaseExpiresAt !== ready.leaseExpiresAt, 'the renewal to apply');
+      await ctx.runs.complete(run.runId, 'failed');
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'failed' && final.phase === 'deleted', `lease-renewed: ${final.outcome}`);
+      return [pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-lease-renewed', [SIGNALED, ev(E.EVENT_TYPE_TIMER_CANCELED), COMPLETED])];
+    },
+  },
+  {
+    files: ['pipelineRun-invalid-signals'],
+    async run(ctx) {
+      // A completion without a valid status and malformed renewals are ignored; a valid one ends the run.
+      const run = pipelineInput('rec-invalid-signals', LOCAL_CE, { leaseMs: 10 * 60_000 });
+      const ready = await launch(ctx, run, LOCAL_CE, pipelineStubs(LOCAL_CE));
+      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+      await handle.signal('runCompleted', { status: 'bogus' });
+      await handle.signal('runCompleted', {});
+      await handle.signal('renewLease', { extendByMs: -5 });
+      const mid = await handle.query(statusQuery);
+      check(mid.phase === 'ready' && mid.leaseExpiresAt === ready.leaseExpiresAt, `invalid-signals: ${mid.phase}`);
+      await handle.signal(runCompletedSignal, { status: 'succeeded' });
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'succeeded', `invalid-signals: ${final.outcome}`);
+      return [pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-invalid-signals', [SIGNALED, COMPLETED])];
+    },
+  },
+  {
+    files: ['pipelineRun-delete-retried'],
+    async run(ctx) {
+      // Two delete rounds fail (the host is unreachable, retried by the activity each time), the third works.
+      const run = pipelineInput('rec-delete-retried', HPC_CE);
+      let calls = 0;
+      const stubs = pipelineStubs(HPC_CE, {
+        deleteSecrets: async ({ refs }) => {
+          if (++calls <= 6) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ETIMEDOUT');
+          return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
+        },
+      });
+      const ready = await launch(ctx, run, HPC_CE, stubs);
+      await ctx.runs.complete(run.runId, 'succeeded');
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'succeeded' && final.deleteAttempts === 3 && final.phase === 'deleted', `delete-retried: ${final.deleteAttempts}`);
+      return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), 'pipelineRun-delete-retried', [ACTIVITY_FAILED, TIMER_FIRED, COMPLETED])];
+    },
+  },
+  {
+    files: ['pipelineRun-continued-ready-first', 'pipelineRun-continued-ready-resumed'],
+    async run(ctx) {
+      // historyLimit is below the events of a launch: the run continues as new as soon as it is ready,
+      // and the resumed run waits for the completion, then deletes.
+      const run = pipelineInput('rec-continued-ready', AWS_CE, { historyLimit: 10 });
+      const ready = await launch(ctx, run, AWS_CE, pipelineStubs(AWS_CE));
+      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+      const first = (await handle.describe()).raw.workflowExecutionInfo?.firstRunId ?? '';
+      check(first !== '', 'continued-ready: the server reports no first run id');
+      await eventually(async () => (await handle.describe()).runId !== first, 'the run to continue as new');
+      const resumed = await runOf(handle);
+      await ctx.runs.complete(run.runId, 'succeeded');
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'succeeded' && final.phase === 'deleted', `continued-ready: ${final.outcome}`);
+      check((await handle.describe()).runId === resumed, 'continued-ready: continued more than once');
+      return [
+        pipelineFile(ready.workflowId, first, 'pipelineRun-continued-ready-first', [UPDATE_COMPLETED, CONTINUED]),
+        pipelineFile(ready.workflowId, resumed, 'pipelineRun-continued-ready-resumed', [SIGNALED, ACTIVITY_COMPLETED, COMPLETED]),
+      ];
+    },
+  },
+  {
+    files: ['pipelineRun-continued-deleting-first', 'pipelineRun-continued-deleting-resumed'],
+    async run(ctx) {
+      // A delete that keeps failing fills the history: the run continues as new in the deleting phase,
+      // and the resumed run's next rounds delete everything.
+      const run = pipelineInput('rec-continued-deleting', HPC_CE, { historyLimit: CONTINUED_DELETING_HISTORY_LIMIT });
+      let calls = 0;
+      const stubs = pipelineStubs(HPC_CE, {
+        deleteSecrets: async ({ refs }) => {
+          if (++calls <= 3) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ECONNREFUSED', { nonRetryable: true });
+          return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
+        },
+      });
+      const ready = await launch(ctx, run, HPC_CE, stubs);
+      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+      const first = await runOf(handle);
+      await ctx.runs.complete(run.runId, 'succeeded');
+      const final = await finalStatus(ctx, run.runId);
+      check(final.outcome === 'succeeded' && final.phase === 'deleted' && final.deleteAttempts === 4, `continued-deleting: ${final.outcome}/${final.deleteAttempts}`);
+      const resumed = await runOf(handle);
+      check(resumed !== first, 'continued-deleting: the run did not continue as new');
+      const resumedInput = await startInput<PipelineRunInput>(ctx.client.workflow.getHandle(ready.workflowId, resumed));
+      check(resumedInput.resume?.status.phase === 'deleting', `continued-deleting: resumed in phase ${resumedInput.resume?.status.phase}`);
+      return [
+        pipelineFile(ready.workflowId, first, 'pipelineRun-continued-deleting-first', [ACTIVITY_FAILED, TIMER_FIRED, CONTINUED]),
+        pipelineFile(ready.workflowId, resumed, 'pipelineRun-continued-deleting-resumed', [ACTIVITY_COMPLETED, COMPLETED]),
+      ];
+    },
+  },
+
+  // ---- rotateCredential / scheduledRotation ----
+  {
+    files: ['rotateCredential-rotated'],
+    async run(ctx) {
+      const input = rotationInput(BATCH_TARGET, 'azure-batch-key:00000000-0000-0000-0000-000000000000:rg-genomics:batchrotated');
+      behaviours.set(rotationWorkflowId(input.account), rotationStubs(fixedSnapshot(['Primary', 'Secondary'], 'Primary')));
+      const handle = await startRotation(ctx, input);
+      const r = await handle.result();
+      check(r.outcome === 'rotated' && r.final === 'Secondary', `rotated: ${JSON.stringify(r)}`);
+      return [recorded(handle, 'rotateCredential-rotated', [TIMER_FIRED, COMPLETED])];
+    },
+  },
+  {
+    files: ['rotateCredential-switch-back'],
+    async run(ctx) {
+      const input = { ...rotationInput(STORAGE_TARGET, 'azure-storage-key:00000000-0000-0000-0000-000000000000:rg-genomics:stgenomicsdata'), switchBack: true };
+      behaviours.set(rotationWorkflowId(input.account), rotationStubs(fixedSnapshot(['key1', 'key2'], 'key1')));
+      const handle = await startRotation(ctx, input);
+      const r = await handle.result();
+      check(r.outcome === 'rotated' && r.final === 'key1' && r.to === 'key2', `switch-back: ${JSON.stringify(r)}`);
+      return [recorded(handle, 'rotateCredential-switch-back', [TIMER_FIRED, COMPLETED])];
+    },
+  },
+  {
+    files: ['rotateCredential-nothing-to-rotate'],
+    async run(ctx) {
+      const input = rotationInput(BATCH_TARGET, 'azure-batch-key:00000000-0000-0000-0000-000000000000:rg-genomics:batchaadonly');
+      const reason =
+        'Batch account batchaadonly (resource group rg-genomics, subscription 00000000-0000-0000-0000-000000000000) does not allow shared-key authentication (allowedAuthenticationModes lacks SharedKey): there is nothing to rotate';
+      behaviours.set(rotationWorkflowId(input.account), rotationStubs({ rotatable: false, reason, slots: ['Primary', 'Secondary'], stored: null, usedElsewhere: [], fixedSlots: true }));
+      const handle = await startRotation(ctx, input);
+      const r = await handle.result();
+      check(r.outcome === 'nothing-to-rotate', `nothing-to-rotate: ${r.outcome}`);
+      return [recorded(handle, 'rotateCredential-nothing-to-rotate', [ACTIVITY_COMPLETED, COMPLETED])];
+    },
+  },
+  {
+    files: ['rotateCredential-refused'],
+    async run(ctx) {
+      // The stored key matches neither slot: refused before anything changes.
+      const input = rotationInput(STORAGE_TARGET, 'azure-storage-key:00000000-0000-0000-0000-000000000000:rg-genomics:stgenomicsstale');
+      behaviours.set(rotationWorkflowId(input.account), rotationStubs(fixedSnapshot(['key1', 'key2'], null)));
+      const handle = await startRotation(ctx, input);
+      await expectFailure(handle, ErrorType.RotationRefused);
+      return [recorded(handle, 'rotateCredential-refused', [ACTIVITY_COMPLETED, FAILED])];
+    },
+  },
+  {
+    files: ['rotateCredential-verify-failed-switch-back'],
+    async run(ctx) {
+      // Fixed slots: the fresh key is refused, the credential goes back to the proven old key.
+      const input = rotationInput(BATCH_TARGET, 'azure-batch-key:00000000-0000-0000-0000-000000000000:rg-genomics:batchrefused');
+      const stores: string[] = [];
+      behaviours.set(
+        rotationWorkflowId(input.account),
+        rotationStubs(fixedSnapshot(['Primary', 'Secondary'], 'Primary'), {
+          rotationStore: async (_t, slot) => void stores.push(slot),
+          rotationVerify: async () => {
+            throw failure(
+              ErrorType.AuthenticationFailed,
+              'verify of Batch account batchrefused (resource group rg-genomics, subscription 00000000-0000-0000-0000-000000000000): verify on batchrefused.westeurope.batch.azure.com: the data plane refused the shared key (HTTP 403)',
+              { nonRetryable: true },
+            );
+          },
+        }),
+      );
+      const handle = await startRotation(ctx, input);
+      await expectFailure(handle, ErrorType.AuthenticationFailed);
+      check(stores.join(',') === 'Secondary,Primary', `verify-failed-switch-back: stores ${stores.join(',')}`);
+      return [recorded(handle, 'rotateCredential-verify-failed-switch-back', [ACTIVITY_FAILED, FAILED])];
+    },
+  },
+  {
+    files: ['rotateCredential-verify-failed'],
+    async run(ctx) {
+      // No fixed slots (registry token passwords): nothing to switch back to; the rotation stops.
+      const input = rotationInput(ACR_TARGET, 'acr-token-password:00000000-0000-0000-0000-000000000000:rg-genomics:crgenomics:nextflow-pull');
+      behaviours.set(
+        rotationWorkflowId(input.account),
+        rotationStubs(
+          { rotatable: true, slots: ['password1', 'password2'], stored: 'password2', usedElsewhere: [], fixedSlots: false },
+          {
+            rotationVerify: async () => {
+              throw failure(ErrorType.PermissionDenied, 'verify of token nextflow-pull of registry crgenomics: the token lacks the repositories/pull scope', { nonRetryable: true });
+            },
+          },
+        ),
+      );
+      const handle = await startRotation(ctx, input);
+      await expectFailure(handle, ErrorType.PermissionDenied);
+      return [recorded(handle, 'rotateCredential-verify-failed', [ACTIVITY_FAILED, FAILED])];
+    },
+  },
+  {
+    files: ['scheduledRotation-rotated', 'rotateCredential-scheduled-child'],
+    async run(ctx) {
+      const input = rotationInput(STORAGE_TARGET, 'azure-storage-key:00000000-0000-0000-0000-000000000000:rg-genomics:stgenomicsscheduled');
+      const childId = rotationWorkflowId(input.account);
+      behaviours.set(childId, rotationStubs(fixedSnapshot(['key1', 'key2'], 'key2')));
+      const handle = await ctx.client.workflow.start(scheduledRotation, {
+        workflowId: `scheduled-rotate-cred-storage-0001-${Date.now()}`,
+        taskQueue: TASK_QUEUE,
+        args: [input],
+      });
+      const r = await handle.result();
+      check(r.outcome === 'rotated' && r.result?.final === 'key1', `scheduled-rotated: ${JSON.stringify(r)}`);
+      return [
+        recorded(handle, 'scheduledRotation-rotated', [ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED), COMPLETED]),
+        await recordedRun(ctx.client.workflow.getHandle(childId), 'rotateCredential-scheduled-child', [TIMER_FIRED, COMPLETED]),
+      ];
+    },
+  },
+  {
+    files: ['scheduledRotation-skipped'],
+    async run(ctx) {
+      // A manual rotation of the same account is in its grace period: the firing skips.
+      const input = { ...rotationInput(BATCH_TARGET, 'azure-batch-key:00000000-0000-0000-0000-000000000000:rg-genomics:batchbusy'), graceMs: 60_000 };
+      behaviours.set(rotationWorkflowId(input.account), rotationStubs(fixedSnapshot(['Primary', 'Secondary'], 'Secondary')));
+      const manual = await startRotation(ctx, input);
+      await eventually(async () => (await manual.query(rotationStatusQuery)).step === 'grace', 'the manual rotation to reach its grace period');
+      const handle = await ctx.client.workflow.start(scheduledRotation, {
+        workflowId: `scheduled-rotate-cred-batch-0002-${Date.now()}`,
+        taskQueue: TASK_QUEUE,
+        args: [input],
+      });
+      const r = await handle.result();
+      check(r.outcome === 'skipped-already-running', `scheduled-skipped: ${r.outcome}`);
+      await manual.terminate('recording: the skipped firing is recorded; this rotation is not a fixture');
+      return [recorded(handle, 'scheduledRotation-skipped', [ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED), COMPLETED])];
+    },
+  },
+
+  // ---- rotateVaultMasterKey / scheduledVaultKeyRotation (one fixed workflow id: one at a time) ----
+  {
+    files: ['rotateVaultMasterKey-rotated'],
+    group: 'vault-key',
+    async run(ctx) {
+      behaviours.set(VAULT_KEY_ROTATION_WORKFLOW_ID, { vaultRewrap: rewrapStub() });
+      const { workflowId } = await new VaultKeyRotations(ctx.client, TASK_QUEUE).start();
+      const handle = ctx.client.workflow.getHandle<typeof rotateVaultMasterKey>(workflowId);
+      const r = await handle.result();
+      check(r.rewrapped === REWRAP_RESULT.rewrapped, 'vault-rotated');
+      return [await recordedRun(handle, 'rotateVaultMasterKey-rotated', [SA_UPSERTED, ACTIVITY_COMPLETED, COMPLETED])];
+    },
+  },
+  {
+    files: ['rotateVaultMasterKey-refused'],
+    group: 'vault-key',
+    async run(ctx) {
+      behaviours.set(VAULT_KEY_ROTATION_WORKFLOW_ID, {
+        vaultRewrap: async () => {
+          throw failure(VAULT_KEY_ERROR_TYPE, 'the vault master key comes from BROKER_MASTER_KEY: set BROKER_MASTER_KEY_NEXT to the new key to rotate to', { nonRetryable: true });
+        },
+      });
+      const { workflowId } = await new VaultKeyRotations(ctx.client, TASK_QUEUE).start();
+      const handle = ctx.client.workflow.getHandle<typeof rotateVaultMasterKey>(workflowId);
+      await expectFailure(handle, VAULT_KEY_ERROR_TYPE);
+      return [await recordedRun(handle, 'rotateVaultMasterKey-refused', [ACTIVITY_FAILED, FAILED])];
+    },
+  },
+  {
+    files: ['scheduledVaultKeyRotation-rotated', 'rotateVaultMasterKey-scheduled-child'],
+    group: 'vault-key',
+    async run(ctx) {
+      behaviours.set(VAULT_KEY_ROTATION_WORKFLOW_ID, { vaultRewrap: rewrapStub() });
+      const handle = await ctx.client.workflow.start(scheduledVaultKeyRotation, { workflowId: `scheduled-rotate-vault-master-key-${Date.now()}`, taskQueue: TASK_QUEUE });
+      const r = await handle.result();
+      check(r.outcome === 'rotated', `scheduled-vault-rotated: ${r.outcome}`);
+      return [
+        recorded(handle, 'scheduledVaultKeyRotation-rotated', [ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED), COMPLETED]),
+        await recordedRun(ctx.client.workflow.getHandle(VAULT_KEY_ROTATION_WORKFLOW_ID), 'rotateVaultMasterKey-scheduled-child', [ACTIVITY_COMPLETED, COMPLETED]),
+      ];
+    },
+  },
+  {
+    files: ['scheduledVaultKeyRotation-skipped'],
+    group: 'vault-key',
+    async run(ctx) {
+      // A manual rotation is re-wrapping: the firing skips.
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let started = false;
+      behaviours.set(VAULT_KEY_ROTATION_WORKFLOW_ID, {
+        vaultRewrap: async () => {
+          started = true;
+          Context.current().heartbeat({ newKeyId: REWRAP_RESULT.newKeyId, done: 0, total: 40 });
+          await released;
+          return REWRAP_RESULT;
+        },
+      });
+      const { workflowId } = await new VaultKeyRotations(ctx.client, TASK_QUEUE).start();
+      await eventually(() => started, 'the manual rewrap to start');
+      const handle = await ctx.client.workflow.start(scheduledVaultKeyRotation, { workflowId: `scheduled-rotate-vault-master-key-${Date.now()}`, taskQueue: TASK_QUEUE });
+      const r = await handle.result();
+      check(r.outcome === 'skipped-already-running', `scheduled-vault-skipped: ${r.outcome}`);
+      release();
+      await ctx.client.workflow.getHandle(workflowId).result();
+      return [recorded(handle, 'scheduledVaultKeyRotation-skipped', [ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED), COMPLETED])];
+    },
+  },
+
+  // ---- sweepOrphans ----
+  {
+    files: ['sweepOrphans-one-failing'],
+    async run(ctx) {
+      const workflowId = `scheduled-secret-broker-sweep-${Date.now()}`;
+      behaviours.set(workflowId, {
+        listComputeEnvIds: async () => [AWS_CE.id, HPC_CE.id, LOCAL_CE.id],
+        sweepComputeEnv: async (id) => {
+          if (id === HPC_CE.id) {
+            throw failure(ErrorType.HostKeyMismatch, `sweep of compute environment ${id}: login.hpc.example.org presented a host key that is not the pinned one`, { nonRetryable: true });
+          }
+          return id === AWS_CE.id ? { computeEnvId: id, owned: 3, deleted: 2, kept: 1, notOwned: 0 } : { computeEnvId: id, owned: 0, deleted: 0, kept: 0, notOwned: 0 };
+        },
+      });
+      const handle = await ctx.client.workflow.start(sweepOrphans, { workflowId, taskQueue: TASK_QUEUE });
+      const r = await handle.result();
+      check(r.computeEnvs === 3 && r.deleted === 2 && r.kept === 1 && r.failed.length === 1, `sweep: ${JSON.stringify(r)}`);
+      return [recorded(handle, 'sweepOrphans-one-failing', [ACTIVITY_FAILED, ACTIVITY_COMPLETED, COMPLETED])];
+    },
+  },
+];
+
+/**
+ * The history length the run checks after a failed delete round is the id of the workflow task's
+ * started event: about 41 after the first round (launch, completion, one failure), about 52 after the
+ * second. 50 lets the first round sleep and retry and continues as new after the second.
+ */
+const CONTINUED_DELETING_HISTORY_LIMIT = 50;
+
+// -- rotation stubs -------------------------------------------------------------------------------
+
+const BATCH_TARGET: RotationTarget = { kind: 'azure-batch-key', credentialId: 'cred-azure-batch', managementCredentialId: 'cred-azure-entra', resourceGroup: 'rg-genomics' };
+const STORAGE_TARGET: RotationTarget = { kind: 'azure-storage-key', credentialId: 'cred-azure-storage', managementCredentialId: 'cred-azure-entra', resourceGroup: 'rg-genomics' };
+const ACR_TARGET: RotationTarget = {
+  kind: 'acr-token-password',
+  credentialId: 'cred-acr-pull',
+  managementCredentialId: 'cred-azure-entra',
+  resourceGroup: 'rg-genomics',
+  registryName: 'crgenomics',
+  tokenName: 'nextflow-pull',
+};
+
+function rotationInput(target: RotationTarget, account: string): RotationInput {
+  return { target, account, graceMs: 2_000 };
+}
+
+function fixedSnapshot(slots: [string, string], stored: string | null): RotationSnapshot {
+  return { rotatable: true, slots, stored, usedElsewhere: [], fixedSlots: true };
+}
+
+function rotationStubs(snap: RotationSnapshot, overrides: Partial<Activities> = {}): Partial<Activities> {
+  return {
+    rotationInspect: async () => snap,
+    rotationRegenerate: async (_t, slot) => slot ?? 'password1',
+    rotationStore: async () => undefined,
+    rotationVerify: async () => undefined,
+    rotationRetire: async () => undefined,
+    ...overrides,
+  };
+}
+
+async function startRotation(ctx: Ctx, input: RotationInput) {
+  // As client/rotations.ts starts one.
+  return ctx.client.workflow.start(rotateCredential, {
+    workflowId: rotationWorkflowId(input.account),
+    taskQueue: TASK_QUEUE,
+    args: [input],
+    workflowIdConflictPolicy: 'FAIL',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [{ key: PhaseKey, value: 'rotation:inspect' }],
+    memo: { kind: input.target.kind, credentialId: input.target.credentialId },
+  });
+}
+
+async function expectFailure(handle: WorkflowHandle, type: string): Promise<void> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  let cause: unknown = err instanceof WorkflowFailedError ? err.cause : undefined;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+  check(cause instanceof ApplicationFailure && cause.type === type, `expected ${handle.workflowId} to fail with ${type}, got ${String(err)}`);
+}
+
+// -- vault key stubs ------------------------------------------------------------------------------
+
+const REWRAP_RESULT: VaultKeyRotationResult = {
+  newKeyId: 'kek-5d41402abc4b2a76',
+  oldKeyIds: ['kek-7d793037a0760186'],
+  rewrapped: 40,
+  skipped: 2,
+  nextSteps: ['remove /var/lib/secret-broker/master.key.kek-7d793037a0760186.retired (or move it offline) once backups taken before the rotation are no longer needed'],
+};
+
+function rewrapStub(): Activities['vaultRewrap'] {
+  return async () => {
+    const actx = Context.current();
+    actx.heartbeat({ newKeyId: REWRAP_RESULT.newKeyId, done: 0, total: 40 });
+    actx.heartbeat({ newKeyId: REWRAP_RESULT.newKeyId, done: 40, total: 40 });
+    return REWRAP_RESULT;
+  };
+}
+
+// -- history files --------------------------------------------------------------------------------
+
+/** A workflow started here (and not continued as new): its first run is the one to record. */
+function recorded(handle: WorkflowHandleWithFirstExecutionRunId, file: string, expect: string[]): Recorded {
+  return { file, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, expect };
+}
+
+async function recordedRun(handle: WorkflowHandle, file: string, expect: string[]): Promise<Recorded> {
+  return { file, workflowId: handle.workflowId, runId: await runOf(handle), expect };
+}
+
+async function startInput<T>(handle: WorkflowHandle): Promise<T> {
+  const history = await handle.fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  return JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as T;
+}
+
+async function write(client: Client, r: Recorded): Promise<string> {
+  check(r.runId !== '', `${r.file}: no run id`);
+  const history: History = await client.workflow.getHandle(r.workflowId, r.runId).fetchHistory();
+  const types = new Set((history.events ?? []).map((e) => ev(e.eventType ?? 0)));
+  const missing = r.expect.filter((t) => !types.has(t));
+  check(missing.length === 0, `${r.file}: the history lacks ${missing.join(', ')}`);
+  const last = history.events?.[history.events.length - 1];
+  check(
+    [COMPLETED, FAILED, CANCELED, CONTINUED].includes(ev(last?.eventType ?? 0)),
+    `${r.file}: the workflow has not closed (last event ${ev(last?.eventType ?? 0)})`,
+  );
+  const json = historyToJSONObject(history);
+  const file = path.join(HISTORIES_DIR, `${r.file}${SUFFIX}.json`);
+  fs.writeFileSync(file, JSON.stringify({ workflowId: r.workflowId, events: json.events }, null, 2) + '\n');
+  return `${path.relative(process.cwd(), file)} (${json.events.length} events)`;
+}
+
+// -- the run --------------------------------------------------------------------------------------
+
+let server: TemporalServer | undefined;
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+test('record the replay fixtures', async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const chosen = scenarios.filter((s) => !ONLY || s.files.some((f) => ONLY.test(f)));
+  if (!chosen.length) throw new Error(`REPLAY_RECORD_ONLY=${process.env.REPLAY_RECORD_ONLY} matches no scenario`);
+  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+
+  server = await startTemporal();
+  const codePath = process.env.BROKER_TEST_WORKFLOW_BUNDLE;
+  const workflowBundle = codePath
+    ? { codePath }
+    : {
+        code: (
+          await bundleWorkflowCode({
+            workflowsPath: require.resolve('../../workflows'),
+            failureConverterPath: FAILURE_CONVERTER_PATH,
+            logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
+          })
+        ).code,
+      };
+  const dataConverter = { failureConverterPath: FAILURE_CONVERTER_PATH };
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace, dataConverter, identity: IDENTITY });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: server.namespace,
+    taskQueue: TASK_QUEUE,
+    identity: IDENTITY,
+    activities: dispatchingActivities(),
+    workflowBundle,
+    dataConverter,
+    // Cancellation reaches an activity with a heartbeat's answer: do not hold heartbeats back.
+    maxHeartbeatThrottleInterval: '200ms',
+  });
+  const ctx: Ctx = { client, runs: new PipelineRuns(client, TASK_QUEUE) };
+
+  const written = await worker.runUntil(async () => {
+    // Scenarios of different groups run side by side; those of one group one after another.
+    const groups = new Map<string, Scenario[]>();
+    chosen.forEach((s, i) => groups.set(s.group ?? `solo-${i}`, [...(groups.get(s.group ?? `solo-${i}`) ?? []), s]));
+    const out = await Promise.all(
+      [...groups.values()].map(async (list) => {
+        const files: string[] = [];
+        for (const s of list) {
+          const rec = await s.run(ctx).catch((err: Error) => {
+            throw new Error(`scenario ${s.files.join(' + ')}: ${err.message}`, { cause: err });
+          });
+          for (const r of rec) if (!ONLY || ONLY.test(r.file)) files.push(await write(client, r));
+        }
+        return files;
+      }),
+    );
+    return out.flat();
+  });
+  await connection.close();
+  await nativeConnection.close();
+  process.stdout.write(`recorded ${written.length} histories:\n${written.map((w) => `  ${w}`).join('\n')}\n`);
+});

@@ -1,0 +1,122 @@
+/**
+ * Replays every recorded history in test/replay/histories/ (record.ts wrote them from earlier
+ * workflow code) against the workflow code of this checkout. A change that would make a run already
+ * in flight non-deterministic (another activity order, an extra timer, a removed signal handler ...)
+ * fails here instead of in production. A new JSON file in the folder is picked up by itself.
+ *
+ * When a case fails, the change is not safe for runs in flight: keep the old behaviour for old
+ * histories (patched() / deprecatePatch() from @temporalio/workflow, or a new workflow type) instead
+ * of re-recording the fixture. See record.ts for adding fixtures.
+ *
+ * The bundle is the one global setup builds (test/harness/global-setup.ts), with the production
+ * failure converter (codec/failure-converter), as record.ts used; no payload codec: the fixtures
+ * are plain JSON payloads.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
+import { ENCODING as ENCRYPTED_ENCODING } from '../../codec/encryption-codec';
+import { historyFromJSONObject } from './history-json';
+
+const HISTORIES_DIR = path.join(__dirname, 'histories');
+
+/** Fewer files than this means fixtures were lost (an emptied or half-deleted folder). */
+const MIN_FIXTURES = 30;
+
+/** Every workflow type that can have runs in flight needs at least one fixture. */
+const WORKFLOW_TYPES = ['pipelineRun', 'rotateCredential', 'scheduledRotation', 'rotateVaultMasterKey', 'scheduledVaultKeyRotation', 'sweepOrphans'];
+
+interface Fixture {
+  file: string;
+  workflowId: string;
+  workflowType: string;
+  history: History;
+  /** Every payload metadata "encoding" value in the file. */
+  encodings: Set<string>;
+}
+
+function load(file: string): Fixture {
+  const json = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as { workflowId?: unknown; events?: unknown };
+  const history = historyFromJSONObject(json);
+  const encodings = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'metadata' && x && typeof x === 'object' && typeof (x as Record<string, unknown>).encoding === 'string') {
+        encodings.add(Buffer.from((x as Record<string, string>).encoding, 'base64').toString('utf8'));
+      }
+      walk(x);
+    }
+  };
+  walk(json.events);
+  return {
+    file,
+    // Histories do not carry the workflow id; record.ts stores it beside the events.
+    workflowId: typeof json.workflowId === 'string' ? json.workflowId : path.basename(file, '.json'),
+    workflowType: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '(no start event)',
+    history,
+    encodings,
+  };
+}
+
+const files = fs
+  .readdirSync(HISTORIES_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const fixtures = files.map(load);
+
+/** Replay outcome per file: undefined when it replayed cleanly. */
+const outcomes = new Map<string, Error | undefined>();
+let replayMs = 0;
+
+beforeAll(async () => {
+  const codePath = process.env.BROKER_TEST_WORKFLOW_BUNDLE;
+  const workflowBundle = codePath
+    ? { codePath }
+    : {
+        code: (
+          await bundleWorkflowCode({
+            workflowsPath: require.resolve('../../workflows'),
+            failureConverterPath: FAILURE_CONVERTER_PATH,
+            logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
+          })
+        ).code,
+      };
+  const started = Date.now();
+  // One replay worker for all histories, one after another (the SDK replays them in order).
+  const results = Worker.runReplayHistories(
+    { workflowBundle, dataConverter: { failureConverterPath: FAILURE_CONVERTER_PATH }, replayName: 'replay-fixtures' },
+    fixtures.map((f) => ({ workflowId: f.workflowId, history: f.history })),
+  );
+  let i = 0;
+  for await (const r of results) outcomes.set(fixtures[i++].file, r.error);
+  replayMs = Date.now() - started;
+});
+
+afterAll(() => {
+  process.stdout.write(`replayed ${outcomes.size} histories in ${replayMs} ms\n`);
+});
+
+test(`the folder holds at least ${MIN_FIXTURES} fixtures, covering every workflow type`, () => {
+  expect(files.length).toBeGreaterThanOrEqual(MIN_FIXTURES);
+  const types = new Set(fixtures.map((f) => f.workflowType));
+  expect(WORKFLOW_TYPES.filter((t) => !types.has(t))).toEqual([]);
+});
+
+test('the bundle carries the production failure converter, as the recording did', () => {
+  const codePath = process.env.BROKER_TEST_WORKFLOW_BUNDLE;
+  if (!codePath) return; // bundled above with FAILURE_CONVERTER_PATH
+  expect(fs.readFileSync(codePath, 'utf8')).toContain('codec/failure-converter');
+});
+
+test.each(files)('%s replays on the current workflow code', (file) => {
+  const fixture = fixtures.find((f) => f.file === file)!;
+  // An encrypted history cannot be replayed here (no key) and must not be committed.
+  expect([...fixture.encodings].filter((e) => e === ENCRYPTED_ENCODING)).toEqual([]);
+  expect(outcomes.has(file)).toBe(true);
+  const error = outcomes.get(file);
+  if (error) throw new Error(`${file} (${fixture.workflowType}, workflow id ${fixture.workflowId}) no longer replays: ${error.name}: ${error.message}`, { cause: error });
+});
