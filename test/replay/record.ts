@@ -33,16 +33,16 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
-import { PipelineRuns } from '../../client/pipeline-runs';
-import { LaunchError } from '../../client/types';
-import { VaultKeyRotations } from '../../client/vault-key';
+import { PipelineRuns } from '../../services/pipeline-runs';
+import { LaunchError } from '../../domain/errors';
+import { VaultKeyRotations } from '../../services/vault-key';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
 import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../../workflows/rotation';
-import { rotationWorkflowId, type RotationInput, type RotationSnapshot, type RotationTarget } from '../../workflows/rotation-types';
+import { rotationWorkflowId, type RotationInput, type RotationSnapshot, type RotationTarget } from '../../domain/rotation';
 import { PhaseKey, RunIdKey } from '../../workflows/search-attributes';
+import { ErrorType } from '../../domain/errors';
 import {
-  ErrorType,
   pipelineRunWorkflowId,
   type MissingPermission,
   type PipelineRunInput,
@@ -52,15 +52,13 @@ import {
   type ResolvedRun,
   type RunStatus,
   type SecretRef,
-} from '../../workflows/shared';
+} from '../../domain/run';
 import { sweepOrphans } from '../../workflows/sweep';
-import {
-  VAULT_KEY_ERROR_TYPE,
-  VAULT_KEY_ROTATION_WORKFLOW_ID,
-  rotateVaultMasterKey,
-  scheduledVaultKeyRotation,
-  type VaultKeyRotationResult,
-} from '../../workflows/vault-key';
+import { rotateVaultMasterKey, scheduledVaultKeyRotation } from '../../workflows/vault-key';
+import { VAULT_KEY_ROTATION_WORKFLOW_ID, type VaultKeyRotationResult } from '../../domain/vault-key';
+
+/** The failure type of a rotation the vault refuses (was VAULT_KEY_ERROR_TYPE when recorded). */
+const VAULT_KEY_ERROR_TYPE = ErrorType.VaultKey;
 import { eventually } from '../harness/broker';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
 import { historyToJSONObject } from './history-json';
