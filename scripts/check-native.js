@@ -13,7 +13,8 @@ try {
 }
 if (!ssh2Binding && !failed.length) failed.push('ssh2 crypto binding: not available');
 try {
-  const cpu = require('cpu-features')();
+  // cpu-features as ssh2 itself loads it (an optional dependency of ssh2's, wherever npm placed it).
+  const cpu = require('node:module').createRequire(require.resolve('ssh2'))('cpu-features')();
   if (!cpu || typeof cpu.arch !== 'string') failed.push('cpu-features: no CPU information');
 } catch (err) {
   failed.push(`cpu-features: ${String(err.message).replace(/\s+/g, ' ')}`);
