@@ -1,6 +1,6 @@
 /**
  * package-lock.json is the one lock that `npm ci` and `npm install` both accept as it is: the install
- * scripts run `npm ci`, the image runs `npm ci` then `npm ci --omit=dev`'s equivalent, and neither
+ * scripts run `npm ci`, the image runs `npm ci` then `npm prune --omit=dev`, and neither
  * `make start` nor `make test` may rewrite the lock in a fresh clone.
  *
  * The lock once lacked every other platform's optional binaries (@swc/core-darwin-*, ...): npm ci
