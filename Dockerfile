@@ -1,12 +1,12 @@
 # The broker image docker-compose.yml builds (production reference; tests do not build it).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 RUN useradd --system --home /var/lib/secret-broker broker && mkdir -p /var/lib/secret-broker && chown broker /var/lib/secret-broker
 COPY --from=build /app/node_modules ./node_modules

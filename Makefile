@@ -9,18 +9,17 @@ start: ## run the broker on its embedded default (Temporal dev server + PGlite v
 test: ## install the test peers, type-check, lint and run every test
 	@scripts/test.sh
 
-build: ## compile to lib/
-	npx tsc -p tsconfig.build.json
+build: ## compile to lib/ (with Node 24, like every target: scripts/lib.sh)
+	@scripts/run.sh npx tsc -p tsconfig.build.json
 
 typecheck: ## type-check everything, tests included
-	npx tsc -p tsconfig.json --noEmit
+	@scripts/run.sh npx tsc -p tsconfig.json --noEmit
 
 lint: ## eslint (workflow determinism rules included)
-	npx eslint --max-warnings 0 .
+	@scripts/run.sh npx eslint --max-warnings 0 .
 
 bench: ## benchmarks: launch and delete latency on the local compute environment, next to a baseline
-	@scripts/install-test-deps.sh
-	NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" npx jest -c jest.bench.config.js
+	@scripts/bench.sh
 
 clean: ## remove build output (keeps .data/)
 	rm -rf lib

@@ -7,7 +7,7 @@ import rooms from './eslint/rooms.mjs';
 const builtins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', '.data/**', 'eslint.config.mjs', 'eslint/**', 'jest.config.js', 'jest.bench.config.js'] },
+  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', '.data/**', 'eslint.config.mjs', 'eslint/**', 'jest.config.js', 'jest.bench.config.js', 'scripts/*.js'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -180,7 +180,7 @@ describe('the two-slot contract against the fake and Azurite', () => {
       ['storageAccount', 'GET', 200],
       ['storageListKeys', 'POST', 200],
     ]);
-    for (const c of arm) expect(c.query['api-version']).toBe('2025-08-01');
+    for (const c of arm) expect(c.query['api-version']).toBe('2026-09-01'); // @azure/arm-storage 21's Storage API
 
     // regenerate the slot in use: refused, nothing changed, no regenerate sent.
     const refused = await caught(rotator.regenerate('key1'));
