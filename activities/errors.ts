@@ -2,14 +2,16 @@
  * Turn whatever a provider or the vault threw into an ApplicationFailure whose type the workflow's
  * retry presets understand, with every known secret value scrubbed from the message. Providers
  * sanitize their SDK errors; this is the last net.
+ *
+ * Whether a type is retried is the workflow's decision (the presets' nonRetryableErrorTypes in
+ * workflows/activity-options.ts), not this layer's: a rotation's verify retries a refused key while
+ * it propagates, a launch's does not. Only a failure an activity marked non-retryable itself stays so.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { redact } from '../domain/sanitize';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { ErrorType } from '../domain/errors';
 
 const KNOWN_TYPES = new Set<string>(Object.values(ErrorType));
-
-const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
 
 function typeOf(err: Error): string {
   if (KNOWN_TYPES.has(err.name)) return err.name;
@@ -27,5 +29,5 @@ export function toFailure(err: unknown, values: readonly string[] = [], context?
   const e = err instanceof Error ? err : new Error(String(err));
   const type = typeOf(e);
   const message = redact(context ? `${context}: ${e.message}` : e.message, values);
-  return ApplicationFailure.create({ type, message, nonRetryable: NON_RETRYABLE.has(type) });
+  return ApplicationFailure.create({ type, message });
 }

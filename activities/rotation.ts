@@ -14,7 +14,12 @@ export interface RotationDeps {
   vault: VaultApi;
   /** Endpoint and CA overrides for the rotators (unset: the real clouds). */
   rotators?: Omit<RotatorDeps, 'vault'>;
+  /** Builds a target's rotator; rotators/index.ts's createRotator unless a test gives another. */
+  createRotator?: typeof createRotator;
 }
+
+/** How often a running step heartbeats (a step is one or a few cloud calls, an ARM operation at most). */
+export const ROTATION_HEARTBEAT_MS = 15_000;
 
 export function createRotationActivities(deps: RotationDeps) {
   async function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
@@ -23,9 +28,9 @@ export function createRotationActivities(deps: RotationDeps) {
     // runs, so a slow answer is not mistaken for a dead worker, and a dead worker is noticed in a minute.
     const ctx = Context.current();
     ctx.heartbeat(step);
-    const beat = setInterval(() => ctx.heartbeat(step), 15_000);
+    const beat = setInterval(() => ctx.heartbeat(step), ROTATION_HEARTBEAT_MS);
     try {
-      rotator = await createRotator(target, { ...deps.rotators, vault: deps.vault });
+      rotator = await (deps.createRotator ?? createRotator)(target, { ...deps.rotators, vault: deps.vault });
       return await fn(rotator);
     } catch (err) {
       throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);

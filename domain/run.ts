@@ -9,6 +9,15 @@ export const DEFAULT_NAMESPACE = 'default';
 /** Maximum life of a run's secrets when the launch service never reports the end: 30 days. */
 export const DEFAULT_LEASE_MS = 30 * 24 * 60 * 60 * 1000;
 
+/** The longest lease a launch or a renewal may ask for: 366 days. */
+export const MAX_LEASE_MS = 366 * 24 * 60 * 60 * 1000;
+export const LEASE_RULE = 'must be a positive number of milliseconds, at most 366 days';
+
+/** The one lease check: the services, the workflow's start and its renew signal all use it. */
+export function isValidLease(ms: unknown): ms is number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 && ms <= MAX_LEASE_MS;
+}
+
 export type Platform = 'local' | 'hpc' | 'aws' | 'gcp';
 
 /** A compute environment as the vault stores it (config is validated per platform). */
@@ -45,14 +54,35 @@ export interface PipelineRunInput {
   resume?: ResumeState;
 }
 
+/** Why a launch failed, as the launch service hears it (names and permissions, never values). */
+export interface RunFailure {
+  type: string;
+  message: string;
+  /** For a failed access check: the missing permissions; for a missing secret: the names. */
+  details?: unknown[];
+}
+
+/**
+ * How a run ended: set once, when it ends, and never changed. The outcome says how the workflow
+ * closes once deletion is done: `cancelled` closes it cancelled, `launch-failed` fails it with
+ * `failure`, anything else completes it with the final status.
+ */
+export interface RunEnd {
+  outcome: Outcome;
+  /** What failed: the launch error (launch-failed, or cancelled before ready), or an error after ready. */
+  failure?: RunFailure;
+}
+
 /** What a pipeline run carries into its next run when it continues as new (references, never values). */
 export interface ResumeState {
   status: RunStatus;
   leaseDeadlineMs: number;
-  /** How the run ends once deletion is done. */
-  endAs: 'return' | 'cancelled' | 'launch-failed';
-  launchError?: { type: string; message: string };
   ready?: ReadyResult;
+  end?: RunEnd;
+  /** Written by runs that continued as new before `end` existed; read, never written. */
+  endAs?: 'return' | 'cancelled' | 'launch-failed';
+  /** Likewise: their launch error. */
+  launchError?: { type: string; message: string };
 }
 
 /** Pointer to a secret in the vault. Never carries the value. */

@@ -11,9 +11,9 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { MAX_LEASE_MS, pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
+import { pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
-import { TASK_QUEUE, pipelineRunWorkflowId, type MissingPermission, type PipelineRunInput, type ReadyResult, type RunStatus } from '../domain/run';
+import { LEASE_RULE, TASK_QUEUE, isValidLease, pipelineRunWorkflowId, type MissingPermission, type PipelineRunInput, type ReadyResult, type RunStatus } from '../domain/run';
 import { ValidationError, ErrorType, LaunchError } from '../domain/errors';
 import { type LaunchRequest, type PipelineRunsApi } from './types';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
@@ -103,7 +103,7 @@ export class PipelineRuns implements PipelineRunsApi {
 }
 
 function checkLease(ms: number, field: string): void {
-  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_LEASE_MS) throw new ValidationError(field, 'must be a positive number of milliseconds, at most 366 days');
+  if (!isValidLease(ms)) throw new ValidationError(field, LEASE_RULE);
 }
 
 function toLaunchError(err: unknown, runId: string): unknown {

@@ -3,6 +3,9 @@
  * renewable lease), and always delete exactly what was planned or pushed. Deterministic: activities
  * are imported as types only; time comes from the workflow clock. A long lease or a long-stuck delete
  * continues as new with the run's state, so history stays bounded.
+ *
+ * The state is one RunStatus plus one RunEnd: how the run ended, set once. A fresh run and one that
+ * continued as new take the same path; the phase it resumes in says which steps are already done.
  */
 import {
   ActivityCancellationType,
@@ -25,29 +28,34 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import type { createPipelineRunActivities } from '../activities/pipeline-run';
 import { cleanup, cleanupBackoffMs, cloudWrite, iamVerify, vaultRead } from './activity-options';
+import { errorMessage } from './failures';
 import { ComputeEnvKey, PhaseKey, PlatformKey, WorkspaceKey } from './search-attributes';
 import {
   DEFAULT_LEASE_MS,
-  type Outcome,
+  LEASE_RULE,
+  isValidLease,
   type Phase,
   type PipelineRunInput,
   type ReadyResult,
   type RenewLease,
   type ResumeState,
   type RunCompletion,
+  type RunEnd,
+  type RunFailure,
   type RunStatus,
 } from '../domain/run';
 import { ErrorType } from '../domain/errors';
 
-type Activities = ReturnType<typeof createActivities>;
+/** The activities this workflow calls, and nothing else (a test stubs exactly these). */
+export type PipelineRunActivities = ReturnType<typeof createPipelineRunActivities>;
 
-const { resolveRun } = proxyActivities<Activities>(vaultRead);
+const { resolveRun } = proxyActivities<PipelineRunActivities>(vaultRead);
 // A cancelled launch waits for the push to stop before deleting, so nothing is written after the delete.
-const { pushSecrets } = proxyActivities<Activities>({ ...cloudWrite, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
-const { verifyAccess } = proxyActivities<Activities>(iamVerify);
-const { deleteSecrets } = proxyActivities<Activities>(cleanup);
+const { pushSecrets } = proxyActivities<PipelineRunActivities>({ ...cloudWrite, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { verifyAccess } = proxyActivities<PipelineRunActivities>(iamVerify);
+const { deleteSecrets } = proxyActivities<PipelineRunActivities>(cleanup);
 
 /** The launch service's wait: returns once the secrets are in place, or fails with the launch error. */
 export const waitReadyUpdate = defineUpdate<ReadyResult>('waitReady');
@@ -58,27 +66,32 @@ export const renewLeaseSignal = defineSignal<[RenewLease]>('renewLease');
 /** Phase, names, refs, timestamps, last error. Never values. */
 export const statusQuery = defineQuery<RunStatus>('status');
 
-export const MAX_LEASE_MS = 366 * 24 * 60 * 60 * 1000;
 const DEFAULT_HISTORY_LIMIT = 4_000;
 const RUN_END_STATUSES = ['succeeded', 'failed', 'cancelled'];
 
-function errorMessage(err: unknown): string {
-  if (err instanceof ApplicationFailure) return err.message;
-  if (err instanceof Error) return (err.cause instanceof Error ? err.cause.message : undefined) ?? err.message;
-  return String(err);
-}
-
-/** The root cause of an activity failure, as an ApplicationFailure to hand the launch service. */
-function launchFailure(err: unknown): ApplicationFailure {
+/** The root cause of an activity failure, as the launch service will hear it. */
+function failureOf(err: unknown): RunFailure {
   let cause: unknown = err;
   while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ type: cause.type ?? ErrorType.LaunchFailed, message: cause.message, details: cause.details as unknown[], nonRetryable: true });
+    return { type: cause.type ?? ErrorType.LaunchFailed, message: cause.message, ...(cause.details?.length ? { details: cause.details as unknown[] } : {}) };
   }
-  return ApplicationFailure.create({ type: ErrorType.LaunchFailed, message: errorMessage(err), nonRetryable: true });
+  return { type: ErrorType.LaunchFailed, message: errorMessage(err) };
 }
 
-const validLease = (ms: unknown): ms is number => typeof ms === 'number' && Number.isFinite(ms) && ms > 0 && ms <= MAX_LEASE_MS;
+function toApplicationFailure(f: RunFailure, message = f.message): ApplicationFailure {
+  return ApplicationFailure.create({ type: f.type, message, details: f.details, nonRetryable: true });
+}
+
+/** A run that continued as new before RunEnd existed carried its end as outcome + endAs + launchError. */
+function endOf(resume: ResumeState): RunEnd | undefined {
+  if (resume.end) return resume.end;
+  const outcome = resume.status.outcome;
+  if (!outcome) return undefined;
+  const failure = resume.launchError ? { type: resume.launchError.type, message: resume.launchError.message } : undefined;
+  // endAs decided how such a run closed; the outcome says the same except for a failure after ready.
+  return { outcome: resume.endAs === 'launch-failed' ? 'launch-failed' : outcome, ...(failure ? { failure } : {}) };
+}
 
 export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   const now = () => new Date(Date.now()).toISOString();
@@ -98,19 +111,22 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
         deleteAttempts: 0,
       };
   let ready: ReadyResult | undefined = resumed?.ready;
-  let launchError: ApplicationFailure | undefined = resumed?.launchError
-    ? ApplicationFailure.create({ type: resumed.launchError.type, message: resumed.launchError.message, nonRetryable: true })
-    : undefined;
+  let end: RunEnd | undefined = resumed ? endOf(resumed) : undefined;
   let cleanupRounds = 0;
   let completion: RunCompletion | undefined;
-  let leaseDeadline = resumed?.leaseDeadlineMs ?? Date.now() + (validLease(input.leaseMs) ? input.leaseMs : DEFAULT_LEASE_MS);
+  let leaseDeadline = resumed?.leaseDeadlineMs ?? Date.now() + (isValidLease(input.leaseMs) ? input.leaseMs : DEFAULT_LEASE_MS);
   let leaseChanged = false;
-  let endAs: ResumeState['endAs'] = resumed?.endAs ?? 'return';
 
+  /** The run ends this way (the first end wins); the status shows it. */
+  const endWith = (e: RunEnd) => {
+    end ??= e;
+    status.outcome = end.outcome;
+  };
   const setPhase = (phase: Phase) => {
     status.phase = phase;
     upsertSearchAttributes([{ key: PhaseKey, value: phase }]);
   };
+  const over = () => status.phase === 'deleting' || status.phase === 'deleted';
 
   setHandler(statusQuery, () => status);
   setHandler(
@@ -118,40 +134,34 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     async () => {
       // Not cancellable: a cancelled launch still answers only after the first cleanup round, so the
       // launch service hears "failed" when nothing is left, or is told that cleanup goes on.
-      await CancellationScope.nonCancellable(() => condition(() => ready !== undefined || (launchError !== undefined && cleanupRounds > 0)));
+      await CancellationScope.nonCancellable(() => condition(() => ready !== undefined || (end?.failure !== undefined && cleanupRounds > 0)));
       if (ready) return ready;
+      const failure = end!.failure!;
       const pending = status.refs.some((r) => r.state === 'planned' || r.state === 'pushed');
-      if (!pending) throw launchError!;
-      throw ApplicationFailure.create({
-        type: launchError!.type ?? ErrorType.LaunchFailed,
-        message: `${launchError!.message} (deleting what was pushed is still being retried: ${status.lastError ?? 'in progress'})`,
-        details: launchError!.details as unknown[],
-        nonRetryable: true,
-      });
+      if (!pending) throw toApplicationFailure(failure);
+      throw toApplicationFailure(failure, `${failure.message} (deleting what was pushed is still being retried: ${status.lastError ?? 'in progress'})`);
     },
     {
       validator: () => {
-        if (status.phase === 'deleting' || status.phase === 'deleted') {
-          throw new Error(`run ${input.runId} is already ${status.phase === 'deleted' ? 'over' : 'ending'} (${status.outcome ?? 'in progress'})`);
-        }
+        if (over()) throw new Error(`run ${input.runId} is already ${status.phase === 'deleted' ? 'over' : 'ending'} (${status.outcome ?? 'in progress'})`);
       },
     },
   );
   setHandler(runCompletedSignal, (c) => {
-    const end = c?.status;
-    if (!RUN_END_STATUSES.includes(end)) {
+    const said = c?.status;
+    if (!RUN_END_STATUSES.includes(said)) {
       log.warn('ignored a completion signal without a valid status', { runId: input.runId });
       return;
     }
-    completion ??= { status: end };
+    completion ??= { status: said };
   });
   setHandler(renewLeaseSignal, (r) => {
     const extendByMs = r?.extendByMs;
-    if (!validLease(extendByMs)) {
-      log.warn('ignored a lease renewal that is not a positive number of milliseconds up to 366 days', { runId: input.runId });
+    if (!isValidLease(extendByMs)) {
+      log.warn(`ignored a lease renewal: extendByMs ${LEASE_RULE}`, { runId: input.runId });
       return;
     }
-    if (status.phase === 'deleting' || status.phase === 'deleted') return;
+    if (over()) return;
     leaseDeadline = Date.now() + extendByMs;
     status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
     leaseChanged = true;
@@ -162,24 +172,58 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   async function carryOn(): Promise<never> {
     await condition(allHandlersFinished);
     log.info('continuing as new to keep history bounded', { runId: input.runId, phase: status.phase });
-    const resume: ResumeState = {
-      status,
-      leaseDeadlineMs: leaseDeadline,
-      endAs,
-      ...(ready ? { ready } : {}),
-      ...(launchError ? { launchError: { type: launchError.type ?? ErrorType.LaunchFailed, message: launchError.message } } : {}),
-    };
+    const resume: ResumeState = { status, leaseDeadlineMs: leaseDeadline, ...(ready ? { ready } : {}), ...(end ? { end } : {}) };
     return continueAsNew<typeof pipelineRun>({ ...input, resume });
   }
 
-  /** Wait for the end of the run or of its lease. */
-  async function awaitCompletion(): Promise<Outcome> {
+  /** Resolve, push and verify; ready when they all succeed. */
+  async function launch(): Promise<void> {
+    if (!isValidLease(input.leaseMs ?? DEFAULT_LEASE_MS)) {
+      // Checked here, not before the try: the run goes through deletion (of nothing) like any failed launch.
+      throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `leaseMs: ${LEASE_RULE}`, nonRetryable: true });
+    }
+    const resolved = await resolveRun(input);
+    status.platform = resolved.platform;
+    status.refs = resolved.plannedRefs.map((ref) => ({ ref, state: 'planned' }));
+    upsertSearchAttributes([
+      { key: WorkspaceKey, value: resolved.workspaceName },
+      { key: ComputeEnvKey, value: resolved.computeEnvName },
+      { key: PlatformKey, value: resolved.platform },
+    ]);
+    upsertMemo({ workspace: resolved.workspaceName, user: resolved.userName, computeEnv: resolved.computeEnvName, secretNames: status.secretNames });
+
+    setPhase('pushing');
+    const pushed = await pushSecrets({ run: input, secrets: resolved.secrets });
+    for (const tracked of status.refs) tracked.state = 'pushed';
+    status.headJobEnv = pushed.headJobEnv;
+
+    setPhase('verifying');
+    await verifyAccess({ run: input, refs: pushed.refs });
+
+    status.readyAt = now();
+    status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
+    ready = {
+      runId: input.runId,
+      workflowId: workflowInfo().workflowId,
+      platform: resolved.platform,
+      computeEnvId: input.computeEnvId,
+      secretNames: status.secretNames,
+      refs: pushed.refs,
+      headJobEnv: pushed.headJobEnv,
+      leaseExpiresAt: status.leaseExpiresAt,
+    };
+    setPhase('ready');
+    log.info('run secrets ready', { runId: input.runId, platform: resolved.platform, secrets: status.secretNames.length });
+  }
+
+  /** Wait for the end of the run or of its lease: the only place the lease is enforced. */
+  async function awaitCompletion(): Promise<void> {
     for (;;) {
-      if (completion) return completion.status;
+      if (completion) return endWith({ outcome: completion.status });
       const remaining = leaseDeadline - Date.now();
       if (remaining <= 0) {
         log.warn('lease expired without a completion signal; deleting run secrets', { runId: input.runId });
-        return 'lease-expired';
+        return endWith({ outcome: 'lease-expired' });
       }
       if (historyFull()) await carryOn();
       leaseChanged = false;
@@ -218,87 +262,28 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     setPhase('deleted');
   }
 
-  /** The end: every handler answered, then return or fail the way the run ended. */
-  async function finish(): Promise<RunStatus> {
-    await condition(allHandlersFinished);
-    if (endAs === 'cancelled') throw new CancelledFailure(`run ${input.runId} was cancelled; its secrets are deleted`);
-    if (endAs === 'launch-failed' && launchError) throw launchError;
-    return status;
-  }
-
-  if (resumed) {
-    if (status.phase === 'ready') {
-      try {
-        status.outcome = await awaitCompletion();
-        status.completedAt = now();
-      } catch (err) {
-        if (!isCancellation(err)) throw err;
-        status.outcome = 'cancelled';
-        endAs = 'cancelled';
-      }
-    }
-    await CancellationScope.nonCancellable(() => deleteEverything());
-    return finish();
-  }
-
-  if (!validLease(input.leaseMs ?? DEFAULT_LEASE_MS)) {
-    launchError = ApplicationFailure.create({ type: ErrorType.InvalidInput, message: 'leaseMs: must be a positive number of milliseconds, at most 366 days', nonRetryable: true });
-    status.outcome = 'launch-failed';
-    endAs = 'launch-failed';
-    status.lastError = launchError.message;
-    await deleteEverything();
-    return finish();
-  }
-
+  // One path for a fresh run and a resumed one: the phase says what is already done.
   try {
-    const resolved = await resolveRun(input);
-    status.platform = resolved.platform;
-    status.refs = resolved.plannedRefs.map((ref) => ({ ref, state: 'planned' }));
-    upsertSearchAttributes([
-      { key: WorkspaceKey, value: resolved.workspaceName },
-      { key: ComputeEnvKey, value: resolved.computeEnvName },
-      { key: PlatformKey, value: resolved.platform },
-    ]);
-    upsertMemo({ workspace: resolved.workspaceName, user: resolved.userName, computeEnv: resolved.computeEnvName, secretNames: status.secretNames });
-
-    setPhase('pushing');
-    const pushed = await pushSecrets({ run: input, secrets: resolved.secrets });
-    for (const tracked of status.refs) tracked.state = 'pushed';
-    status.headJobEnv = pushed.headJobEnv;
-
-    setPhase('verifying');
-    await verifyAccess({ run: input, refs: pushed.refs });
-
-    status.readyAt = now();
-    status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
-    ready = {
-      runId: input.runId,
-      workflowId: workflowInfo().workflowId,
-      platform: resolved.platform,
-      computeEnvId: input.computeEnvId,
-      secretNames: status.secretNames,
-      refs: pushed.refs,
-      headJobEnv: pushed.headJobEnv,
-      leaseExpiresAt: status.leaseExpiresAt,
-    };
-    setPhase('ready');
-    log.info('run secrets ready', { runId: input.runId, platform: resolved.platform, secrets: status.secretNames.length });
-
-    status.outcome = await awaitCompletion();
-    status.completedAt = now();
+    if (status.phase === 'resolving') await launch();
+    if (status.phase === 'ready' && !end) {
+      await awaitCompletion();
+      status.completedAt = now();
+    }
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err; // carrying on in the next run, not a failure
     if (isCancellation(err)) {
-      status.outcome = 'cancelled';
-      endAs = 'cancelled';
-      if (!ready) launchError = ApplicationFailure.create({ type: ErrorType.LaunchFailed, message: `run ${input.runId} was cancelled during launch`, nonRetryable: true });
+      endWith({ outcome: 'cancelled', ...(ready ? {} : { failure: { type: ErrorType.LaunchFailed, message: `run ${input.runId} was cancelled during launch` } }) });
     } else {
-      status.outcome = ready ? 'failed' : 'launch-failed';
-      launchError = launchFailure(err);
-      status.lastError = launchError.message;
-      if (!ready) endAs = 'launch-failed';
+      const failure = failureOf(err);
+      endWith({ outcome: ready ? 'failed' : 'launch-failed', failure });
+      status.lastError = failure.message;
     }
   }
   await CancellationScope.nonCancellable(() => deleteEverything());
-  return finish();
+
+  // Every handler answered; then close the way the run ended.
+  await condition(allHandlersFinished);
+  if (end?.outcome === 'cancelled') throw new CancelledFailure(`run ${input.runId} was cancelled; its secrets are deleted`);
+  if (end?.outcome === 'launch-failed' && end.failure) throw toApplicationFailure(end.failure);
+  return status;
 }

@@ -29,7 +29,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { createActivities } from '../activities';
+import type { createRotationActivities } from '../activities/rotation';
 import { cloudWrite, iamVerify, vaultRead } from './activity-options';
 import {
   DEFAULT_GRACE_MS,
@@ -43,16 +43,17 @@ import {
 import { PhaseKey } from './search-attributes';
 import { ErrorType } from '../domain/errors';
 
-type Activities = ReturnType<typeof createActivities>;
+/** The activities this workflow calls, and nothing else (a test stubs exactly these). */
+export type RotationActivities = ReturnType<typeof createRotationActivities>;
 
-const { rotationInspect } = proxyActivities<Activities>(vaultRead);
-const { rotationRegenerate, rotationStore, rotationRetire } = proxyActivities<Activities>(cloudWrite);
+const { rotationInspect } = proxyActivities<RotationActivities>(vaultRead);
+const { rotationRegenerate, rotationStore, rotationRetire } = proxyActivities<RotationActivities>(cloudWrite);
 /**
  * A new key can take a while to be accepted everywhere (Azure and IAM propagate keys in seconds to
  * minutes), so a refused verify retries for about ten minutes before the rotation stops. Stopping
  * there is safe: the stored key is the fresh one the cloud just issued, and the old one still works.
  */
-const { rotationVerify } = proxyActivities<Activities>({
+const { rotationVerify } = proxyActivities<RotationActivities>({
   ...iamVerify,
   retry: {
     initialInterval: '2s',

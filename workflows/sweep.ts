@@ -3,13 +3,15 @@
  * environment, delete what the broker owns there for runs whose workflow is no longer running.
  */
 import { log, proxyActivities } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import type { createSweepActivities } from '../activities/sweep';
 import { cloudWrite, vaultRead } from './activity-options';
+import { errorMessage } from './failures';
 
-type Activities = ReturnType<typeof createActivities>;
+/** The activities this workflow calls, and nothing else (a test stubs exactly these). */
+export type SweepActivities = ReturnType<typeof createSweepActivities>;
 
-const { listComputeEnvIds } = proxyActivities<Activities>(vaultRead);
-const { sweepComputeEnv } = proxyActivities<Activities>({ ...cloudWrite, startToCloseTimeout: '30m', heartbeatTimeout: '2m' });
+const { listComputeEnvIds } = proxyActivities<SweepActivities>(vaultRead);
+const { sweepComputeEnv } = proxyActivities<SweepActivities>({ ...cloudWrite, startToCloseTimeout: '30m', heartbeatTimeout: '2m' });
 
 export const SWEEP_SCHEDULE_ID = 'secret-broker-sweep';
 
@@ -31,7 +33,7 @@ export async function sweepOrphans(): Promise<SweepSummary> {
       summary.kept += r.kept;
     } catch (err) {
       // One unreachable environment does not stop the others; the next sweep tries again.
-      summary.failed.push({ computeEnvId: id, error: err instanceof Error ? err.message : String(err) });
+      summary.failed.push({ computeEnvId: id, error: errorMessage(err) });
       log.warn('sweep of a compute environment failed', { computeEnvId: id });
     }
   }

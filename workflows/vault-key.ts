@@ -20,7 +20,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { createActivities } from '../activities';
+import type { createVaultKeyActivities } from '../activities/vault-key';
 import { PhaseKey } from './search-attributes';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import {
@@ -30,12 +30,13 @@ import {
   type VaultKeyRotationStatus,
 } from '../domain/vault-key';
 
-type Activities = ReturnType<typeof createActivities>;
+/** The activities this workflow calls, and nothing else (a test stubs exactly these). */
+export type VaultKeyActivities = ReturnType<typeof createVaultKeyActivities>;
 
 export const vaultKeyRotationStatusQuery = defineQuery<VaultKeyRotationStatus>('vaultKeyRotationStatus');
 
 /** A big vault takes a while; progress heartbeats keep a live attempt apart from a dead one. */
-const { vaultRewrap } = proxyActivities<Activities>({
+const { vaultRewrap } = proxyActivities<VaultKeyActivities>({
   startToCloseTimeout: '6h',
   heartbeatTimeout: '1m',
   retry: {

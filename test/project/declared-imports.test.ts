@@ -18,6 +18,10 @@ const RUNTIME_DIRS = (JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.build
 const TEST_DIRS = ['test', 'bench'];
 const TOP_FILES = ['eslint.config.mjs', 'eslint/rooms.mjs', 'jest.config.js', 'jest.bench.config.js', 'bin/secret-broker', 'scripts/check-native.js'];
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+/** Packages a file deliberately loads from inside another package, so not declared on their own. */
+const THROUGH: Record<string, { file: string; why: string }> = {
+  protobufjs: { file: 'test/replay/history-json.ts', why: 'the copy @temporalio/proto resolves: protojson must build the same message types' },
+};
 
 function sources(dir: string): string[] {
   const abs = path.join(ROOT, dir);
@@ -43,7 +47,7 @@ function importedPackages(file: string): Set<string> {
 
 function undeclared(files: string[], declared: Set<string>): string[] {
   const out: string[] = [];
-  for (const f of files) for (const p of importedPackages(f)) if (!declared.has(p)) out.push(`${p} (${f})`);
+  for (const f of files) for (const p of importedPackages(f)) if (!declared.has(p) && THROUGH[p]?.file !== f) out.push(`${p} (${f})`);
   return out.sort();
 }
 

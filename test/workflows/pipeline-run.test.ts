@@ -5,26 +5,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { ApplicationFailure, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { createActivities } from '../../activities';
-import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
+import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate, type PipelineRunActivities } from '../../workflows/pipeline-run';
 import { type PipelineRunInput, type RemoteRef, type ResolvedRun } from '../../domain/run';
 import { eventually } from '../harness/broker';
-import { tool } from '../harness/tools';
-import { ensureSearchAttributes } from '../../worker/search-attributes';
+import { mocked, startTimeSkipping, withStubWorker } from '../harness/time-skipping';
 import { ErrorType } from '../../domain/errors';
 
-type Activities = ReturnType<typeof createActivities>;
+/** Exactly the activities pipelineRun calls: the worker registers nothing else here. */
+type Activities = PipelineRunActivities;
 
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: tool('temporal-test-server') } },
-  });
-  // The workflow upserts the broker's search attributes; the test server needs them registered too.
-  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+  env = await startTimeSkipping();
 });
 
 afterAll(async () => {
@@ -32,10 +26,6 @@ afterAll(async () => {
 });
 
 const ref = (secretName: string): RemoteRef => ({ platform: 'local', computeEnvId: 'ce1', secretName, remoteId: `/runs/tower-x/${secretName}` });
-
-const notUsed = async (): Promise<never> => {
-  throw new Error('a pipeline run never rotates credentials');
-};
 
 function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
   const resolved: ResolvedRun = {
@@ -54,28 +44,12 @@ function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
     pushSecrets: async () => ({ refs: [ref('A'), ref('B')], headJobEnv: { NXF_SECRETS_FILE: '/runs/tower-x/store.json' } }),
     verifyAccess: async () => undefined,
     deleteSecrets: async ({ refs }) => refs.map((r) => ({ ref: r, outcome: 'deleted' as const })),
-    listComputeEnvIds: async () => [],
-    sweepComputeEnv: async (id) => ({ computeEnvId: id, owned: 0, deleted: 0, kept: 0, notOwned: 0 }),
-    rotationInspect: notUsed,
-    rotationRegenerate: notUsed,
-    rotationStore: notUsed,
-    rotationVerify: notUsed,
-    rotationRetire: notUsed,
-    vaultRewrap: notUsed,
   };
-  const all = { ...base, ...overrides };
-  return Object.fromEntries(Object.entries(all).map(([k, fn]) => [k, jest.fn(fn as (...a: unknown[]) => unknown)])) as unknown as jest.Mocked<Activities>;
+  return mocked({ ...base, ...overrides });
 }
 
-async function withWorker<T>(activities: Activities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    activities,
-    workflowBundle: { codePath: process.env.BROKER_TEST_WORKFLOW_BUNDLE! },
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(activities: Activities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withStubWorker(env, activities, fn);
 }
 
 function input(leaseMs?: number): PipelineRunInput {
