@@ -8,7 +8,8 @@
  */
 import { packageVersion } from './version';
 import { Command, Option } from 'commander';
-import { ApiConnectionError, ApiError, BrokerApiClient, DEFAULT_API_URL, type SecretOwner } from './api-client';
+import { ApiConnectionError, ApiError, DEFAULT_API_URL, type SecretOwner } from './api-client';
+import { createCliContext } from './context';
 import { exportLines, json, keyValues, table } from './format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './io';
 import { addRotationCommands } from './rotations';
@@ -31,11 +32,6 @@ const ARGV_VALUE_REFUSED =
 const ARGV_FIELDS_REFUSED =
   'credential fields are never taken from the command line (argv is kept in shell history and visible in the process list): ' +
   'use --fields-file PATH or pipe the JSON object on stdin; if you typed real secrets, treat them as exposed and rotate them';
-
-interface GlobalOpts {
-  api?: string;
-  json?: boolean;
-}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -75,32 +71,8 @@ Examples:
            --secret NCBI_API_KEY --run-id 4fa9c2 --env)"`,
     );
 
-  const globals = (cmd: Command): GlobalOpts => cmd.optsWithGlobals<GlobalOpts>();
-  const client = (cmd: Command): BrokerApiClient => {
-    const url = globals(cmd).api ?? io.env.BROKER_API_URL ?? DEFAULT_API_URL;
-    try {
-      return new BrokerApiClient(url);
-    } catch (err) {
-      throw new UsageError(`--api: ${(err as Error).message}`);
-    }
-  };
-  const out = (s: string) => void io.stdout.write(s);
-  const asJson = (cmd: Command) => globals(cmd).json === true;
-
-  /** Settings from --config JSON or --config-file PATH (not both); undefined when neither is given. */
-  const readConfig = async (o: { config?: string; configFile?: string }): Promise<Record<string, unknown> | undefined> => {
-    if (o.config !== undefined && o.configFile !== undefined) throw new UsageError('give either --config or --config-file, not both');
-    if (o.configFile !== undefined) return readJsonObject(io, { file: o.configFile, option: '--config-file' });
-    if (o.config === undefined) return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(o.config);
-    } catch {
-      throw new UsageError('--config: not valid JSON');
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--config: must be a JSON object');
-    return parsed as Record<string, unknown>;
-  };
+  const ctx = createCliContext(io);
+  const { client, asJson, out, readConfig } = ctx;
 
   // ---------------------------------------------------------------- workspaces
   const workspaces = program.command('workspaces').description('create and list workspaces');
@@ -484,10 +456,10 @@ Examples:
       out(asJson(cmd) ? json({ runId, extendBy: o.extendBy }) : `run ${runId}: lease renewed for ${o.extendBy} from now\n`);
     });
 
-  addRotationCommands(program, { client, asJson, out });
+  addRotationCommands(program, ctx);
 
   const vault = program.command('vault').description('the vault: rotate its master key through the broker (key-rotation), or re-wrap directly on the database (rewrap)');
-  addVaultKeyCommands(vault, { client, asJson, out });
+  addVaultKeyCommands(vault, ctx);
   vault
     .command('rewrap')
     .description('re-wrap every data key under a new master key (resumable; values are not re-encrypted)')

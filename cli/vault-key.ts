@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import type { VaultKeyRotationState, VaultKeyScheduleInfo } from './api-client';
+import type { CliContext } from './context';
 import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs } from './format';
 import { UsageError } from './io';
-import type { CliContext } from './rotations';
 
 function describeState(s: VaultKeyRotationState): string {
   return keyValues([
