@@ -12,8 +12,8 @@ import { ApiConnectionError, ApiError, DEFAULT_API_URL, type SecretOwner } from 
 import { createCliContext } from './context';
 import { exportLines, json, keyValues, table } from './format';
 import { type CliIo, UsageError, readJsonObject, readSecretValue } from './io';
-import { addRotationCommands } from './rotations';
-import { addVaultKeyCommands } from './vault-key';
+import { addRotationCommands } from './commands/rotations';
+import { addVaultCommands } from './commands/vault';
 import type { ReadyResult, RunStatus } from '../domain/run';
 import type { ComputeEnv } from '../store/types';
 import { secretNameProblem } from '../domain/rules';
@@ -458,45 +458,7 @@ Examples:
 
   addRotationCommands(program, ctx);
 
-  const vault = program.command('vault').description('the vault: rotate its master key through the broker (key-rotation), or re-wrap directly on the database (rewrap)');
-  addVaultKeyCommands(vault, ctx);
-  vault
-    .command('rewrap')
-    .description('re-wrap every data key under a new master key (resumable; values are not re-encrypted)')
-    .option('--data-dir <dir>', 'broker data directory (env BROKER_DATA_DIR, default ./.data)')
-    .option('--database-url <url>', 'PostgreSQL vault instead of the embedded one (env DATABASE_URL)')
-    .option('--new-key-file <path>', 'the new master key (base64, 32 bytes, mode 0600); default: generate one')
-    .addHelpText(
-      'after',
-      `
-With the embedded vault (PGlite) stop the broker first: only one process may open it. With
-PostgreSQL the rewrap runs beside live brokers. An interrupted rewrap resumes when run again.
-In key-file mode the new key replaces master.key and the old one is kept as
-master.key.retired-<id>; with BROKER_MASTER_KEY, follow the steps printed at the end.
-
-Examples:
-  secret-broker vault rewrap                                  # new random key, embedded vault in ./.data
-  secret-broker vault rewrap --database-url postgres://... --new-key-file /secure/new.key`,
-    )
-    .action(async (o: { dataDir?: string; databaseUrl?: string; newKeyFile?: string }, cmd: Command) => {
-      const { rewrapVault } = await import('../store/rewrap');
-      const path = await import('node:path');
-      const result = await rewrapVault({
-        dataDir: path.resolve(o.dataDir ?? io.env.BROKER_DATA_DIR ?? '.data'),
-        databaseUrl: o.databaseUrl ?? (io.env.DATABASE_URL || undefined),
-        env: io.env,
-        ...(o.newKeyFile ? { newKeyFile: o.newKeyFile } : {}),
-        onProgress: (p) => void io.stderr.write(`\rre-wrapped ${p.done}/${p.total}`),
-      });
-      io.stderr.write('\n');
-      if (asJson(cmd)) return out(json(result));
-      out(
-        `re-wrapped ${result.rewrapped} data keys (${result.skipped} already done) under ${result.newKeyId}` +
-          (result.keyFile ? `; key file ${result.keyFile}, old key kept as ${result.retiredKeyFile}` : '') +
-          '\n' +
-          result.nextSteps.map((s) => `next: ${s}\n`).join(''),
-      );
-    });
+  addVaultCommands(program, ctx);
 
   return program;
 }

@@ -3,10 +3,10 @@
  * rotation schedules. Only names, slots and times are printed; no key passes through the CLI.
  */
 import { Option, type Command } from 'commander';
-import type { RotationBody, RotationScheduleInfo, RotationState } from './api-client';
-import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs, table } from './format';
-import type { CliContext } from './context';
-import { UsageError } from './io';
+import type { RotationBody, RotationScheduleInfo, RotationState } from '../api-client';
+import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs, table } from '../format';
+import type { CliContext } from '../context';
+import { UsageError } from '../io';
 
 const KINDS = ['azure-batch-key', 'azure-storage-key', 'acr-token-password', 'aws-access-key'];
 
