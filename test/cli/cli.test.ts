@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { buildCli, runCli, type CliIo } from '../../cli/main';
+import { runCli, type CliIo } from '../../cli/main';
+import { buildCli } from '../../cli/program';
 import { distinctiveValue, startTestApi, uniqueName, type TestApi } from '../api/helpers';
 
 

@@ -54,7 +54,7 @@ function undeclared(files: string[], declared: Set<string>): string[] {
 test('the scan finds the imports it is meant to find', () => {
   expect(RUNTIME_DIRS).toEqual(expect.arrayContaining(['domain', 'workflows', 'cli', 'broker']));
   expect(sources('cli').length).toBeGreaterThan(3);
-  expect([...importedPackages('cli/main.ts')]).toContain('commander');
+  expect([...importedPackages('cli/program.ts')]).toContain('commander');
   expect([...importedPackages('store/db.ts')]).toContain('@electric-sql/pglite');
 });
 

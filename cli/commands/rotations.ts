@@ -3,19 +3,12 @@
  * rotation schedules. Only names, slots and times are printed; no key passes through the CLI.
  */
 import { Option, type Command } from 'commander';
-import type { BrokerApiClient, RotationBody, RotationScheduleInfo, RotationState } from './api-client';
-import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs, table } from './format';
-import { UsageError } from './io';
+import type { RotationBody, RotationScheduleInfo, RotationState } from '../api-client';
+import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs, table } from '../format';
+import type { CliContext } from '../context';
+import { UsageError } from '../io';
 
 const KINDS = ['azure-batch-key', 'azure-storage-key', 'acr-token-password', 'aws-access-key'];
-
-export interface CliContext {
-  client(cmd: Command): BrokerApiClient;
-  asJson(cmd: Command): boolean;
-  out(s: string): void;
-  /** Wait between polls of --wait (tests shorten it). */
-  pollMs?: number;
-}
 
 interface TargetOpts {
   workspace: string;

@@ -1,13 +1,14 @@
 /**
- * `secret-broker vault key-rotation ...`: rotate the vault's master key through the running broker
- * (its worker re-wraps every data key of its own vault; workflows/vault-key.ts), follow a rotation,
- * and manage its schedule (`rotate-vault-master-key`). Only key ids, counts and times are printed.
+ * `secret-broker vault ...`: `key-rotation` rotates the vault's master key through the running
+ * broker (its worker re-wraps every data key of its own vault; workflows/vault-key.ts), follows a
+ * rotation, and manages its schedule (`rotate-vault-master-key`); `rewrap` re-wraps directly on the
+ * database, with the broker stopped. Only key ids, counts and times are printed.
  */
 import type { Command } from 'commander';
-import type { VaultKeyRotationState, VaultKeyScheduleInfo } from './api-client';
-import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs } from './format';
-import { UsageError } from './io';
-import type { CliContext } from './rotations';
+import type { VaultKeyRotationState, VaultKeyScheduleInfo } from '../api-client';
+import type { CliContext } from '../context';
+import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs } from '../format';
+import { UsageError } from '../io';
 
 function describeState(s: VaultKeyRotationState): string {
   return keyValues([
@@ -30,8 +31,14 @@ function describeSchedule(s: VaultKeyScheduleInfo): string {
   ]);
 }
 
-/** Adds `key-rotation` under the `vault` group. */
-export function addVaultKeyCommands(vault: Command, ctx: CliContext): void {
+export function addVaultCommands(program: Command, ctx: CliContext): void {
+  const vault = program.command('vault').description('the vault: rotate its master key through the broker (key-rotation), or re-wrap directly on the database (rewrap)');
+  addKeyRotationCommands(vault, ctx);
+  addRewrapCommand(vault, ctx);
+}
+
+/** `key-rotation` under the `vault` group. */
+function addKeyRotationCommands(vault: Command, ctx: CliContext): void {
   const { client, asJson, out } = ctx;
   const group = vault
     .command('key-rotation')
@@ -136,5 +143,47 @@ Examples:
     .action(async (_o, cmd: Command) => {
       await client(cmd).deleteVaultKeySchedule();
       out(asJson(cmd) ? json({ schedule: 'rotate-vault-master-key', deleted: true }) : 'vault key rotation schedule: deleted\n');
+    });
+}
+
+/** `rewrap` under the `vault` group: offline, on the vault's database itself. */
+function addRewrapCommand(vault: Command, ctx: CliContext): void {
+  const { io, asJson, out } = ctx;
+  vault
+    .command('rewrap')
+    .description('re-wrap every data key under a new master key (resumable; values are not re-encrypted)')
+    .option('--data-dir <dir>', 'broker data directory (env BROKER_DATA_DIR, default ./.data)')
+    .option('--database-url <url>', 'PostgreSQL vault instead of the embedded one (env DATABASE_URL)')
+    .option('--new-key-file <path>', 'the new master key (base64, 32 bytes, mode 0600); default: generate one')
+    .addHelpText(
+      'after',
+      `
+With the embedded vault (PGlite) stop the broker first: only one process may open it. With
+PostgreSQL the rewrap runs beside live brokers. An interrupted rewrap resumes when run again.
+In key-file mode the new key replaces master.key and the old one is kept as
+master.key.retired-<id>; with BROKER_MASTER_KEY, follow the steps printed at the end.
+
+Examples:
+  secret-broker vault rewrap                                  # new random key, embedded vault in ./.data
+  secret-broker vault rewrap --database-url postgres://... --new-key-file /secure/new.key`,
+    )
+    .action(async (o: { dataDir?: string; databaseUrl?: string; newKeyFile?: string }, cmd: Command) => {
+      const { rewrapVault } = await import('../../store/rewrap');
+      const path = await import('node:path');
+      const result = await rewrapVault({
+        dataDir: path.resolve(o.dataDir ?? io.env.BROKER_DATA_DIR ?? '.data'),
+        databaseUrl: o.databaseUrl ?? (io.env.DATABASE_URL || undefined),
+        env: io.env,
+        ...(o.newKeyFile ? { newKeyFile: o.newKeyFile } : {}),
+        onProgress: (p) => void io.stderr.write(`\rre-wrapped ${p.done}/${p.total}`),
+      });
+      io.stderr.write('\n');
+      if (asJson(cmd)) return out(json(result));
+      out(
+        `re-wrapped ${result.rewrapped} data keys (${result.skipped} already done) under ${result.newKeyId}` +
+          (result.keyFile ? `; key file ${result.keyFile}, old key kept as ${result.retiredKeyFile}` : '') +
+          '\n' +
+          result.nextSteps.map((s) => `next: ${s}\n`).join(''),
+      );
     });
 }
