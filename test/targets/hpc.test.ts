@@ -304,6 +304,32 @@ describe('hpc target against a real sshd', () => {
     expect(err.message).toContain('/nonexistent/sb-work');
   });
 
+  test('a workDir other users can write (not sticky) is refused before anything is written', async () => {
+    const workDir = sshd.makeWorkDir();
+    fs.chmodSync(workDir, 0o770);
+    const t = await target(workDir);
+    const err = await caught(t.push(runOf(t), secrets(['TOKEN', 'never-sent-6'])));
+    expect(err.name).toBe('InvalidInputError');
+    expect(err.message).toContain(workDir);
+    expect(err.message).toContain('only its owner can write');
+    expect(fs.readdirSync(workDir)).toEqual([]);
+    fs.chmodSync(workDir, 0o1777); // sticky, like /tmp: others cannot rename or remove what is ours
+    const run = runOf(t);
+    const { refs } = await t.push(run, secrets(['TOKEN', 'sticky-value']));
+    await expect(t.delete(run, refs)).resolves.toEqual(['deleted']);
+    fs.chmodSync(workDir, 0o700);
+  });
+
+  test('delete finishes a directory an interrupted push left with only a temporary file in it', async () => {
+    const workDir = sshd.makeWorkDir();
+    const t = await target(workDir);
+    const run = runOf(t);
+    const dir = path.join(workDir, `tower-${run.runId}`);
+    expect(sshd.runAsUser('sh', ['-c', `mkdir -m 700 ${dir} && touch ${dir}/.secret-broker.json.0123456789ab.tmp`]).code).toBe(0);
+    await expect(t.delete(run, t.plan(run, ['TOKEN']))).resolves.toEqual(['deleted']);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   test('a workDir the SSH user may not write fails with PermissionDeniedError', async () => {
     const readOnly = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-hpc-ro-'));
     try {
