@@ -12,7 +12,7 @@ import type { VaultApi, Workspace, User, SecretScope } from '../store/types';
 import type { PipelineRunsApi } from '../services/types';
 import { ValidationError } from '../domain/errors';
 import { parseDuration } from './duration';
-import { mapError, UnavailableError } from './errors';
+import { mapError, renameFields, UnavailableError } from './errors';
 import { redact, stringLeaves } from '../domain/sanitize';
 import type { z } from 'zod';
 import type { RotationRequest, RotationsApi } from '../services/rotations';
@@ -414,12 +414,3 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
   return app;
 }
 
-/** Re-raise a ValidationError under the field name the API's caller used. */
-async function renameFields<T>(p: Promise<T>, names: Record<string, string>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof ValidationError && names[err.field] !== undefined) throw new ValidationError(names[err.field]!, err.rule);
-    throw err;
-  }
-}
