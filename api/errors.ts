@@ -76,3 +76,13 @@ function validation(field: string, rule: string): MappedError {
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';
 }
+
+/** Re-raise a ValidationError under the field name the API's caller used. */
+export async function renameFields<T>(p: Promise<T>, names: Record<string, string>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ValidationError && names[err.field] !== undefined) throw new ValidationError(names[err.field]!, err.rule);
+    throw err;
+  }
+}
