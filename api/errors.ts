@@ -13,6 +13,8 @@ export interface ErrorBody {
   rule?: string;
   /** A stable machine-readable code: validation, not-found, conflict, duplicate-run, launch-failed, ... */
   code: string;
+  /** not-found and launch-failed: the error type (UserNotFoundError, SecretNotFoundError, AccessVerificationError ...). */
+  type?: string;
   /** launch-failed by an access check: each missing permission and the statement that grants it. */
   missing?: MissingPermission[];
 }
@@ -35,12 +37,12 @@ interface FastifyLikeError {
 export function mapError(err: unknown, bodyLimit: number): MappedError {
   if (err instanceof ValidationError) return validation(err.field, err.rule);
   if (err instanceof UnavailableError) return { status: 503, body: { error: err.message, code: 'unavailable' }, unexpected: false };
-  if (err instanceof NotFoundError) return { status: 404, body: { error: err.message, code: 'not-found' }, unexpected: false };
+  if (err instanceof NotFoundError) return { status: 404, body: { error: err.message, code: 'not-found', type: err.name }, unexpected: false };
   if (err instanceof ConflictError) return { status: 409, body: { error: err.message, code: 'conflict' }, unexpected: false };
   if (err instanceof VaultKeyError) return { status: 500, body: { error: err.message, code: 'vault-key' }, unexpected: true };
   if (err instanceof LaunchError) {
     const status = err.code === 'duplicate-run' ? 409 : err.code === 'not-found' ? 404 : 422;
-    return { status, body: { error: err.message, code: err.code, ...(err.missing ? { missing: err.missing } : {}) }, unexpected: false };
+    return { status, body: { error: err.message, code: err.code, ...(err.type ? { type: err.type } : {}), ...(err.missing ? { missing: err.missing } : {}) }, unexpected: false };
   }
   // Temporal's client raises WorkflowNotFoundError for an unknown run; matched by name so the API
   // does not import the Temporal SDK. Its message names the workflow id only.

@@ -29,7 +29,6 @@ export const ErrorType = {
   /** The vault's master key cannot do what was asked (env mode without a next key ...). */
   VaultKey: 'VaultKeyError',
 } as const;
-export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** Failures that retrying cannot fix: the launch fails at once (deletion still retries them all). */
 export const NON_RETRYABLE_ERROR_TYPES: string[] = [

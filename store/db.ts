@@ -42,7 +42,6 @@ export class DbError extends Error {
 }
 
 export const UNIQUE_VIOLATION = '23505';
-export const FOREIGN_KEY_VIOLATION = '23503';
 
 export function pgliteDir(dataDir: string): string {
   return path.join(dataDir, 'vault-db');

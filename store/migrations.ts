@@ -82,8 +82,6 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-
 /** Apply pending migrations. Call inside a transaction. Returns the versions it applied. */
 export async function migrate(q: Queryable, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
   await q.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);

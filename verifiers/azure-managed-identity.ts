@@ -93,8 +93,6 @@ export const REQUIRED_ROLES: Readonly<Record<RoleTarget, RoleRequirement>> = {
 
 // -- errors -------------------------------------------------------------------------------------
 
-export type ManagedIdentityErrorCode = 'IdentityNotFound' | 'IdentityNotAttached' | 'IdentityRoleMissing';
-
 /** No user-assigned identity with that client id (or at that resource id, or with that pairing). */
 export class IdentityNotFoundError extends InvalidInputError {
   readonly code = 'IdentityNotFound' as const;

@@ -380,7 +380,3 @@ export async function createAwsTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   return new AwsSecretTarget(ce, config, clients, rateKey, sensitive, { ...opts, emulated: !!endpoint });
 }
 
-/** For providers/index.ts: the factory with default options. */
-export function createAwsTargetFactory(opts: AwsTargetOptions = {}) {
-  return (ce: ComputeEnvRecord, deps: TargetDeps) => createAwsTarget(ce, deps, opts);
-}

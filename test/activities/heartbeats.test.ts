@@ -10,7 +10,7 @@ import { createPipelineRunActivities } from '../../activities/pipeline-run';
 import { createRotationActivities, ROTATION_HEARTBEAT_MS } from '../../activities/rotation';
 import { createSweepActivities } from '../../activities/sweep';
 import { createVaultKeyActivities } from '../../activities/vault-key';
-import { AuthenticationFailedError, ErrorType, VaultKeyError } from '../../domain/errors';
+import { AuthenticationFailedError, ErrorType, VaultKeyError, notFound } from '../../domain/errors';
 import type { RotationSnapshot, RotationTarget } from '../../domain/rotation';
 import type { ComputeEnvRecord, PipelineRunInput, SecretRef } from '../../domain/run';
 import type { TwoSlotRotator } from '../../rotators';
@@ -74,6 +74,19 @@ describe('pushSecrets', () => {
     const err = (await env.run(acts.pushSecrets, { run: RUN, secrets }).catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err.message).toBe('could not write [REDACTED] and "[REDACTED]" to disk');
+  });
+});
+
+describe('resolveRun', () => {
+  test.each([
+    { missing: 'user', type: 'UserNotFoundError', vault: { getUser: async () => Promise.reject(notFound('user', 'u-9')), getWorkspace: async () => ({ id: 'ws-1', name: 'ws', createdAt: '' }) } },
+    { missing: 'workspace', type: 'WorkspaceNotFoundError', vault: { getWorkspace: async () => Promise.reject(notFound('workspace', 'ws-9')), getUser: async () => ({ id: 'u-1', name: 'u', createdAt: '' }) } },
+  ])('a missing $missing fails the launch as $type, not as a missing compute environment', async ({ missing, type, vault }) => {
+    const acts = createPipelineRunActivities({ vault: fakeVault(vault as Partial<VaultApi>), target: async () => Promise.reject(new Error('not reached')) });
+    const err = (await new MockActivityEnvironment().run(acts.resolveRun, RUN).catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe(type);
+    expect(err.message).toMatch(new RegExp(`^${missing} "[a-z0-9-]+" not found$`));
   });
 });
 

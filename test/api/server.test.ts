@@ -409,6 +409,23 @@ describe('runs', () => {
     expect(api.runs.launches.length).toBe(n);
   });
 
+  test('each kind of missing record says what is missing, in the message and the error type', async () => {
+    const s = await seedRun();
+    const base = { runId: uniqueName('run'), workspace: s.ws, user: s.user, computeEnv: 'local1', secrets: [] };
+    const ghost = uniqueName('ghost');
+    const cases = [
+      [await call('POST', '/v1/runs', { ...base, workspace: ghost }), `workspace "${ghost}" not found`, 'WorkspaceNotFoundError'],
+      [await call('POST', '/v1/runs', { ...base, user: ghost }), `user "${ghost}" not found`, 'UserNotFoundError'],
+      [await call('POST', '/v1/runs', { ...base, computeEnv: ghost }), `compute environment "${ghost}" not found`, 'ComputeEnvNotFoundError'],
+      [await call('GET', `/v1/users/${ghost}/secrets`), `user "${ghost}" not found`, 'UserNotFoundError'],
+      [await call('DELETE', `/v1/workspaces/${s.ws}/secrets/NO_SUCH_SECRET`), 'workspace secret "NO_SUCH_SECRET" not found', 'SecretNotFoundError'],
+      [await call('DELETE', `/v1/workspaces/${s.ws}/credentials/${ghost}`), `credential "${ghost}" not found`, 'CredentialNotFoundError'],
+    ] as const;
+    for (const [r, error, type] of cases) {
+      expect({ status: r.status, body: r.body }).toEqual({ status: 404, body: { error, code: 'not-found', type } });
+    }
+  });
+
   test.each([
     [{ runId: 'bad id!' }, 'runId'],
     [{ runId: '-starts-with-dash' }, 'runId'],
