@@ -1,6 +1,6 @@
 /**
  * The rotation workflow's activities: one per step, each building the kind's rotator, doing one
- * thing and closing it. Rotators check state before they change anything (providers/rotation), so a
+ * thing and closing it. Rotators check state before they change anything (rotators), so a
  * step retried after a crash or a lost answer is safe. Inputs and results are references and slot
  * names; keys never leave the rotator and the vault.
  */

@@ -8,7 +8,7 @@ import { ROTATION_KINDS } from '../domain/rotation';
 export const BODY_LIMIT_BYTES = 128 * 1024;
 
 /**
- * Names and values follow store/rules.ts, shared with the vault, so the API refuses exactly what the
+ * Names and values follow domain/rules.ts, shared with the vault, so the API refuses exactly what the
  * vault refuses and with the same words, before anything is stored.
  */
 
@@ -26,7 +26,7 @@ export const RUN_END_STATUSES = ['succeeded', 'failed', 'cancelled'] as const;
 /** Most secrets one run may ask for. */
 export const MAX_RUN_SECRETS = 100;
 
-/** A string field judged by one of store/rules.ts's problem functions. */
+/** A string field judged by one of domain/rules.ts's problem functions. */
 function ruled(problem: (v: unknown) => string | null) {
   return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') }).superRefine((v, ctx) => {
     const p = problem(v);

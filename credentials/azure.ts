@@ -1,5 +1,5 @@
 /**
- * Azure credentials (seed 000), validated for shape on save. Three kinds:
+ * Azure credentials (Seqera Platform "Azure credentials"), validated for shape on save. Three kinds:
  *
  * - `azure-shared-key`: Blob Storage account name + key, and optionally a Batch account name + key
  *   (storage-only credentials leave the Batch pair out). Keys are the 512-bit account keys the portal

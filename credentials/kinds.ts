@@ -1,7 +1,7 @@
 /**
  * The contract of a credential kind. Each kind validates the fields a member submits and splits them
  * into public fields (shown in listings) and secret fields (sealed in the vault, never returned).
- * Validation errors are store/errors ValidationError naming the field and the rule.
+ * Validation errors are domain/errors ValidationError naming the field and the rule.
  */
 
 export interface ParsedCredential {

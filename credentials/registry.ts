@@ -1,5 +1,5 @@
 /**
- * Container registry credentials (seed 001): a user name (an Azure Container Registry token name, or
+ * Container registry credentials (Seqera Platform "Azure container registry credentials"): a user name (an Azure Container Registry token name, or
  * any registry user), its password, and the registry server (a host name with an optional port, as
  * `docker login` takes it: `myregistry.azurecr.io`, `127.0.0.1:5000`). Validated for shape on save;
  * the registry HTTP API v2 uses them with HTTP Basic authentication. Each refusal names the field and
@@ -10,7 +10,7 @@
  *
  * tokenPasswordSlot ('password1' | 'password2') says which of an Azure Container Registry token's two
  * passwords the stored password is. ACR shows a password's value only once, when it is generated, so
- * the ACR token rotation (providers/rotation/acr-token.ts) cannot find the slot by comparing values
+ * the ACR token rotation (rotators/acr-token.ts) cannot find the slot by comparing values
  * as the other rotations do: it reads this marker, and writes it together with each password it
  * generates. A member storing a password from the portal or `az acr token credential generate` sets
  * it to the password they generated. Not secret: it names a slot, not a value.

@@ -1,5 +1,5 @@
 /**
- * SSH credentials (seed 004): a private key, pasted with its BEGIN/END lines, and an optional
+ * SSH credentials (Seqera Platform "SSH credentials"): a private key, pasted with its BEGIN/END lines, and an optional
  * passphrase. Parsed with ssh2's own key parser, the one the hpc provider connects with, and
  * proven usable by signing and verifying a probe, so a key the broker accepts is a key it can log in
  * with. Each refusal names the field and says what is wrong; no message contains key material.

@@ -4,7 +4,7 @@
  * sees slot names ("Primary", "key1", an access key id) and references to vault records, never values.
  */
 
-/** What is rotated, and how. Each kind is a two-slot credential (seed 003). */
+/** What is rotated, and how. Each kind is a two-slot credential (Azure's documented key rotation procedure). */
 export type RotationKind = 'azure-batch-key' | 'azure-storage-key' | 'acr-token-password' | 'aws-access-key';
 
 export const ROTATION_KINDS: readonly RotationKind[] = ['azure-batch-key', 'azure-storage-key', 'acr-token-password', 'aws-access-key'];

@@ -17,7 +17,7 @@ export const SECRET_NAME_MAX = 50;
 /** AWS Secrets Manager's SecretString limit, the smallest of the targets. */
 export const SECRET_VALUE_MAX_BYTES = 65_536;
 
-/** Workspace, user, credential and compute environment names (seeds 001 and 004). */
+/** Workspace, user, credential and compute environment names (Seqera Platform's credential pages). */
 export const ENTITY_NAME = /^[A-Za-z0-9_-]{1,100}$/;
 export const ENTITY_NAME_MAX = 100;
 /** Ids are UUIDs; a name of that shape would make `get(idOrName)` ambiguous. */

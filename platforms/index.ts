@@ -1,6 +1,6 @@
 /**
  * Compute environment settings per platform: pure validation, no SDK imports, so the vault can use
- * it. Each platform parses its config (throwing store/errors ValidationError naming the field) and
+ * it. Each platform parses its config (throwing domain/errors ValidationError naming the field) and
  * says which credential kind it needs, if any. Add a platform: import its spec and list it here.
  */
 import type { Platform } from '../domain/run';

@@ -2,7 +2,7 @@
  * Azure Container Registry token passwords: each token has two, `password1` and `password2`, read
  * and regenerated through the real ContainerRegistryManagementClient (`registries.get`, `tokens.get`,
  * `registries.generateCredentials`), verified with a real registry login (Registry HTTP API v2,
- * providers/registry/verify.ts). The rotated credential is a `container-registry` credential whose
+ * remote/registry/login.ts). The rotated credential is a `container-registry` credential whose
  * userName is the token's name and whose registryServer is the registry's login server.
  *
  * How this differs from the shared-key rotations, and why:

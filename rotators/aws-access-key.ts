@@ -1,5 +1,5 @@
 /**
- * AWS IAM access keys (seed 003). An IAM user has at most two access keys; the slots are their ids,
+ * AWS IAM access keys, rotated by the same two-slot procedure. An IAM user has at most two access keys; the slots are their ids,
  * so they are not fixed: `regenerate` deletes the spare and creates a new key, whose id is the new
  * slot. The rotated credential is an `aws` credential holding a long-term (AKIA...) key of an IAM
  * user, and it manages its own user's keys with that key: STS GetCallerIdentity names the user, then

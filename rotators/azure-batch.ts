@@ -1,6 +1,6 @@
 /**
- * Azure Batch shared keys (seed 003): slots Primary and Secondary, read and regenerated through the
- * real BatchManagementClient (providers/azure/batch-keys.ts), verified with a SharedKey-signed call
+ * Azure Batch shared keys (Azure's documented key rotation procedure): slots Primary and Secondary, read and regenerated through the
+ * real BatchManagementClient (remote/azure/batch-keys.ts), verified with a SharedKey-signed call
  * to the account's data plane. The rotated credential is an `azure-shared-key` with a Batch pair.
  */
 import type { RotationTarget } from '../domain/rotation';

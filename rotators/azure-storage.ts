@@ -1,6 +1,6 @@
 /**
- * Azure Storage account keys (seed 003): slots key1 and key2, read and regenerated through the real
- * StorageManagementClient (providers/azure/storage-keys.ts), verified with a SharedKey-signed Blob
+ * Azure Storage account keys (Azure's documented key rotation procedure): slots key1 and key2, read and regenerated through the real
+ * StorageManagementClient (remote/azure/storage-keys.ts), verified with a SharedKey-signed Blob
  * call. The rotated credential is an `azure-shared-key` (its storageAccountName and storageKey; a
  * Batch pair in the same credential is left alone).
  */

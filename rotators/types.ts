@@ -1,5 +1,5 @@
 /**
- * The contract of a two-slot credential rotator (seed 003), one per rotation kind. The rotation
+ * The contract of a two-slot credential rotator (Azure's documented key rotation procedure), one per rotation kind. The rotation
  * workflow drives it step by step; every method checks the current state before changing anything,
  * so a step retried after a crash (or after an answer that was lost) is safe:
  *
@@ -8,7 +8,7 @@
  * - `store` writes the slot's current value into the vault only when it differs.
  *
  * Keys stay inside the rotator and the vault: methods return slot names and nothing else; errors
- * are providers/errors.ts classes with messages built from names, never values.
+ * are domain/errors.ts classes with messages built from names, never values.
  */
 import type { AzureEndpoints } from '../remote/azure/management';
 import type { VaultApi } from '../store/types';

@@ -198,7 +198,7 @@ export class CredentialRotations {
   async listSchedules(): Promise<RotationScheduleInfo[]> {
     const out: RotationScheduleInfo[] = [];
     for await (const s of this.client.schedule.list()) {
-      // The vault's master key schedule (client/vault-key.ts) shares the prefix but rotates no credential.
+      // The vault's master key schedule (services/vault-key.ts) shares the prefix but rotates no credential.
       if (!s.scheduleId.startsWith(ROTATION_SCHEDULE_PREFIX) || s.scheduleId === VAULT_KEY_ROTATION_SCHEDULE_ID) continue;
       out.push(this.info(s, s.scheduleId));
     }

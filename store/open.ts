@@ -25,7 +25,7 @@ export interface VaultOptions {
   env?: NodeJS.ProcessEnv;
   /** Credential kinds by name; credentials/index.ts by default. */
   credentialKinds?: (name: string) => CredentialKind;
-  /** Platform specs by name; providers/platforms.ts by default. */
+  /** Platform specs by name; platforms/index.ts by default. */
   platformSpecs?: (platform: string) => PlatformSpec;
 }
 

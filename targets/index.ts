@@ -1,6 +1,6 @@
 /**
  * Secret targets by platform. Add a platform: import its factory and list it here (its config
- * schema goes in providers/platforms.ts).
+ * schema goes in platforms/index.ts).
  */
 import type { SecretTarget, TargetDeps, TargetFactory } from './types';
 import { createLocalTarget } from './files/local';

@@ -1,5 +1,5 @@
 /**
- * Live verification of an `azure-managed-identity` credential (seed 000): a user-assigned managed
+ * Live verification of an `azure-managed-identity` credential (Seqera Platform "Azure credentials"): a user-assigned managed
  * identity attached to an Azure Batch pool, which Nextflow on the pool's nodes uses instead of keys.
  * The broker checks, with its own management credential (any TokenCredential, normally the
  * `azure-entra` one), that
@@ -64,7 +64,7 @@ export interface RoleRequirement {
 }
 
 /**
- * What the pool's identity needs, decided from what Nextflow does with it (seed 000: Nextflow
+ * What the pool's identity needs, decided from what Nextflow does with it (Seqera Platform "Azure credentials": Nextflow
  * authenticates with the identity after the first task):
  *
  * - storage: read and write the work directory's blobs. Blob access is a data action, so only the

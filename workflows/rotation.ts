@@ -1,5 +1,5 @@
 /**
- * Two-slot credential rotation without downtime, step by step as seed 003 describes it for Azure
+ * Two-slot credential rotation without downtime, step by step as Azure's documented key rotation procedure describes it for Azure
  * Batch shared keys (and the same for Storage keys, registry token passwords and AWS access keys):
  *
  *   inspect           which slot the stored credential uses; refuse if the account's credentials use both
@@ -97,7 +97,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   const other = snap.usedElsewhere.filter((s) => s !== snap.stored);
   if (other.length) {
     refuse(
-      `${input.account}: both keys are in use (the rotated credential uses ${snap.stored}, other credentials in the vault use ${other.join(', ')}); normalize every credential of the account on one key first (seed 003, step 1). Nothing was changed`,
+      `${input.account}: both keys are in use (the rotated credential uses ${snap.stored}, other credentials in the vault use ${other.join(', ')}); normalize every credential of the account on one key first (Azure's documented key rotation procedure, step 1). Nothing was changed`,
     );
   }
   if (snap.usedElsewhere.includes(snap.stored)) {

@@ -31,7 +31,7 @@ function targetOptions(cmd: Command): Command {
     .option('--registry <name>', 'acr-token-password: the registry (resource name)')
     .option('--token <name>', 'acr-token-password: the token whose passwords rotate')
     .option('--grace <duration>', 'how long the old key keeps working after the switch (90s, 15m, 12h; default 10m)')
-    .option('--switch-back', 'end on the first slot again (seed 003 step 5; Azure keys only)');
+    .option('--switch-back', 'end on the first slot again (step 5 of Azure\'s key rotation procedure; Azure keys only)');
 }
 
 function body(o: TargetOpts): RotationBody {

@@ -2,7 +2,7 @@
  * A client-side bound on Secrets Manager writes, shared by every aws target in this worker process.
  *
  * Secrets Manager allows about 50 CreateSecret and 50 DeleteSecret calls per second per account and
- * region (REFERENCE.md). Many runs launching at once would otherwise all hit the quota, be throttled,
+ * region (AWS Secrets Manager's service quotas). Many runs launching at once would otherwise all hit the quota, be throttled,
  * back off and retry together. Here each (account or access key, region, operation class) has one
  * bucket (GCRA: a request reserves the next free slot, so waiting callers are served in order), and
  * every target built in this process for that key shares it.

@@ -1,10 +1,10 @@
 /**
- * Azure Batch account shared keys, for the rotation workflow's activities (seed 003: two keys,
+ * Azure Batch account shared keys, for the rotation workflow's activities (Azure's documented key rotation procedure: two keys,
  * regenerate one at a time). Built on the real BatchManagementClient (`batchAccountOperations.get`,
  * `getKeys`, `regenerateKey`) with any TokenCredential.
  *
  * Keys are handed back to the calling activity and go nowhere else: nothing here logs, and every
- * error is one of providers/errors.ts's classes, with a message built from account, resource group
+ * error is one of domain/errors.ts's classes, with a message built from account, resource group
  * and subscription names, HTTP statuses and error codes (checked to be plain identifiers), never a
  * server-supplied message, a key, a token or a client secret.
  *

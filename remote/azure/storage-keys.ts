@@ -1,11 +1,11 @@
 /**
- * Azure Storage account keys (key1/key2), for the rotation workflow's activities (seed 003: two
+ * Azure Storage account keys (key1/key2), for the rotation workflow's activities (Azure's documented key rotation procedure: two
  * keys, regenerate one at a time). Built on the real StorageManagementClient (`storageAccounts.
  * getProperties`, `listKeys`, `regenerateKey`) with any TokenCredential; a key is proven with a real
  * SharedKey-signed Blob call (@azure/storage-blob: the first page of List Containers).
  *
  * Keys are handed back to the calling activity and go nowhere else: nothing here logs, and every
- * error is one of providers/errors.ts's classes, with a message built from account, resource group
+ * error is one of domain/errors.ts's classes, with a message built from account, resource group
  * and subscription names, hosts, HTTP statuses and error codes (checked to be plain identifiers),
  * never a server-supplied message, a key, a token or a client secret. Management-plane errors go
  * through batch-keys.ts's sanitizeAzureError (one mapping for identity, ARM and network failures).

@@ -1,5 +1,5 @@
 /**
- * The IAM policy statements a run needs, as the platform documents them (seed 002), with the
+ * The IAM policy statements a run needs, as the platform documents them (the platform's documented IAM policies, Seqera Platform "Secrets"), with the
  * placeholders filled in. Verification quotes them in every MissingPermission, docs/aws.md shows
  * them, and the per-run resource policy is built here too.
  */
@@ -56,22 +56,22 @@ export function brokerManageStatement(region: string, account: string, opts: { p
   return { Sid: 'AllowSecretBrokerManageTowerSecrets', Effect: 'Allow', Action: actions, Resource: towerSecretsArn(region, account, opts.partition) };
 }
 
-/** Batch execution role (the ECS agent): read `tower-*` secrets in the compute region (seed 002). */
+/** Batch execution role (the ECS agent): read `tower-*` secrets in the compute region (the platform's documented IAM policies, Seqera Platform "Secrets"). */
 export function executionReadStatement(region: string, partition = 'aws'): Statement {
   return { Sid: 'AllowECSAgentToRetrieveSecrets', Effect: 'Allow', Action: SM.GetSecretValue, Resource: towerSecretsArn(region, '*', partition) };
 }
 
-/** Trust relationship for the execution role and a custom head-job role (seed 002). */
+/** Trust relationship for the execution role and a custom head-job role (the platform's documented IAM policies, Seqera Platform "Secrets"). */
 export function ecsTasksTrustStatement(): Statement {
   return { Sid: 'AllowECSTaskAssumption', Effect: 'Allow', Principal: { Service: ECS_TASKS_SERVICE }, Action: 'sts:AssumeRole' };
 }
 
-/** Nextflow head job: list secrets (seed 002, EC2 instance role and custom role). */
+/** Nextflow head job: list secrets (the platform's documented IAM policies (Seqera Platform "Secrets"), EC2 instance role and custom role). */
 export function headJobListStatement(): Statement {
   return { Sid: 'AllowNextflowHeadJobToAccessSecrets', Effect: 'Allow', Action: SM.ListSecrets, Resource: '*' };
 }
 
-/** Nextflow head job with a custom role: get and pass the execution role (seed 002). */
+/** Nextflow head job with a custom role: get and pass the execution role (the platform's documented IAM policies, Seqera Platform "Secrets"). */
 export function headJobPassRoleStatement(executionRoleArn: string): Statement {
   return { Sid: 'AllowNextflowHeadJobToPassRoles', Effect: 'Allow', Action: ['iam:GetRole', 'iam:PassRole'], Resource: executionRoleArn };
 }

@@ -1,6 +1,6 @@
 /**
  * What the gcp provider throws. Each class's `name` is the failure type the activity layer gives
- * Temporal (workflows/shared ErrorType), so retry presets can tell them apart:
+ * Temporal (domain/run ErrorType), so retry presets can tell them apart:
  *
  *   PermissionDeniedError     non-retryable  the broker's service account lacks a Secret Manager permission
  *   AuthenticationFailedError non-retryable  the service-account key was refused, or is not a Google key
@@ -13,7 +13,7 @@
  * Messages are built here from the operation, the resource name, the permission and the gRPC status
  * name only: never a payload, a key, a token, response metadata or a server-supplied string.
  */
-/** The role the broker's service account needs in the project (seed 002). */
+/** The role the broker's service account needs in the project (the platform's documented IAM policies, Seqera Platform "Secrets"). */
 export const BROKER_ROLE = 'roles/secretmanager.admin';
 /** The role the Batch service account (the head job) needs to read the run's secrets. */
 export const READER_ROLE = 'roles/secretmanager.secretAccessor';

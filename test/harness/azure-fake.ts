@@ -14,7 +14,7 @@
  * @azure/identity and @azure/arm-batch) or `ca` on node:https; a spawned worker gets
  * NODE_EXTRA_CA_CERTS=fake.caFile (read by Node only at process start, so it cannot help in-process).
  *
- * The shared-key signature is recomputed here independently of providers/azure/shared-key.ts, so the
+ * The shared-key signature is recomputed here independently of remote/azure/shared-key.ts, so the
  * tests compare two implementations of the spec.
  */
 import { createHmac, randomBytes } from 'node:crypto';

@@ -9,7 +9,7 @@
  *     (apache2-utils). setPassword() rewrites the file (atomically, by rename). configuration.md says
  *     2.8 loads it "once, at startup", but 2.8.2 re-reads it when its modification time changes
  *     (checked: the old password is refused and the new one accepted on the next request, no
- *     restart), so no restart is needed; test/providers/registry-verify.test.ts pins that.
+ *     restart), so no restart is needed; test/remote/registry-login.test.ts pins that.
  *   - `token`: the Bearer flow (`auth.token`), for a token service the test runs itself; the
  *     registry checks the JWTs it is handed against `rootCertBundle`.
  *

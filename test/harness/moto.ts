@@ -74,7 +74,7 @@ export async function startMoto(): Promise<MotoServer> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// An AWS account in moto, set up the way the platform documents it (seed 002).
+// An AWS account in moto, set up the way the platform documents it (the platform's documented IAM policies, Seqera Platform "Secrets").
 
 
 /** moto's default account. */
@@ -140,7 +140,7 @@ export async function createUser(iam: IAM, name: string, spec: Omit<RoleSpec, 't
   return { arn: u.User!.Arn!, name, accessKeyId: k.AccessKey!.AccessKeyId!, secretAccessKey: k.AccessKey!.SecretAccessKey! };
 }
 
-/** The seed's policies for one compute region: what a correctly set-up account has. */
+/** The documented policies for one compute region: what a correctly set-up account has. */
 export function seedPolicies(region: string, executionRoleArn: string) {
   return {
     broker: asPolicy(brokerListStatement(), brokerManageStatement(region, MOTO_ACCOUNT, { perRunResourcePolicy: true })),
@@ -158,7 +158,7 @@ export interface AwsAccountSetup {
 }
 
 /**
- * A broker user with access keys and the run's two roles, set up as seed 002 says; `omit` leaves
+ * A broker user with access keys and the run's two roles, set up as the platform's documented IAM policies (Seqera Platform "Secrets") says; `omit` leaves
  * parts out to make a broken account.
  */
 export async function setUpAccount(

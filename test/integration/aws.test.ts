@@ -1,7 +1,7 @@
 /**
  * The pipeline-run workflow end to end on an `aws` compute environment: real Temporal dev server,
  * real worker, real vault, and a real moto server for Secrets Manager, IAM and STS. The account is
- * set up as the platform documents it (seed 002): a broker user with its access key in the vault,
+ * set up as the platform documents it (the platform's documented IAM policies, Seqera Platform "Secrets"): a broker user with its access key in the vault,
  * a Batch execution role and a head-job role; a second execution role lacks GetSecretValue.
  */
 import type { IAM } from '@aws-sdk/client-iam';

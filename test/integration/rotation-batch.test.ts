@@ -1,5 +1,5 @@
 /**
- * Azure Batch shared-key rotation end to end (seed 003): real Temporal dev server, real worker and
+ * Azure Batch shared-key rotation end to end (Azure's documented key rotation procedure): real Temporal dev server, real worker and
  * vault, the real @azure/identity and @azure/arm-batch clients against the Azure fake over HTTPS,
  * and SharedKey-signed data-plane calls the fake checks with its own signer.
  */
@@ -154,7 +154,7 @@ describe('azure-batch-key rotation', () => {
     expect(texts[1]).toContain('Secondary');
   });
 
-  test('switch back (seed 003 step 5): ends on Primary with both keys new', async () => {
+  test('switch back (step 5 of Azure\'s key rotation procedure): ends on Primary with both keys new', async () => {
     const { acct, credentialId } = await account();
     const oldPrimary = acct.primary;
     const { workflowId } = await rotations.start(request(credentialId, { switchBack: true }));

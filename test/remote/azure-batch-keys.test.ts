@@ -1,5 +1,5 @@
 /**
- * providers/azure/batch-keys.ts driven through the real @azure/arm-batch and @azure/identity clients
+ * remote/azure/batch-keys.ts driven through the real @azure/arm-batch and @azure/identity clients
  * against the HTTPS Azure fake. The credential trusts the fake's runtime CA through
  * core-rest-pipeline's `tlsOptions.ca`; instance discovery is off (the fake is not a known cloud).
  */

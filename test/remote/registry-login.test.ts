@@ -1,5 +1,5 @@
 /**
- * providers/registry/verify.ts against a real registry (Distribution 2.8, test/harness/docker-registry.ts):
+ * remote/registry/login.ts against a real registry (Distribution 2.8, test/harness/docker-registry.ts):
  * HTTP Basic with an htpasswd file over TLS with a test CA, and the Bearer token flow with a small
  * token service written here (it checks the Basic credentials and signs an ES256 JWT whose
  * certificate the registry trusts), plus a few answers no real registry gives on demand, from a

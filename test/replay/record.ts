@@ -20,7 +20,7 @@
  *
  * The recording uses the SDK's default payload converter and NO encryption codec (fixtures need no
  * key), and the production failure converter (codec/failure-converter), as the replay does. Stub
- * activities return realistic references (the types of workflows/shared.ts, rotation-types.ts,
+ * activities return realistic references (the types of domain/run.ts, rotation-types.ts,
  * vault-key.ts) and never anything secret-looking. Each file is the history in canonical proto JSON
  * (as historyToJSON writes it; see history-json.ts for why not that very function), plus a top-level
  * "workflowId" (histories do not carry it; the replay passes it on).
@@ -211,7 +211,7 @@ function pipelineInput(runId: string, ce: ComputeEnvFixture, extra: Partial<Pipe
   return { runId, workspaceId: 'ws-genomics', userId: 'usr-alice', computeEnvId: ce.id, secretNames: [...SECRET_NAMES], ...extra };
 }
 
-/** Launch as the launch service does (client/pipeline-runs.ts: Update-with-Start waitReady). */
+/** Launch as the launch service does (services/pipeline-runs.ts: Update-with-Start waitReady). */
 async function launch(ctx: Ctx, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>) {
   behaviours.set(pipelineRunWorkflowId(run.runId), stubs);
   return ctx.runs.launch({ ...run, labels: { workspace: 'genomics', computeEnv: ce.name, platform: ce.platform, user: 'alice' } });
@@ -795,7 +795,7 @@ function rotationStubs(snap: RotationSnapshot, overrides: Partial<Activities> = 
 }
 
 async function startRotation(ctx: Ctx, input: RotationInput) {
-  // As client/rotations.ts starts one.
+  // As services/rotations.ts starts one.
   return ctx.client.workflow.start(rotateCredential, {
     workflowId: rotationWorkflowId(input.account),
     taskQueue: TASK_QUEUE,

@@ -1,5 +1,5 @@
 /**
- * acrTokenRotation (providers/rotation/acr-token.ts) step by step through the real
+ * acrTokenRotation (rotators/acr-token.ts) step by step through the real
  * @azure/identity and @azure/arm-containerregistry clients against the HTTPS Azure fake with its ACR
  * routes (test/harness/azure-fake-acr.ts), a real vault, and a real registry as the login server:
  * docker-registry with token auth whose realm is the fake's token service, so verifyStored is a real

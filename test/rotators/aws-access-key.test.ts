@@ -1,5 +1,5 @@
 /**
- * providers/rotation/aws-access-key.ts through the real @aws-sdk/client-iam and client-sts against
+ * rotators/aws-access-key.ts through the real @aws-sdk/client-iam and client-sts against
  * moto, with a temporary vault. Each test makes its own IAM user (with the policy a user needs to
  * manage its own keys) and stores its first key as an `aws` credential.
  *

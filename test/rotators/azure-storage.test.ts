@@ -1,5 +1,5 @@
 /**
- * The azure-storage-key rotator (providers/rotation/azure-storage.ts) driven through its whole
+ * The azure-storage-key rotator (rotators/azure-storage.ts) driven through its whole
  * two-slot contract with the real @azure/identity and @azure/arm-storage clients against the HTTPS
  * Azure fake (storage routes from test/harness/azure-fake-storage.ts), a real vault on a temporary
  * PGlite directory, and Azurite's Blob service proving keys with real SharedKey-signed calls. Every
@@ -225,7 +225,7 @@ describe('the two-slot contract against the fake and Azurite', () => {
     await expect(rotator.verifyStored()).resolves.toBeUndefined();
     expect(callsOf('rotstore', 'storageRegenerateKey').map((c) => c.detail)).toEqual(['key2', 'key1']);
 
-    // switch back (seed 003 step 5): store key1 again, verify, retire key2.
+    // switch back (step 5 of Azure's documented key rotation procedure): store key1 again, verify, retire key2.
     await rotator.store('key1');
     expect(await storedKey(credentialId)).toBe(acct.key1);
     await rotator.verifyStored();

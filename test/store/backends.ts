@@ -137,7 +137,7 @@ export function testCredentialKinds(name: string): CredentialKind {
   throw new ValidationError('kind', `must be one of ${testSshKind.kind}, ${testTokenKind.kind}`);
 }
 
-/** A platform that needs a credential, standing in for HPC so these suites do not depend on providers/hpc. */
+/** A platform that needs a credential, standing in for HPC so these suites do not depend on the hpc platform. */
 export const testHpcSpec: PlatformSpec = {
   platform: 'hpc' as Platform,
   credentialKind: testSshKind.kind,

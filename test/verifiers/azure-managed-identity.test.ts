@@ -1,5 +1,5 @@
 /**
- * providers/azure/managed-identity.ts driven through the real @azure/identity, @azure/arm-msi,
+ * verifiers/azure-managed-identity.ts driven through the real @azure/identity, @azure/arm-msi,
  * @azure/arm-batch and @azure/arm-authorization clients against the HTTPS Azure fake with the
  * identity, pool and role-assignment routes of test/harness/azure-fake-identity.ts. The clients trust
  * the fake's runtime CA through core-rest-pipeline's `tlsOptions.ca`.
