@@ -31,7 +31,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, Connection, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
 import { PipelineRuns } from '../../services/pipeline-runs';
 import { LaunchError } from '../../domain/errors';
@@ -62,6 +62,7 @@ const VAULT_KEY_ERROR_TYPE = ErrorType.VaultKey;
 import { eventually } from '../harness/broker';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
 import { historyToJSONObject } from './history-json';
+import { testWorkflowBundle } from '../harness/global-setup';
 
 type Activities = ReturnType<typeof createActivities>;
 type ActivityName = keyof Activities;
@@ -886,18 +887,7 @@ test('record the replay fixtures', async () => {
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
 
   server = await startTemporal();
-  const codePath = process.env.BROKER_TEST_WORKFLOW_BUNDLE;
-  const workflowBundle = codePath
-    ? { codePath }
-    : {
-        code: (
-          await bundleWorkflowCode({
-            workflowsPath: require.resolve('../../workflows'),
-            failureConverterPath: FAILURE_CONVERTER_PATH,
-            logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
-          })
-        ).code,
-      };
+  const workflowBundle = await testWorkflowBundle();
   const dataConverter = { failureConverterPath: FAILURE_CONVERTER_PATH };
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });

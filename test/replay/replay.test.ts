@@ -15,10 +15,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
 import { ENCODING as ENCRYPTED_ENCODING } from '../../codec/encryption-codec';
 import { historyFromJSONObject } from './history-json';
+import { testWorkflowBundle } from '../harness/global-setup';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
 
@@ -73,18 +74,7 @@ const outcomes = new Map<string, Error | undefined>();
 let replayMs = 0;
 
 beforeAll(async () => {
-  const codePath = process.env.BROKER_TEST_WORKFLOW_BUNDLE;
-  const workflowBundle = codePath
-    ? { codePath }
-    : {
-        code: (
-          await bundleWorkflowCode({
-            workflowsPath: require.resolve('../../workflows'),
-            failureConverterPath: FAILURE_CONVERTER_PATH,
-            logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
-          })
-        ).code,
-      };
+  const workflowBundle = await testWorkflowBundle();
   const started = Date.now();
   // One replay worker for all histories, one after another (the SDK replays them in order).
   const results = Worker.runReplayHistories(
