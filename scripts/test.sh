@@ -14,6 +14,9 @@ say "build (lib/, for the suites that run the broker process)"
 npx tsc -p tsconfig.build.json
 
 report="$(mktemp -t secret-broker-jest.XXXXXX.json)"
+# Suites jest.config.js leaves out because a peer cannot be built on this machine (said again at the end).
+BROKER_TEST_LEFT_OUT_LINE="$(node -e 'require("./jest.config.js"); process.stdout.write(process.env.BROKER_TEST_LEFT_OUT || "")' 2>/dev/null || true)"
+export BROKER_TEST_LEFT_OUT_LINE
 set +e
 NODE_OPTIONS="${NODE_OPTIONS:-} --experimental-vm-modules --no-warnings=ExperimentalWarning" \
   npx jest --ci --json --outputFile="$report" "$@"
@@ -21,7 +24,8 @@ status=$?
 set -e
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+  const out = process.env.BROKER_TEST_LEFT_OUT_LINE;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped${out ? `; NOT RUN (peer missing): ${out}` : ""}`);
   if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
 ' "$report" || status=1
 rm -f "$report"
