@@ -11,7 +11,7 @@ import { errorMessage } from './failures';
 export type SweepActivities = ReturnType<typeof createSweepActivities>;
 
 const { listComputeEnvIds } = proxyActivities<SweepActivities>(vaultRead);
-const { sweepComputeEnv } = proxyActivities<SweepActivities>({ ...cloudWrite, startToCloseTimeout: '30m', heartbeatTimeout: '2m' });
+const { sweepComputeEnv } = proxyActivities<SweepActivities>({ ...cloudWrite, startToCloseTimeout: '30m' });
 
 export const SWEEP_SCHEDULE_ID = 'secret-broker-sweep';
 

@@ -93,9 +93,11 @@ export class SecretsFileTarget implements SecretTarget {
 
   async push(run: RunContext, secrets: PlainSecret[], progress?: (done: number) => void): Promise<PushResult> {
     const dir = this.runDir(run.runId);
+    const live = () => run.signal?.throwIfAborted(); // a cancelled attempt writes nothing more
     await this.withFs(async (fs) => {
       progress?.(0); // connected: a heartbeat before the writes
       await this.checkWorkDir(fs);
+      live();
       const created = await fs.mkdir(dir, DIR_MODE);
       if (!created) await this.adopt(fs, dir, run);
       await fs.chmod(dir, DIR_MODE); // mkdir's mode passes through the umask
@@ -107,6 +109,7 @@ export class SecretsFileTarget implements SecretTarget {
       // The marker first: any directory that ever holds a secret carries the broker's mark, so a
       // retried or interrupted delete can always recognise it.
       if (!(await readMarker(fs, dir))) await fs.writeAtomic(dir, MARKER_FILE, Buffer.from(renderMarker(run)));
+      live();
       await fs.writeAtomic(dir, STORE_FILE, Buffer.from(renderStore(secrets), 'utf8'));
     });
     progress?.(secrets.length);
