@@ -164,6 +164,36 @@ export interface RunCompletion {
   status: 'succeeded' | 'failed' | 'cancelled';
 }
 
+/** What a launch asks for: a retried launch must ask for the same, or it is refused naming the difference. */
+export interface LaunchKey {
+  workspaceId: string;
+  userId: string;
+  computeEnvId: string;
+  secretNames: string[];
+}
+
+/** The fields in which `asked` differs from what the run was launched with (secret names as a set). */
+export function launchKeyDifferences(asked: LaunchKey, launched: LaunchKey): string[] {
+  const out: string[] = [];
+  for (const f of ['workspaceId', 'userId', 'computeEnvId'] as const) {
+    if (asked[f] !== launched[f]) out.push(`${f} (launched with ${launched[f]}, asked ${asked[f]})`);
+  }
+  const a = [...new Set(asked.secretNames)].sort();
+  const l = [...new Set(launched.secretNames)].sort();
+  if (a.join(',') !== l.join(',')) out.push(`secretNames (launched with [${l.join(', ')}], asked [${a.join(', ')}])`);
+  return out;
+}
+
+/** The answer to "the run ended": this call ended it, or it had ended already (and how). */
+export interface CompleteAnswer {
+  runId: string;
+  /** The status this call reported. */
+  status: RunCompletion['status'];
+  result: 'accepted' | 'already-ended';
+  /** already-ended: how the run ended (or is ending). */
+  outcome?: Outcome;
+}
+
 export interface RenewLease {
   /** New lease length measured from now, in milliseconds. */
   extendByMs: number;

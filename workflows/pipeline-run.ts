@@ -38,6 +38,9 @@ import {
   isValidLease,
   type Phase,
   type PipelineRunInput,
+  launchKeyDifferences,
+  type CompleteAnswer,
+  type LaunchKey,
   type ReadyResult,
   type RenewLease,
   type ResumeState,
@@ -57,10 +60,20 @@ const { pushSecrets } = proxyActivities<PipelineRunActivities>({ ...cloudWrite, 
 const { verifyAccess } = proxyActivities<PipelineRunActivities>(iamVerify);
 const { deleteSecrets } = proxyActivities<PipelineRunActivities>(cleanup);
 
-/** The launch service's wait: returns once the secrets are in place, or fails with the launch error. */
-export const waitReadyUpdate = defineUpdate<ReadyResult>('waitReady');
+/**
+ * The launch service's wait: returns once the secrets are in place, or fails with the launch error.
+ * A retried launch waits the same way on the same run; given what it asks for, a different request
+ * is refused naming the difference (older callers send nothing and are not compared).
+ */
+export const waitReadyUpdate = defineUpdate<ReadyResult, [LaunchKey?]>('waitReady');
 /** The run ended (succeeded, failed, cancelled on the platform side): delete now. */
 export const runCompletedSignal = defineSignal<[RunCompletion]>('runCompleted');
+/** The same as runCompletedSignal, answered: accepted, or already ended (and how). Safe to repeat. */
+export const completeRunUpdate = defineUpdate<CompleteAnswer, [RunCompletion]>('completeRun');
+
+/** Failure types of refused launch and complete requests (validators), which the services map. */
+export const RUN_ALREADY_ENDED = 'RunAlreadyEnded';
+export const DIFFERENT_REQUEST = 'DifferentLaunchRequest';
 /** Extend the lease to now + extendByMs. */
 export const renewLeaseSignal = defineSignal<[RenewLease]>('renewLease');
 /** Phase, names, refs, timestamps, last error. Never values. */
@@ -142,8 +155,16 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
       throw toApplicationFailure(failure, `${failure.message} (deleting what was pushed is still being retried: ${status.lastError ?? 'in progress'})`);
     },
     {
-      validator: () => {
-        if (over()) throw new Error(`run ${input.runId} is already ${status.phase === 'deleted' ? 'over' : 'ending'} (${status.outcome ?? 'in progress'})`);
+      validator: (asked?: LaunchKey) => {
+        // A launch that failed is answered with its error (after its first cleanup round); a run that
+        // got past its launch and ended is not launched again under the same id.
+        if (over() && end?.outcome !== 'launch-failed' && !(end?.outcome === 'cancelled' && !ready)) {
+          throw ApplicationFailure.create({ type: RUN_ALREADY_ENDED, message: `run ${input.runId} already ended (${status.outcome ?? 'ending'})`, details: [status.outcome], nonRetryable: true });
+        }
+        const diff = asked ? launchKeyDifferences(asked, input) : [];
+        if (diff.length) {
+          throw ApplicationFailure.create({ type: DIFFERENT_REQUEST, message: `run ${input.runId} was launched with a different request: ${diff.join('; ')}`, nonRetryable: true });
+        }
       },
     },
   );
@@ -155,6 +176,19 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     }
     completion ??= { status: said };
   });
+  setHandler(
+    completeRunUpdate,
+    (c) => {
+      if (completion || over()) return { runId: input.runId, status: c.status, result: 'already-ended', ...(status.outcome || completion ? { outcome: status.outcome ?? completion!.status } : {}) };
+      completion = { status: c.status };
+      return { runId: input.runId, status: c.status, result: 'accepted' };
+    },
+    {
+      validator: (c) => {
+        if (!RUN_END_STATUSES.includes(c?.status)) throw new Error(`status: must be one of ${RUN_END_STATUSES.join(', ')}`);
+      },
+    },
+  );
   setHandler(renewLeaseSignal, (r) => {
     const extendByMs = r?.extendByMs;
     if (!isValidLease(extendByMs)) {
