@@ -27,6 +27,7 @@ const toJson = (p: Payload): JsonPayload => ({
  */
 function payloadList(body: unknown): JsonPayload[] | undefined {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  if (Object.keys(body).some((k) => k !== 'payloads')) return undefined;
   const list = (body as { payloads?: unknown }).payloads ?? [];
   return isPayloadList(list) ? list : undefined;
 }

@@ -17,6 +17,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -43,13 +44,15 @@ import {
   type ReadyResult,
   type RunStatus,
 } from '../domain/run';
-import { ErrorType, LaunchError, ValidationError } from '../domain/errors';
+import { ErrorType, LaunchError, TemporalUnavailableError, ValidationError } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
 import { TEMPORAL_CALL_DEADLINE_MS, withTemporal } from './temporal';
 import type { CancelAnswer, LaunchRequest, PipelineRunsApi } from './types';
 
 /** How long a launch may wait for its run to be ready before the caller is told to retry. */
 export const LAUNCH_DEADLINE_MS = 10 * 60_000;
+/** How long a completion waits for the workflow's own answer before it is left as a signal. */
+export const COMPLETE_ANSWER_MS = 5_000;
 
 /** How a closed run's workflow closed, in the run's own words. */
 const CLOSED_AS: Record<string, string> = { COMPLETED: 'completed', FAILED: 'launch-failed', CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed-out' };
@@ -127,23 +130,28 @@ export class PipelineRuns implements PipelineRunsApi {
     return withTemporal(this.client.connection, `launch of run ${req.runId}`, () => this.client.workflow.executeUpdateWithStart(waitReadyUpdate, { args: [key], startWorkflowOperation }), this.launchDeadlineMs);
   }
 
+  /**
+   * Report the run's end. Answered by the workflow itself when a worker is there to answer (so two
+   * concurrent reports get "accepted" once and "already ended" once); when none answers within
+   * COMPLETE_ANSWER_MS the report is left as a signal, which Temporal keeps until a worker comes back.
+   */
   async complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<CompleteAnswer> {
-    return this.call(runId, 'complete', async () => {
-      try {
-        return await this.handle(runId).executeUpdate(completeRunUpdate, { args: [{ status }] });
-      } catch (err) {
-        // A run started before completeRun existed only has the signal.
-        if (err instanceof WorkflowUpdateFailedError && /handler|update type|not registered/i.test(`${err.cause?.message ?? err.message}`)) {
-          await this.handle(runId).signal(runCompletedSignal, { status });
-          return { runId, status, result: 'accepted' as const };
-        }
-        throw err;
-      }
-    }).catch(async (err: unknown) => {
-      const ended = await this.endedAnswer(runId, err);
-      if (ended) return { runId, status, result: 'already-ended' as const, outcome: ended as CompleteAnswer['outcome'] };
+    const signal = async (): Promise<CompleteAnswer> => {
+      await this.call(runId, 'complete', () => this.handle(runId).signal(runCompletedSignal, { status }));
+      return { runId, status, result: 'accepted' };
+    };
+    try {
+      return await withTemporal(this.client.connection, `complete of run ${runId}`, () => this.handle(runId).executeUpdate(completeRunUpdate, { args: [{ status }] }), COMPLETE_ANSWER_MS);
+    } catch (err) {
+      // No worker answered in time (all down, or busy): the durable signal still ends the run.
+      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return signal();
+      // A run started before completeRun existed only has the signal.
+      if (err instanceof WorkflowUpdateFailedError && /handler|update type|not registered/i.test(`${err.cause?.message ?? err.message}`)) return signal();
+      const ended = await this.endedAnswer(runId, err instanceof WorkflowNotFoundError ? new LaunchError(`run ${runId} not found`, 'not-found') : err);
+      if (ended) return { runId, status, result: 'already-ended', outcome: ended as CompleteAnswer['outcome'] };
+      if (err instanceof WorkflowNotFoundError) throw new LaunchError(`run ${runId} not found`, 'not-found');
       throw err;
-    });
+    }
   }
 
   async cancel(runId: string): Promise<CancelAnswer> {

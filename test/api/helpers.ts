@@ -139,7 +139,6 @@ export class FakeRuns implements PipelineRunsApi {
     this.takeFailure();
     const st = this.get(runId);
     this.completions.push({ runId, status });
-    if (st.outcome) return { runId, status, result: 'already-ended', outcome: st.outcome };
     st.phase = 'deleted';
     st.outcome = status;
     return { runId, status, result: 'accepted' };
@@ -149,7 +148,6 @@ export class FakeRuns implements PipelineRunsApi {
     this.takeFailure();
     const st = this.get(runId);
     this.cancels.push(runId);
-    if (st.outcome) return { runId, result: 'already-ended', outcome: st.outcome };
     st.phase = 'deleted';
     st.outcome = 'cancelled';
     return { runId, result: 'accepted' };
