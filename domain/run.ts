@@ -158,7 +158,11 @@ export interface ReadyResult {
 
 export type Phase = 'resolving' | 'pushing' | 'verifying' | 'ready' | 'deleting' | 'deleted';
 
-export type Outcome = 'succeeded' | 'failed' | 'cancelled' | 'lease-expired' | 'launch-failed';
+/**
+ * How a run ended. `terminated`: an operator (or a timeout) stopped its workflow before it deleted;
+ * the cleanup of terminated runs deletes what it left (RunStatus.cleanup says how far it got).
+ */
+export type Outcome = 'succeeded' | 'failed' | 'cancelled' | 'lease-expired' | 'launch-failed' | 'terminated';
 
 export interface RunCompletion {
   status: 'succeeded' | 'failed' | 'cancelled';
@@ -218,6 +222,8 @@ export interface RunStatus {
   /** The latest error, sanitized: never a secret value. */
   lastError?: string;
   deleteAttempts: number;
+  /** For a terminated run: the cleanup that deletes what it left (absent until it starts, within minutes). */
+  cleanup?: { workflowId: string; phase: 'awaiting' | 'reading' | 'deleting' | 'deleted' | 'unreadable'; deleteAttempts: number; lastError?: string; deletedAt?: string };
 }
 
 /** Search attribute names registered with the Temporal server (Keyword type). */

@@ -32,6 +32,7 @@ import {
   waitReadyUpdate,
 } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
+import { cleanupWorkflowId, runCleanupStatusQuery } from '../workflows/cleanup';
 import {
   LEASE_RULE,
   TASK_QUEUE,
@@ -174,8 +175,29 @@ export class PipelineRuns implements PipelineRunsApi {
     }
   }
 
+  /**
+   * The run's status. A run whose workflow was terminated shows how it ended and what the cleanup of
+   * terminated runs did with what it left (workflows/cleanup.ts), not the phase it was stopped in.
+   */
   async state(runId: string): Promise<RunStatus> {
-    return this.call(runId, 'status', () => this.handle(runId).query(statusQuery));
+    const st = await this.call(runId, 'status', () => this.handle(runId).query(statusQuery));
+    if (st.phase === 'deleted') return st;
+    const d = await this.describe(runId);
+    if (!d || (d.status.name !== 'TERMINATED' && d.status.name !== 'TIMED_OUT')) return st;
+    const workflowId = cleanupWorkflowId(runId);
+    const c = await withTemporal(this.client.connection, `cleanup of run ${runId}`, () => this.client.workflow.getHandle(workflowId).query(runCleanupStatusQuery), this.callDeadlineMs).catch(
+      (err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : Promise.reject(err)),
+    );
+    const merged: RunStatus = { ...st, outcome: 'terminated' };
+    if (!c) return { ...merged, cleanup: { workflowId, phase: 'awaiting', deleteAttempts: 0 } };
+    const stateOf = new Map(c.refs.map((r) => [`${r.ref.computeEnvId} ${r.ref.remoteId} ${r.ref.secretName}`, r.state]));
+    return {
+      ...merged,
+      phase: c.phase === 'deleted' || c.phase === 'unreadable' ? 'deleted' : 'deleting',
+      refs: st.refs.map((r) => ({ ...r, state: stateOf.get(`${r.ref.computeEnvId} ${r.ref.remoteId} ${r.ref.secretName}`) ?? r.state })),
+      ...(c.deletedAt ? { deletedAt: c.deletedAt } : {}),
+      cleanup: { workflowId, phase: c.phase, deleteAttempts: c.deleteAttempts, ...(c.lastError ? { lastError: c.lastError } : {}), ...(c.deletedAt ? { deletedAt: c.deletedAt } : {}) },
+    };
   }
 
   /** Wait until the workflow closes (secrets deleted) and return its final state. */

@@ -44,6 +44,7 @@ function describeStatus(s: RunStatus): string {
     ['lease expires', s.leaseExpiresAt],
     ['delete attempts', String(s.deleteAttempts)],
     ['last error', s.lastError],
+    ['cleanup', s.cleanup ? `${s.cleanup.phase} (${s.cleanup.workflowId}; delete rounds ${s.cleanup.deleteAttempts}${s.cleanup.lastError ? `; ${s.cleanup.lastError}` : ''})` : undefined],
   ]);
   const refs = s.refs.length
     ? `\n${table(['SECRET', 'STATE', 'REMOTE', 'LOCATION'], s.refs.map((t) => [t.ref.secretName, t.state, t.ref.remoteId, t.ref.location]))}`

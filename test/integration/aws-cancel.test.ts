@@ -8,6 +8,7 @@ import type { IAM } from '@aws-sdk/client-iam';
 import type { SecretsManager } from '@aws-sdk/client-secrets-manager';
 import { WorkflowFailedError } from '@temporalio/client';
 import { pipelineRunWorkflowId } from '../../domain/run';
+import { cleanupWorkflowId, reapTerminatedRuns } from '../../workflows/cleanup';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy';
 import { adminIam, adminSecrets, setUpAccount, startMoto, type MotoServer } from '../harness/moto';
@@ -91,4 +92,28 @@ test('cancelled while its writes are in flight: the writes are aborted, the dele
   expect(s.abandoned).toBe(s.held); // every held write was given up by the broker before it was sent
   expect(await remaining(runId)).toEqual([]);
   proxy.setFaults({});
+});
+
+test('terminated while its writes are in flight: the cleanup of terminated runs deletes what it had planned; nothing is left', async () => {
+  proxy.setFaults({ latency: 1, latencyMs: 3_000 });
+  const runId = uniqueRunId('term');
+  const launching = broker.runs
+    .launch({ runId, workspaceId: ids.workspaceId, userId: ids.userId, computeEnvId: ceId, secretNames: ['DB_PASSWORD', 'API_TOKEN'] })
+    .catch((e: unknown) => e);
+  const heldBefore = proxy.stats().held;
+  await eventually(() => proxy.stats().held > heldBefore, 'a CreateSecret is held at the proxy', 30_000);
+  await broker.client.workflow.getHandle(pipelineRunWorkflowId(runId)).terminate('stopped by an operator during push');
+  await launching;
+  proxy.setFaults({});
+  // The held writes may still land (nothing cancels an activity of a terminated workflow until its
+  // next heartbeat): the cleanup deletes by the refs the run had recorded before the push.
+  await new Promise((r) => setTimeout(r, 4_000));
+  await eventually(async () => {
+    const r = await broker.client.workflow.execute(reapTerminatedRuns, { taskQueue: broker.taskQueue, workflowId: `reaper-${runId}-${Date.now()}` });
+    return r.found >= 1 && (await broker.client.workflow.getHandle(cleanupWorkflowId(runId)).describe().then(() => true, () => false));
+  }, 'the reaper starts the cleanup of the terminated run', 30_000);
+  const cleaned = await broker.client.workflow.getHandle(cleanupWorkflowId(runId)).result();
+  expect(cleaned.phase).toBe('deleted');
+  expect(await remaining(runId)).toEqual([]);
+  expect(await broker.runs.state(runId)).toMatchObject({ outcome: 'terminated', phase: 'deleted' });
 });

@@ -86,6 +86,8 @@ const ACTIVITY_NAMES = Object.keys({
   deleteSecrets: 0,
   listComputeEnvIds: 0,
   sweepComputeEnv: 0,
+  listAbandonedRuns: 0,
+  abandonedRefs: 0,
   rotationInspect: 0,
   rotationRegenerate: 0,
   rotationStore: 0,
