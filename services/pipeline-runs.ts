@@ -33,11 +33,13 @@ import {
 } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
 import { cleanupWorkflowId, runCleanupStatusQuery } from '../workflows/cleanup';
+import { isClosedBeforeFirstTask, startInput } from '../codec/start-input';
 import {
   LEASE_RULE,
   TASK_QUEUE,
   isValidLease,
   pipelineRunWorkflowId,
+  statusAtStart,
   type CompleteAnswer,
   type LaunchKey,
   type MissingPermission,
@@ -180,7 +182,15 @@ export class PipelineRuns implements PipelineRunsApi {
    * terminated runs did with what it left (workflows/cleanup.ts), not the phase it was stopped in.
    */
   async state(runId: string): Promise<RunStatus> {
-    const st = await this.call(runId, 'status', () => this.handle(runId).query(statusQuery));
+    const st = await this.call(runId, 'status', () => this.handle(runId).query(statusQuery)).catch((err: unknown) => {
+      // Closed before its first workflow task (terminated while no worker ran): nothing to replay,
+      // and nothing ran; its status is what it started with.
+      if (!isClosedBeforeFirstTask(err)) throw err;
+      return this.call(runId, 'status', () => startInput<PipelineRunInput>(this.client, pipelineRunWorkflowId(runId))).then((s) => {
+        if (!s) throw err;
+        return statusAtStart(s.input, s.startedAt);
+      });
+    });
     if (st.phase === 'deleted') return st;
     const d = await this.describe(runId);
     if (!d || (d.status.name !== 'TERMINATED' && d.status.name !== 'TIMED_OUT')) return st;
