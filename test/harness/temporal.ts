@@ -11,8 +11,15 @@ export interface TemporalServer {
   stop(): Promise<void>;
 }
 
-export async function startTemporal(opts: { dbFile?: string } = {}): Promise<TemporalServer> {
-  const port = await freePort();
+export interface TemporalOptions {
+  /** Keep state in this SQLite file (in memory otherwise): a restart on the same file keeps every workflow. */
+  dbFile?: string;
+  /** Listen on this port (a restarted server keeps its address); a free one by default. */
+  port?: number;
+}
+
+export async function startTemporal(opts: TemporalOptions = {}): Promise<TemporalServer> {
+  const port = opts.port ?? (await freePort());
   const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
