@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { PlainSecret, RunContext, SecretTarget } from '../targets/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import {
+  type MissingPermission,
   type PipelineRunInput,
   type PushResult,
   type RemoteRef,
@@ -34,6 +35,11 @@ export interface RefsInput {
 }
 
 export type DeleteResult = { ref: RemoteRef; outcome: 'deleted' | 'not-found' | 'not-owned' }[];
+
+/** A failed access check: names every missing permission; retrying cannot help. */
+function accessCheckFailed(missing: MissingPermission[]): ApplicationFailure {
+  return ApplicationFailure.create({ type: ErrorType.AccessVerification, message: `access check failed: ${describeMissing(missing)}`, nonRetryable: true, details: [missing] });
+}
 
 export function createPipelineRunActivities(deps: ActivityDeps) {
   const { vault } = deps;
@@ -118,6 +124,33 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
         }
       }),
 
+    /**
+     * Push and verify in one activity (one connection, one task-queue hop): what a run launched by
+     * the current workflow code calls. A failed check fails it as AccessVerificationError, not
+     * retried; the workflow then deletes what was planned, pushed or not.
+     */
+    placeSecrets: ({ run, secrets }: PushInput): Promise<PushResult> =>
+      heartbeating(async ({ signal, progress }) => {
+        if (!secrets.length) return { refs: [], headJobEnv: {} };
+        const values: string[] = [];
+        try {
+          const plain: PlainSecret[] = [];
+          for (const ref of secrets) {
+            const value = await vault.readSecretValue(ref);
+            values.push(value);
+            plain.push({ name: ref.name, value });
+          }
+          return await withTarget(run, signal, async (target, ctx) => {
+            const pushed = await target.push(ctx, plain, progress);
+            const verified = await target.verify(ctx, pushed.refs);
+            if (!verified.ok) throw accessCheckFailed(verified.missing);
+            return pushed;
+          });
+        } catch (err) {
+          throw toFailure(err, values);
+        }
+      }),
+
     /** Prove the run's identities can read what was pushed and the broker can delete it. */
     verifyAccess: ({ run, refs }: RefsInput): Promise<void> =>
       heartbeating(async ({ signal }) => {
@@ -128,14 +161,7 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
         } catch (err) {
           throw toFailure(err);
         }
-        if (!result.ok) {
-          throw ApplicationFailure.create({
-            type: ErrorType.AccessVerification,
-            message: `access check failed: ${describeMissing(result.missing)}`,
-            nonRetryable: true,
-            details: [result.missing],
-          });
-        }
+        if (!result.ok) throw accessCheckFailed(result.missing);
       }),
 
     /** Delete exactly these refs. Not found counts as deleted; what the broker does not own is left alone. */
