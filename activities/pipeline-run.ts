@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { PlainSecret, RunContext, SecretTarget } from '../targets/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import {
+  type MissingPermission,
   type PipelineRunInput,
   type PushResult,
   type RemoteRef,
@@ -34,6 +35,11 @@ export interface RefsInput {
 }
 
 export type DeleteResult = { ref: RemoteRef; outcome: 'deleted' | 'not-found' | 'not-owned' }[];
+
+/** A failed access check: names every missing permission; retrying cannot help. */
+function accessCheckFailed(missing: MissingPermission[]): ApplicationFailure {
+  return ApplicationFailure.create({ type: ErrorType.AccessVerification, message: `access check failed: ${describeMissing(missing)}`, nonRetryable: true, details: [missing] });
+}
 
 export function createPipelineRunActivities(deps: ActivityDeps) {
   const { vault } = deps;
@@ -74,19 +80,19 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
           throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `runId: ${RUN_ID_RULE}`, nonRetryable: true });
         }
         try {
-          const [workspace, user] = await Promise.all([vault.getWorkspace(run.workspaceId), vault.getUser(run.userId)]);
-          const { found, missing } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
+          // One transaction: the workspace, the user and every name (user over workspace).
+          const { found, missing, workspaceName, userName } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
           if (missing.length) {
             throw ApplicationFailure.create({
               type: ErrorType.SecretNotFound,
-              message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspace.name} or for user ${user.name}: ${missing.join(', ')}`,
+              message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspaceName} or for user ${userName}: ${missing.join(', ')}`,
               nonRetryable: true,
               details: [missing],
             });
           }
           return await withTarget(run, signal, async (target, ctx) => ({
-            workspaceName: workspace.name,
-            userName: user.name,
+            workspaceName,
+            userName,
             computeEnvName: ctx.computeEnv.name,
             platform: ctx.computeEnv.platform,
             secrets: found,
@@ -107,12 +113,37 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
         const values: string[] = [];
         try {
           const plain: PlainSecret[] = [];
-          for (const ref of secrets) {
-            const value = await vault.readSecretValue(ref);
+          for (const [i, value] of (await vault.readSecretValues(secrets)).entries()) {
             values.push(value);
-            plain.push({ name: ref.name, value });
+            plain.push({ name: secrets[i].name, value });
           }
           return await withTarget(run, signal, (target, ctx) => target.push(ctx, plain, progress));
+        } catch (err) {
+          throw toFailure(err, values);
+        }
+      }),
+
+    /**
+     * Push and verify in one activity (one connection, one task-queue hop): what a run launched by
+     * the current workflow code calls. A failed check fails it as AccessVerificationError, not
+     * retried; the workflow then deletes what was planned, pushed or not.
+     */
+    placeSecrets: ({ run, secrets }: PushInput): Promise<PushResult> =>
+      heartbeating(async ({ signal, progress }) => {
+        if (!secrets.length) return { refs: [], headJobEnv: {} };
+        const values: string[] = [];
+        try {
+          const plain: PlainSecret[] = [];
+          for (const [i, value] of (await vault.readSecretValues(secrets)).entries()) {
+            values.push(value);
+            plain.push({ name: secrets[i].name, value });
+          }
+          return await withTarget(run, signal, async (target, ctx) => {
+            const pushed = await target.push(ctx, plain, progress);
+            const verified = await target.verify(ctx, pushed.refs);
+            if (!verified.ok) throw accessCheckFailed(verified.missing);
+            return pushed;
+          });
         } catch (err) {
           throw toFailure(err, values);
         }
@@ -128,14 +159,7 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
         } catch (err) {
           throw toFailure(err);
         }
-        if (!result.ok) {
-          throw ApplicationFailure.create({
-            type: ErrorType.AccessVerification,
-            message: `access check failed: ${describeMissing(result.missing)}`,
-            nonRetryable: true,
-            details: [result.missing],
-          });
-        }
+        if (!result.ok) throw accessCheckFailed(result.missing);
       }),
 
     /** Delete exactly these refs. Not found counts as deleted; what the broker does not own is left alone. */

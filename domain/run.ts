@@ -52,6 +52,11 @@ export interface PipelineRunInput {
   historyLimit?: number;
   /** Set only by the workflow itself when it continues as new: the state it carries on with. */
   resume?: ResumeState;
+  /**
+   * The workflow shape the run was launched with (workflows/pipeline-run.ts): 2 is the short launch.
+   * Absent in runs launched before it existed, which keep their shape.
+   */
+  shape?: 2;
 }
 
 /** Why a launch failed, as the launch service hears it (names and permissions, never values). */

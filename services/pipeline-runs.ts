@@ -112,6 +112,7 @@ export class PipelineRuns implements PipelineRunsApi {
       secretNames: req.secretNames,
       ...(req.leaseMs !== undefined ? { leaseMs: req.leaseMs } : {}),
       ...(req.historyLimit !== undefined ? { historyLimit: req.historyLimit } : {}),
+      shape: 2,
     };
     const labels = req.labels ?? {};
     const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
@@ -128,7 +129,13 @@ export class PipelineRuns implements PipelineRunsApi {
         ...(labels.platform ? [{ key: PlatformKey, value: labels.platform }] : []),
         { key: PhaseKey, value: 'resolving' },
       ],
-      memo: { user: labels.user ?? req.userId, secretNames: req.secretNames },
+      // The names the workflow would set once it resolves them: given here, it does not.
+      memo: {
+        ...(labels.workspace ? { workspace: labels.workspace } : {}),
+        user: labels.user ?? req.userId,
+        ...(labels.computeEnv ? { computeEnv: labels.computeEnv } : {}),
+        secretNames: req.secretNames,
+      },
     });
     return withTemporal(this.client.connection, `launch of run ${req.runId}`, () => this.client.workflow.executeUpdateWithStart(waitReadyUpdate, { args: [key], startWorkflowOperation }), this.launchDeadlineMs);
   }

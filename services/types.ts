@@ -1,7 +1,7 @@
 import type { CompleteAnswer, PipelineRunInput, ReadyResult, RunStatus } from '../domain/run';
 
 /** A launch: the run's input (as the workflow takes it), plus names for people reading the Web UI. */
-export interface LaunchRequest extends Omit<PipelineRunInput, 'resume'> {
+export interface LaunchRequest extends Omit<PipelineRunInput, 'resume' | 'shape'> {
   /** Search attributes and memo. */
   labels?: { workspace?: string; computeEnv?: string; platform?: string; user?: string };
 }

@@ -5,7 +5,7 @@
  * short heartbeat timeout: a worker that dies mid-activity is noticed within HEARTBEAT_TIMEOUT and the
  * attempt runs again on a live worker, instead of after a start-to-close timeout of minutes.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 
 const NON_RETRYABLE = NON_RETRYABLE_ERROR_TYPES;
@@ -19,6 +19,12 @@ export const vaultRead = {
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 } as const satisfies ActivityOptions;
+
+/** Vault reads and planning as a local activity: inside the workflow task, no task-queue trip. */
+export const localVaultRead = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+} as const satisfies LocalActivityOptions;
 
 /** Pushing to a secret manager: heartbeats progress; throttling and connection errors retry. */
 export const cloudWrite = {

@@ -83,6 +83,7 @@ const behaviours = new Map<string, Partial<Activities>>();
 const ACTIVITY_NAMES = Object.keys({
   resolveRun: 0,
   pushSecrets: 0,
+  placeSecrets: 0,
   verifyAccess: 0,
   deleteSecrets: 0,
   listComputeEnvIds: 0,
