@@ -15,6 +15,7 @@ const clean: Figures = {
   byPlatform: { local: 2 },
   ready: 2,
   launchFailed: { total: 0, byReason: {} },
+  launchAnsweredEnded: { total: 0, byOutcome: {} },
   ended: { total: 2, byOutcome: { succeeded: 2 } },
   secretsPushed: 3,
   secretsDeleted: 3,

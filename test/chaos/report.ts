@@ -23,6 +23,8 @@ export interface Figures {
   byPlatform: Record<string, number>;
   ready: number;
   launchFailed: { total: number; byReason: Record<string, number> };
+  /** Launches answered "already ended" after a retry: the ready answer lost to the chaos, the run ended meanwhile. */
+  launchAnsweredEnded: { total: number; byOutcome: Record<string, number> };
   ended: { total: number; byOutcome: Record<string, number> };
   secretsPushed: number;
   secretsDeleted: number;
@@ -88,6 +90,7 @@ export function figures(res: ChaosResult): Figures {
   const recs = res.records.filter((r) => r.launchStartAt !== undefined);
   const ready = recs.filter((r) => r.ready);
   const failed = recs.filter((r) => !r.ready && r.launchFailure && !(r.plan.end === 'terminate-launch' && r.terminatedAt !== undefined));
+  const answeredEnded = recs.filter((r) => r.launchAnsweredEnded !== undefined);
   const ended = recs.filter((r) => r.final?.outcome && r.final.outcome !== 'launch-failed');
   const refs = recs.flatMap((r) => r.final?.refs ?? []);
 
@@ -135,6 +138,7 @@ export function figures(res: ChaosResult): Figures {
     byPlatform: count(recs, (r) => r.plan.platform),
     ready: ready.length,
     launchFailed: { total: failed.length, byReason: count(failed, (r) => r.launchFailure!) },
+    launchAnsweredEnded: { total: answeredEnded.length, byOutcome: count(answeredEnded, (r) => r.launchAnsweredEnded!) },
     ended: { total: ended.length, byOutcome: count(ended, (r) => r.final!.outcome!) },
     secretsPushed: refs.length,
     secretsDeleted: refs.filter((x) => x.state === 'deleted' || x.state === 'not-found').length,
@@ -201,6 +205,7 @@ export function table(f: Figures): string {
     ['runs launched', `${f.launched} (${list(f.byPlatform)})`],
     ['ready', String(f.ready)],
     ['launch-failed, by reason', `${f.launchFailed.total}: ${list(f.launchFailed.byReason)}`],
+    ['launch retried after its answer was lost, answered "already ended"', `${f.launchAnsweredEnded.total}${f.launchAnsweredEnded.total ? `: ${list(f.launchAnsweredEnded.byOutcome)}` : ''}`],
     ['ended', `${f.ended.total}: ${list(f.ended.byOutcome)}`],
     ['secrets pushed / deleted', `${f.secretsPushed} / ${f.secretsDeleted}`],
     ['**secrets left behind in any target (must be 0)**', `**${f.leftBehind.total}** (local ${f.leftBehind.local}, hpc ${f.leftBehind.hpc}, aws ${f.leftBehind.aws}, gcp ${f.leftBehind.gcp}, other files ${f.leftBehind.other}); the sweep run afterwards: ${f.finalSweep}`],

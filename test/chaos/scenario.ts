@@ -29,6 +29,15 @@ export interface RunRecord {
   ready?: ReadyResult;
   /** launch-failed: the error type (or what else the launch threw). */
   launchFailure?: string;
+  /**
+   * The launch was answered "already ended" with this outcome: a call that did not answer (the dev
+   * server restarted, the worker was killed) was retried after the run had become ready and ended
+   * (a short lease ran out meanwhile). The run id is spent; the run must have ended so.
+   */
+  launchAnsweredEnded?: string;
+  /** Launch calls made (retries included) and when the last one answered. */
+  launchAttempts: number;
+  launchAnsweredAt?: number;
   /** When the driver asked for the end (complete, cancel), or the lease's end. */
   endAt?: number;
   endAnswer?: string;
@@ -129,7 +138,7 @@ export async function runChaos(cfg: ChaosConfig, seed: number, log: (line: strin
     const book = await storeSecrets(world.vault, r, Object.values(world.workspaceIds), userIds);
     const tag = randomBytes(2).toString('hex');
     const plans = planRuns(cfg, r, book, world.envs, userIds, tag);
-    const records: RunRecord[] = plans.map((plan) => ({ plan, checked: 0, wrong: [], driverErrors: [] }));
+    const records: RunRecord[] = plans.map((plan) => ({ plan, checked: 0, wrong: [], driverErrors: [], launchAttempts: 0 }));
 
     /** Retry a Temporal call while Temporal is unavailable, until `untilMs`. */
     async function retrying<T>(fn: () => Promise<T>, untilMs = hardStop): Promise<T> {
@@ -210,8 +219,9 @@ export async function runChaos(cfg: ChaosConfig, seed: number, log: (line: strin
       rec.launchStartAt = now();
       const killer = p.end === 'terminate-launch' ? pause(p.terminateAfterMs!).then(() => terminate(rec)) : undefined;
       try {
-        rec.ready = await retrying(() =>
-          world.runs.launch({
+        rec.ready = await retrying(() => {
+          rec.launchAttempts++;
+          return world.runs.launch({
             runId: p.runId,
             workspaceId: p.workspaceId,
             userId: p.userId,
@@ -219,13 +229,15 @@ export async function runChaos(cfg: ChaosConfig, seed: number, log: (line: strin
             secretNames: p.secretNames,
             ...(p.leaseMs ? { leaseMs: p.leaseMs } : {}),
             labels: { workspace: p.workspaceId, computeEnv: p.computeEnvName, platform: p.platform, user: p.userId },
-          }),
-        );
+          });
+        });
         rec.readyAt = now();
       } catch (err) {
-        if (err instanceof LaunchError) rec.launchFailure = err.code === 'launch-failed' ? (err.type ?? 'launch-failed') : `${err.code}${err.outcome ? ` (${err.outcome})` : ''}`;
+        if (err instanceof LaunchError && err.code === 'already-ended') rec.launchAnsweredEnded = err.outcome ?? '?';
+        else if (err instanceof LaunchError) rec.launchFailure = err.code === 'launch-failed' ? (err.type ?? 'launch-failed') : `${err.code}${err.outcome ? ` (${err.outcome})` : ''}`;
         else rec.launchFailure = `${(err as Error).name}: ${(err as Error).message.slice(0, 200)}`;
       } finally {
+        rec.launchAnsweredAt = now();
         slots.give();
       }
       await killer;
@@ -384,8 +396,11 @@ export async function runChaos(cfg: ChaosConfig, seed: number, log: (line: strin
       } else if (rec.ready) {
         const want = expectedOutcome(rec.plan.end);
         if (f.outcome !== want) stuck.push({ runId: id, why: `ended ${f.outcome ?? 'without an outcome'}, the driver asked for ${want} (${rec.endAnswer ?? rec.driverErrors.join('; ') ?? 'no answer'})` });
+      } else if (rec.launchAnsweredEnded !== undefined) {
+        if (f.outcome !== rec.launchAnsweredEnded) stuck.push({ runId: id, why: `launch answered "already ended (${rec.launchAnsweredEnded})", yet the run ended ${f.outcome}` });
       } else if (f.outcome !== 'launch-failed' && !(d.status.name === 'TERMINATED')) {
-        stuck.push({ runId: id, why: `launch did not answer ready, yet the run ended ${f.outcome}` });
+        const took = rec.launchAnsweredAt !== undefined ? `, ${Math.round((rec.launchAnsweredAt - rec.launchStartAt) / 1000)} s` : '';
+        stuck.push({ runId: id, why: `launch did not answer ready (${rec.launchFailure ?? 'no answer'} after ${rec.launchAttempts} calls${took}), yet the run ended ${f.outcome}` });
       }
       const notOwned = f.refs.filter((x) => x.state === 'not-owned');
       if (notOwned.length) stuck.push({ runId: id, why: `${notOwned.length} refs not owned at delete` });
