@@ -49,7 +49,7 @@ import {
 } from '../domain/run';
 import { ErrorType, LaunchError, TemporalUnavailableError, ValidationError } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
-import { TEMPORAL_CALL_DEADLINE_MS, withTemporal } from './temporal';
+import { TEMPORAL_CALL_DEADLINE_MS, isWorkflowTaskFailing, withTemporal } from './temporal';
 import type { CancelAnswer, LaunchRequest, PipelineRunsApi } from './types';
 
 /** How long a launch may wait for its run to be ready before the caller is told to retry. */
@@ -84,6 +84,10 @@ export class PipelineRuns implements PipelineRunsApi {
     if (!RUN_ID_PATTERN.test(req.runId)) throw new ValidationError('runId', RUN_ID_RULE);
     if (req.leaseMs !== undefined) checkLease(req.leaseMs, 'leaseMs');
     const key: LaunchKey = { workspaceId: req.workspaceId, userId: req.userId, computeEnvId: req.computeEnvId, secretNames: req.secretNames };
+    // A run whose workflow task is failing (its worker was lost mid-task) refuses the update until a
+    // worker runs the task again: asked again (it attaches to the same run) until the launch deadline.
+    const deadline = Date.now() + this.launchDeadlineMs;
+    let pauseMs = 250;
     // Twice at most: a run that closes between the look and the start is looked at again.
     for (let attempt = 1; ; attempt++) {
       const prior = await this.describe(req.runId);
@@ -97,6 +101,13 @@ export class PipelineRuns implements PipelineRunsApi {
         return await this.start(req, key, closed ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE');
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 2) continue;
+        if (isWorkflowTaskFailing(err)) {
+          if (Date.now() + pauseMs >= deadline) throw new TemporalUnavailableError(`the launch of run ${req.runId} was not answered: its workflow task keeps failing (no worker runs it); retry: the call is safe to repeat`);
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+          pauseMs = Math.min(pauseMs * 2, 5_000);
+          attempt = 0;
+          continue;
+        }
         throw toLaunchError(err, req.runId);
       }
     }
