@@ -377,7 +377,8 @@ export async function runChaos(cfg: ChaosConfig, seed: number, log: (line: strin
       rec.closedAs = d.status.name;
       if (d.status.name === 'RUNNING') {
         const st = await retrying(() => world.runs.state(id)).catch(() => undefined);
-        stuck.push({ runId: id, why: `stuck open in phase ${st?.phase ?? '?'}${st?.lastError ? `: ${st.lastError.slice(0, 200)}` : ''}` });
+        const driver = `the driver: plan ${rec.plan.end}, launch ${rec.ready ? 'ready' : (rec.launchFailure ?? 'no answer')} after ${rec.launchAttempts} calls${rec.endAnswer ? `, end answered ${rec.endAnswer}` : ''}${rec.driverErrors.length ? `, ${rec.driverErrors.join('; ')}` : ''}`;
+        stuck.push({ runId: id, why: `stuck open in phase ${st?.phase ?? '?'}${st?.lastError ? `: ${st.lastError.slice(0, 200)}` : ''} (${driver})` });
         continue;
       }
       try {
