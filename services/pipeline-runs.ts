@@ -164,8 +164,9 @@ export class PipelineRuns implements PipelineRunsApi {
     try {
       return await withTemporal(this.client.connection, `complete of run ${runId}`, () => this.handle(runId).executeUpdate(completeRunUpdate, { args: [{ status }] }), COMPLETE_ANSWER_MS);
     } catch (err) {
-      // No worker answered in time (all down, or busy): the durable signal still ends the run.
-      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return signal();
+      // No worker answered in time (all down, or busy), or the update was refused while the run's
+      // workflow task is failing (its worker lost mid-task): the durable signal still ends the run.
+      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isWorkflowTaskFailing(err)) return signal();
       // A run started before completeRun existed only has the signal.
       if (err instanceof WorkflowUpdateFailedError && /handler|update type|not registered/i.test(`${err.cause?.message ?? err.message}`)) return signal();
       const ended = await this.endedAnswer(runId, err instanceof WorkflowNotFoundError ? new LaunchError(`run ${runId} not found`, 'not-found') : err);

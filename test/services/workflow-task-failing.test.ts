@@ -1,9 +1,10 @@
 /**
- * A launch whose worker was lost during the run's workflow task: until a worker runs the task again,
+ * Launch and complete while the run's worker was lost during its workflow task. A launch whose worker was lost during the run's workflow task: until a worker runs the task again,
  * the server refuses the launch's update ("Workflow Task in failed state", FAILED_PRECONDITION) while
  * the run goes on to ready. The launch asks again (it attaches to the same run) and answers ready,
  * rather than a generic error that leaves a ready run with nobody to end it (found by make chaos).
- * Past the launch deadline it is TemporalUnavailableError: retry, the call is safe to repeat.
+ * Past the launch deadline it is TemporalUnavailableError: retry, the call is safe to repeat. A
+ * complete refused so leaves the durable signal (accepted), as when no worker answers in time.
  */
 import type { Client } from '@temporalio/client';
 import { TemporalUnavailableError } from '../../domain/errors';
@@ -50,4 +51,22 @@ test('a launch refused while the workflow task is failing asks again and answers
 test('past the launch deadline it is TemporalUnavailableError (retry), not a generic error', async () => {
   const { client } = fakeClient(1_000);
   await expect(new PipelineRuns(client, 'q', { launchDeadlineMs: 600 }).launch(request)).rejects.toBeInstanceOf(TemporalUnavailableError);
+});
+
+test('a complete refused while the workflow task is failing leaves the durable signal', async () => {
+  const signals: unknown[] = [];
+  const client = {
+    connection: { withDeadline: <T>(_d: number, fn: () => Promise<T>) => fn() },
+    workflow: {
+      getHandle: () => ({
+        executeUpdate: () => Promise.reject(taskFailing()),
+        signal: (_def: unknown, arg: unknown) => {
+          signals.push(arg);
+          return Promise.resolve();
+        },
+      }),
+    },
+  } as unknown as Client;
+  await expect(new PipelineRuns(client, 'q').complete('run1', 'succeeded')).resolves.toEqual({ runId: 'run1', status: 'succeeded', result: 'accepted' });
+  expect(signals).toEqual([{ status: 'succeeded' }]);
 });
