@@ -56,6 +56,8 @@ export interface TargetDeps {
     aws?: string;
     gcp?: { apiEndpoint: string; port: number; insecure?: boolean };
   };
+  /** AWS Secrets Manager writes per second per account and region in this process (BROKER_AWS_WRITES_PER_SECOND); default 50. */
+  awsWritesPerSecond?: number;
   /** Decrypted credential secret fields (private keys, passphrases ...) plus public fields. */
   readCredential(credentialId: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
 }

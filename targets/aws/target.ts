@@ -377,6 +377,7 @@ export async function createAwsTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   const clients = createAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
   const rateKey = keys.roleArn ? `account:${keys.roleArn.split(':')[4]}` : `key:${keys.accessKeyId}`;
   const sensitive = [keys.secretAccessKey, ...(keys.sessionToken ? [keys.sessionToken] : [])];
-  return new AwsSecretTarget(ce, config, clients, rateKey, sensitive, { ...opts, emulated: !!endpoint });
+  const writesPerSecond = opts.writesPerSecond ?? deps.awsWritesPerSecond;
+  return new AwsSecretTarget(ce, config, clients, rateKey, sensitive, { ...opts, ...(writesPerSecond !== undefined ? { writesPerSecond } : {}), emulated: !!endpoint });
 }
 
