@@ -9,6 +9,7 @@ export type { RunLiveness, SweepResult } from './sweep';
 export type { RotationDeps } from './rotation';
 
 export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness; rotators?: RotationDeps['rotators'] }) {
+  // deps.metrics (ActivityDeps) reaches every group: pushes, deletes, verification, sweep, rotations.
   return {
     ...createPipelineRunActivities(deps),
     ...createSweepActivities(deps),

@@ -15,11 +15,14 @@ import {
 import { toFailure } from './errors';
 import { ErrorType, describeMissing } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
+import { noopMetrics, type ActivityMetrics, type MetricTarget } from '../telemetry/metrics';
 
 export interface ActivityDeps {
   vault: VaultApi;
   /** A secret target for a compute environment (built with credentials from the vault). */
   target(ce: ComputeEnv): Promise<SecretTarget>;
+  /** Pushes, deletes and verification failures by compute environment and platform (never a name or value). */
+  metrics?: ActivityMetrics;
 }
 
 export interface PushInput {
@@ -36,6 +39,7 @@ export type DeleteResult = { ref: RemoteRef; outcome: 'deleted' | 'not-found' | 
 
 export function createPipelineRunActivities(deps: ActivityDeps) {
   const { vault } = deps;
+  const metrics = deps.metrics ?? noopMetrics;
 
   async function computeEnvFor(run: PipelineRunInput): Promise<ComputeEnv> {
     // A missing one is a ComputeEnvNotFoundError (from the vault, non-retryable); a vault that did
@@ -47,8 +51,12 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
     return ce;
   }
 
-  async function withTarget<T>(run: PipelineRunInput, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>): Promise<T> {
+  /** Where a metric is recorded: the platform is learned once the compute environment is read. */
+  const metricTarget = (run: PipelineRunInput): MetricTarget => ({ computeEnvId: run.computeEnvId, platform: 'unknown' });
+
+  async function withTarget<T>(run: PipelineRunInput, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>, where?: MetricTarget): Promise<T> {
     const ce = await computeEnvFor(run);
+    if (where) where.platform = ce.platform;
     const target = await deps.target(ce);
     try {
       return await fn(target, { runId: run.runId, workspaceId: run.workspaceId, computeEnv: ce });
@@ -90,6 +98,7 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
     /** Read each value from the vault and place them all; heartbeats the count pushed. */
     async pushSecrets({ run, secrets }: PushInput): Promise<PushResult> {
       const values: string[] = [];
+      const where = metricTarget(run);
       try {
         const plain: PlainSecret[] = [];
         for (const ref of secrets) {
@@ -97,8 +106,11 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
           values.push(value);
           plain.push({ name: ref.name, value });
         }
-        return await withTarget(run, (target, ctx) => target.push(ctx, plain, (done) => Context.current().heartbeat(done)));
+        const result = await withTarget(run, (target, ctx) => target.push(ctx, plain, (done) => Context.current().heartbeat(done)), where);
+        metrics.pushed(where, 'pushed', result.refs.length);
+        return result;
       } catch (err) {
+        metrics.pushed(where, 'failed', secrets.length);
         throw toFailure(err, values);
       }
     },
@@ -106,12 +118,16 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
     /** Prove the run's identities can read what was pushed and the broker can delete it. */
     async verifyAccess({ run, refs }: RefsInput): Promise<void> {
       let result;
+      const where = metricTarget(run);
       try {
-        result = await withTarget(run, (target, ctx) => target.verify(ctx, refs));
+        result = await withTarget(run, (target, ctx) => target.verify(ctx, refs), where);
       } catch (err) {
-        throw toFailure(err);
+        const failure = toFailure(err);
+        metrics.verificationFailed(where, failure.type ?? 'ProviderError');
+        throw failure;
       }
       if (!result.ok) {
+        metrics.verificationFailed(where, ErrorType.AccessVerification);
         throw ApplicationFailure.create({
           type: ErrorType.AccessVerification,
           message: `access check failed: ${describeMissing(result.missing)}`,
@@ -123,10 +139,15 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
 
     /** Delete exactly these refs. Not found counts as deleted; what the broker does not own is left alone. */
     async deleteSecrets({ run, refs }: RefsInput): Promise<DeleteResult> {
+      const where = metricTarget(run);
       try {
-        const outcomes = await withTarget(run, (target, ctx) => target.delete(ctx, refs));
+        const outcomes = await withTarget(run, (target, ctx) => target.delete(ctx, refs), where);
+        for (const outcome of ['deleted', 'not-found', 'not-owned'] as const) metrics.deleted(where, outcome, outcomes.filter((o) => o === outcome).length);
         return refs.map((ref, i) => ({ ref, outcome: outcomes[i] }));
       } catch (err) {
+        // Every failed attempt is tried again: by the activity's retry, then by the workflow's next round.
+        metrics.deleted(where, 'failed', refs.length);
+        metrics.deleteRetried(where);
         throw toFailure(err);
       }
     },

@@ -9,6 +9,7 @@ import { createRotator, type RotatorDeps, type TwoSlotRotator } from '../rotator
 import type { VaultApi } from '../store/types';
 import type { RotationSnapshot, RotationTarget } from '../domain/rotation';
 import { toFailure } from './errors';
+import { noopMetrics, type ActivityMetrics } from '../telemetry/metrics';
 
 export interface RotationDeps {
   vault: VaultApi;
@@ -16,12 +17,15 @@ export interface RotationDeps {
   rotators?: Omit<RotatorDeps, 'vault'>;
   /** Builds a target's rotator; rotators/index.ts's createRotator unless a test gives another. */
   createRotator?: typeof createRotator;
+  /** Rotation steps by kind, step and outcome. */
+  metrics?: ActivityMetrics;
 }
 
 /** How often a running step heartbeats (a step is one or a few cloud calls, an ARM operation at most). */
 export const ROTATION_HEARTBEAT_MS = 15_000;
 
 export function createRotationActivities(deps: RotationDeps) {
+  const metrics = deps.metrics ?? noopMetrics;
   async function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
     let rotator: TwoSlotRotator | undefined;
     // A step is one or a few cloud calls (a long-running ARM operation at most): heartbeat while it
@@ -31,9 +35,13 @@ export function createRotationActivities(deps: RotationDeps) {
     const beat = setInterval(() => ctx.heartbeat(step), ROTATION_HEARTBEAT_MS);
     try {
       rotator = await (deps.createRotator ?? createRotator)(target, { ...deps.rotators, vault: deps.vault });
-      return await fn(rotator);
+      const out = await fn(rotator);
+      metrics.rotationStep(target.kind, step, 'ok');
+      return out;
     } catch (err) {
-      throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
+      const failure = toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
+      metrics.rotationStep(target.kind, step, failure.type ?? 'ProviderError');
+      throw failure;
     } finally {
       clearInterval(beat);
       await rotator?.close().catch(() => undefined);

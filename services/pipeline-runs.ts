@@ -17,11 +17,14 @@ import { LEASE_RULE, TASK_QUEUE, isValidLease, pipelineRunWorkflowId, type Missi
 import { ValidationError, ErrorType, LaunchError } from '../domain/errors';
 import { type LaunchRequest, type PipelineRunsApi } from './types';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
+import { noopMetrics, type LaunchMetrics, type LaunchOutcome } from '../telemetry/metrics';
 
 export class PipelineRuns implements PipelineRunsApi {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string = TASK_QUEUE,
+    /** Launches by outcome and their latency (the broker's /metrics); nothing recorded by default. */
+    private readonly metrics: LaunchMetrics = noopMetrics,
   ) {}
 
   async launch(req: LaunchRequest): Promise<ReadyResult> {
@@ -54,10 +57,17 @@ export class PipelineRuns implements PipelineRunsApi {
       ],
       memo: { user: labels.user ?? req.userId, secretNames: req.secretNames },
     });
+    const t0 = process.hrtime.bigint();
+    const record = (outcome: LaunchOutcome) =>
+      this.metrics.launched({ outcome, seconds: Number(process.hrtime.bigint() - t0) / 1e9, computeEnvId: req.computeEnvId, ...(labels.platform ? { platform: labels.platform } : {}) });
     try {
-      return await this.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation });
+      const ready = await this.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation });
+      record('ready');
+      return ready;
     } catch (err) {
-      throw toLaunchError(err, req.runId);
+      const e = toLaunchError(err, req.runId);
+      record(e instanceof LaunchError ? (e.code === 'duplicate-run' ? 'duplicate' : 'failed') : 'error');
+      throw e;
     }
   }
 
