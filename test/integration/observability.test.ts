@@ -164,3 +164,16 @@ test('a metrics port in use stops the process naming BROKER_METRICS_PORT', async
   expect(r.code).toBe(1);
   expect(r.out).toMatch(/BROKER_METRICS_PORT: cannot serve metrics on 127\.0\.0\.1:\d+: .*[Aa]ddress already in use/);
 });
+
+test("the containers' healthchecks: the API answers /healthz, the worker polls (read from /metrics)", async () => {
+  const check = (role: string, extra: NodeJS.ProcessEnv = {}) =>
+    run(process.execPath, [path.join(ROOT, 'lib', 'broker', 'healthcheck.js'), role], { env: env(extra) }).then(
+      (r) => ({ code: 0, out: r.stdout.trim() }),
+      (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout.trim() }),
+    );
+  expect(await check('api')).toEqual({ code: 0, out: 'api healthy' });
+  expect(await check('worker')).toEqual({ code: 0, out: expect.stringMatching(/^worker polling \(workflow pollers [1-9]\d*, activity pollers [1-9]\d*\)$/) });
+  const nothing = String(await freePort());
+  expect(await check('worker', { BROKER_METRICS_PORT: nothing })).toEqual({ code: 1, out: 'unhealthy: fetch failed' });
+  expect(await check('api', { BROKER_API_PORT: nothing })).toEqual({ code: 1, out: 'unhealthy: fetch failed' });
+});
