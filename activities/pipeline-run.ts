@@ -2,10 +2,11 @@
  * The pipeline-run activities. Each takes references and returns references: a secret value exists
  * only inside pushSecrets, between the vault read and the provider call.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { PlainSecret, RunContext, SecretTarget } from '../targets/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import {
+  type MissingPermission,
   type PipelineRunInput,
   type PushResult,
   type RemoteRef,
@@ -13,6 +14,7 @@ import {
   type SecretRef,
 } from '../domain/run';
 import { toFailure } from './errors';
+import { heartbeating } from './heartbeat';
 import { ErrorType, describeMissing } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
 import { noopMetrics, type ActivityMetrics, type MetricTarget } from '../telemetry/metrics';
@@ -37,6 +39,11 @@ export interface RefsInput {
 
 export type DeleteResult = { ref: RemoteRef; outcome: 'deleted' | 'not-found' | 'not-owned' }[];
 
+/** A failed access check: names every missing permission; retrying cannot help. */
+function accessCheckFailed(missing: MissingPermission[]): ApplicationFailure {
+  return ApplicationFailure.create({ type: ErrorType.AccessVerification, message: `access check failed: ${describeMissing(missing)}`, nonRetryable: true, details: [missing] });
+}
+
 export function createPipelineRunActivities(deps: ActivityDeps) {
   const { vault } = deps;
   const metrics = deps.metrics ?? noopMetrics;
@@ -54,102 +61,158 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
   /** Where a metric is recorded: the platform is learned once the compute environment is read. */
   const metricTarget = (run: PipelineRunInput): MetricTarget => ({ computeEnvId: run.computeEnvId, platform: 'unknown' });
 
-  async function withTarget<T>(run: PipelineRunInput, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>, where?: MetricTarget): Promise<T> {
+  /**
+   * The run's target, closed afterwards; and closed at once if the activity is cancelled or given up,
+   * which cuts its connections, so nothing this attempt started can still write. `where` learns the
+   * compute environment's platform.
+   */
+  async function withTarget<T>(run: PipelineRunInput, signal: AbortSignal, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>, where?: MetricTarget): Promise<T> {
     const ce = await computeEnvFor(run);
     if (where) where.platform = ce.platform;
     const target = await deps.target(ce);
+    const cut = () => void target.close().catch(() => undefined);
+    signal.addEventListener('abort', cut, { once: true });
     try {
-      return await fn(target, { runId: run.runId, workspaceId: run.workspaceId, computeEnv: ce });
+      signal.throwIfAborted();
+      return await fn(target, { runId: run.runId, workspaceId: run.workspaceId, computeEnv: ce, signal });
     } finally {
+      signal.removeEventListener('abort', cut);
       await target.close();
     }
   }
 
   return {
     /** Check the run's inputs, resolve names to vault refs (user over workspace), plan the remote refs. */
-    async resolveRun(run: PipelineRunInput): Promise<ResolvedRun> {
-      if (!RUN_ID_PATTERN.test(run.runId)) {
-        throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `runId: ${RUN_ID_RULE}`, nonRetryable: true });
-      }
-      try {
-        const [workspace, user] = await Promise.all([vault.getWorkspace(run.workspaceId), vault.getUser(run.userId)]);
-        const { found, missing } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
-        if (missing.length) {
-          throw ApplicationFailure.create({
-            type: ErrorType.SecretNotFound,
-            message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspace.name} or for user ${user.name}: ${missing.join(', ')}`,
-            nonRetryable: true,
-            details: [missing],
-          });
+    resolveRun: (run: PipelineRunInput): Promise<ResolvedRun> =>
+      heartbeating(async ({ signal }) => {
+        if (!RUN_ID_PATTERN.test(run.runId)) {
+          throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `runId: ${RUN_ID_RULE}`, nonRetryable: true });
         }
-        return await withTarget(run, async (target, ctx) => ({
-          workspaceName: workspace.name,
-          userName: user.name,
-          computeEnvName: ctx.computeEnv.name,
-          platform: ctx.computeEnv.platform,
-          secrets: found,
-          plannedRefs: target.plan(ctx, found.map((s) => s.name)),
-        }));
-      } catch (err) {
-        throw toFailure(err);
-      }
-    },
+        try {
+          const [workspace, user] = await Promise.all([vault.getWorkspace(run.workspaceId), vault.getUser(run.userId)]);
+          const { found, missing } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
+          if (missing.length) {
+            throw ApplicationFailure.create({
+              type: ErrorType.SecretNotFound,
+              message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspace.name} or for user ${user.name}: ${missing.join(', ')}`,
+              nonRetryable: true,
+              details: [missing],
+            });
+          }
+          return await withTarget(run, signal, async (target, ctx) => ({
+            workspaceName: workspace.name,
+            userName: user.name,
+            computeEnvName: ctx.computeEnv.name,
+            platform: ctx.computeEnv.platform,
+            secrets: found,
+            plannedRefs: target.plan(ctx, found.map((s) => s.name)),
+          }));
+        } catch (err) {
+          throw toFailure(err);
+        }
+      }),
 
-    /** Read each value from the vault and place them all; heartbeats the count pushed. */
-    async pushSecrets({ run, secrets }: PushInput): Promise<PushResult> {
-      const values: string[] = [];
-      const where = metricTarget(run);
-      try {
-        const plain: PlainSecret[] = [];
-        for (const ref of secrets) {
-          const value = await vault.readSecretValue(ref);
-          values.push(value);
-          plain.push({ name: ref.name, value });
+    /**
+     * Read each value from the vault and place them all; heartbeats the count pushed. A run with no
+     * secrets places nothing (no run directory, no empty store): nothing to delete, nothing left.
+     */
+    pushSecrets: ({ run, secrets }: PushInput): Promise<PushResult> =>
+      heartbeating(async ({ signal, progress }) => {
+        if (!secrets.length) return { refs: [], headJobEnv: {} };
+        const values: string[] = [];
+        const where = metricTarget(run);
+        try {
+          const plain: PlainSecret[] = [];
+          for (const ref of secrets) {
+            const value = await vault.readSecretValue(ref);
+            values.push(value);
+            plain.push({ name: ref.name, value });
+          }
+          const result = await withTarget(run, signal, (target, ctx) => target.push(ctx, plain, progress), where);
+          metrics.pushed(where, 'pushed', result.refs.length);
+          return result;
+        } catch (err) {
+          if (!signal.aborted) metrics.pushed(where, 'failed', secrets.length);
+          throw toFailure(err, values);
         }
-        const result = await withTarget(run, (target, ctx) => target.push(ctx, plain, (done) => Context.current().heartbeat(done)), where);
-        metrics.pushed(where, 'pushed', result.refs.length);
-        return result;
-      } catch (err) {
-        metrics.pushed(where, 'failed', secrets.length);
-        throw toFailure(err, values);
-      }
-    },
+      }),
+
+    /**
+     * Push and verify in one activity (one connection, one task-queue hop): what a run launched by
+     * the current workflow code calls. A failed check fails it as AccessVerificationError, not
+     * retried; the workflow then deletes what was planned, pushed or not.
+     */
+    placeSecrets: ({ run, secrets }: PushInput): Promise<PushResult> =>
+      heartbeating(async ({ signal, progress }) => {
+        if (!secrets.length) return { refs: [], headJobEnv: {} };
+        const values: string[] = [];
+        const where = metricTarget(run);
+        let pushed: PushResult | undefined;
+        try {
+          const plain: PlainSecret[] = [];
+          for (const ref of secrets) {
+            const value = await vault.readSecretValue(ref);
+            values.push(value);
+            plain.push({ name: ref.name, value });
+          }
+          return await withTarget(
+            run,
+            signal,
+            async (target, ctx) => {
+              pushed = await target.push(ctx, plain, progress);
+              metrics.pushed(where, 'pushed', pushed.refs.length);
+              const verified = await target.verify(ctx, pushed.refs);
+              if (!verified.ok) throw accessCheckFailed(verified.missing);
+              return pushed;
+            },
+            where,
+          );
+        } catch (err) {
+          const failure = toFailure(err, values);
+          if (!signal.aborted) {
+            // Before the push answered: a failed push; after it: a failed check of what was pushed.
+            if (!pushed) metrics.pushed(where, 'failed', secrets.length);
+            else metrics.verificationFailed(where, failure.type ?? 'ProviderError');
+          }
+          throw failure;
+        }
+      }),
 
     /** Prove the run's identities can read what was pushed and the broker can delete it. */
-    async verifyAccess({ run, refs }: RefsInput): Promise<void> {
-      let result;
-      const where = metricTarget(run);
-      try {
-        result = await withTarget(run, (target, ctx) => target.verify(ctx, refs), where);
-      } catch (err) {
-        const failure = toFailure(err);
-        metrics.verificationFailed(where, failure.type ?? 'ProviderError');
-        throw failure;
-      }
-      if (!result.ok) {
-        metrics.verificationFailed(where, ErrorType.AccessVerification);
-        throw ApplicationFailure.create({
-          type: ErrorType.AccessVerification,
-          message: `access check failed: ${describeMissing(result.missing)}`,
-          nonRetryable: true,
-          details: [result.missing],
-        });
-      }
-    },
+    verifyAccess: ({ run, refs }: RefsInput): Promise<void> =>
+      heartbeating(async ({ signal }) => {
+        if (!refs.length) return;
+        let result;
+        const where = metricTarget(run);
+        try {
+          result = await withTarget(run, signal, (target, ctx) => target.verify(ctx, refs), where);
+        } catch (err) {
+          const failure = toFailure(err);
+          if (!signal.aborted) metrics.verificationFailed(where, failure.type ?? 'ProviderError');
+          throw failure;
+        }
+        if (!result.ok) {
+          metrics.verificationFailed(where, ErrorType.AccessVerification);
+          throw accessCheckFailed(result.missing);
+        }
+      }),
 
     /** Delete exactly these refs. Not found counts as deleted; what the broker does not own is left alone. */
-    async deleteSecrets({ run, refs }: RefsInput): Promise<DeleteResult> {
-      const where = metricTarget(run);
-      try {
-        const outcomes = await withTarget(run, (target, ctx) => target.delete(ctx, refs), where);
-        for (const outcome of ['deleted', 'not-found', 'not-owned'] as const) metrics.deleted(where, outcome, outcomes.filter((o) => o === outcome).length);
-        return refs.map((ref, i) => ({ ref, outcome: outcomes[i] }));
-      } catch (err) {
-        // Every failed attempt is tried again: by the activity's retry, then by the workflow's next round.
-        metrics.deleted(where, 'failed', refs.length);
-        metrics.deleteRetried(where);
-        throw toFailure(err);
-      }
-    },
+    deleteSecrets: ({ run, refs }: RefsInput): Promise<DeleteResult> =>
+      heartbeating(async ({ signal }) => {
+        const where = metricTarget(run);
+        try {
+          const outcomes = await withTarget(run, signal, (target, ctx) => target.delete(ctx, refs), where);
+          for (const outcome of ['deleted', 'not-found', 'not-owned'] as const) metrics.deleted(where, outcome, outcomes.filter((o) => o === outcome).length);
+          return refs.map((ref, i) => ({ ref, outcome: outcomes[i] }));
+        } catch (err) {
+          // Every failed attempt is tried again: by the activity's retry, then by the workflow's next round.
+          if (!signal.aborted) {
+            metrics.deleted(where, 'failed', refs.length);
+            metrics.deleteRetried(where);
+          }
+          throw toFailure(err);
+        }
+      }),
   };
 }

@@ -39,6 +39,8 @@ export interface BrokerConfig {
   hpcMaxConnections: number;
   /** How often the orphan sweep runs (a Temporal duration). */
   sweepEvery: string;
+  /** How often the reaper looks for terminated runs (a Temporal duration). */
+  reapEvery: string;
   /** AWS writes per second per account and region, per worker process. */
   awsWritesPerSecond: number;
   /** Where credential rotations reach Azure and AWS (unset: the real clouds). */
@@ -142,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
     localWorkDir: path.resolve(s.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
     hpcMaxConnections: s.BROKER_HPC_MAX_CONNECTIONS,
     sweepEvery: s.BROKER_SWEEP_EVERY,
+    reapEvery: s.BROKER_REAP_EVERY,
     awsWritesPerSecond: s.BROKER_AWS_WRITES_PER_SECOND,
     uiOrigins: (s.BROKER_UI_ORIGINS ?? `http://127.0.0.1:${uiPort},http://localhost:${uiPort}`)
       .split(',')

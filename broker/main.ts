@@ -7,7 +7,8 @@
  * the logger, the Temporal runtime (its logs into ours, /metrics), the vault, Temporal, then the roles.
  */
 import * as fs from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporal } from '../services/temporal';
 import { buildApiServer } from '../api/server';
 import { CredentialRotations } from '../services/rotations';
 import { VaultKeyRotations } from '../services/vault-key';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   const keyring = loadCodecKeyring({ dataDir: config.dataDir, env: config.codecKeyEnv });
   const dataConverter = createDataConverter(keyring);
 
-  const connection = await Connection.connect(config.temporal.connection);
+  const connection = await connectTemporal(config.temporal.connection);
   log.info('temporal connected', { address: config.temporalAddress, namespace: config.namespace, tls: config.temporal.tls, apiKey: !!config.temporal.connection.apiKey });
   await ensureSearchAttributes(connection, config.namespace);
   const client = new Client({ connection, namespace: config.namespace, dataConverter });
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     const apiLog = root.child({ component: 'api' });
     const app = buildApiServer({
       vault,
-      runs: new PipelineRuns(client, config.taskQueue, metrics),
+      runs: new PipelineRuns(client, config.taskQueue, { metrics }),
       rotations: new CredentialRotations(client, vault, config.taskQueue),
       vaultKeyRotations: new VaultKeyRotations(client, config.taskQueue),
       verifyDeps: config.rotators,

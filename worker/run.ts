@@ -13,7 +13,7 @@ import type { TargetDeps } from '../targets/types';
 import type { BrokerLogger } from '../telemetry/logger';
 import type { ActivityMetrics } from '../telemetry/metrics';
 import { loadBundleInfo } from './bundle';
-import { ensureSweepSchedule } from './schedules';
+import { ensureReaperSchedule, ensureSweepSchedule } from './schedules';
 import { deploymentOptions, promoteBuild, type VersioningBehaviorSetting, type VersioningMode } from './versioning';
 import { createBrokerWorker } from './worker';
 
@@ -29,6 +29,8 @@ export interface WorkerRoleConfig {
   awsWritesPerSecond: number;
   /** How often the orphan sweep runs (a Temporal duration: "1h", "30m" ...). */
   sweepEvery: string;
+  /** How often the reaper looks for terminated runs (a Temporal duration; default 1m). */
+  reapEvery?: string;
   versioning: { mode: VersioningMode; behavior: VersioningBehaviorSetting; deploymentName: string; buildId?: string };
 }
 
@@ -95,7 +97,10 @@ export async function startWorkerRole(opts: WorkerRoleOptions): Promise<WorkerRo
     });
   }
   const sweep = await ensureSweepSchedule(opts.client, config.taskQueue, config.sweepEvery as Duration);
-  log.info('sweep schedule', { scheduleId: 'secret-broker-sweep', state: sweep });
+  log.info('sweep schedule', { scheduleId: 'secret-broker-sweep', every: config.sweepEvery, state: sweep });
+  const reapEvery = config.reapEvery ?? '1m';
+  const reaper = await ensureReaperSchedule(opts.client, config.taskQueue, reapEvery as Duration);
+  log.info('reaper schedule', { scheduleId: 'secret-broker-reaper', every: reapEvery, state: reaper });
   return {
     buildId: versioning.buildId,
     async stop() {

@@ -8,7 +8,7 @@ import type { TargetDeps } from '../targets/types';
 import type { VaultApi } from '../store/types';
 import { TASK_QUEUE } from '../domain/run';
 import type { ActivityMetrics } from '../telemetry/metrics';
-import { runLivenessFrom } from './run-liveness';
+import { runLivenessFrom, runsReaderFrom } from './runs-reader';
 
 export interface BrokerWorkerOptions {
   connection: NativeConnection;
@@ -40,6 +40,7 @@ export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Wor
     vault,
     target: (ce) => createTarget(ce, deps),
     runLiveness: runLivenessFrom(opts.client),
+    runsReader: runsReaderFrom(opts.client),
     rotators: opts.rotators,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });

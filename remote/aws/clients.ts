@@ -62,13 +62,18 @@ import {
 } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 
+/** Per-call options the SDK takes: an abort signal cancels the request in flight. */
+export interface CallOptions {
+  abortSignal?: AbortSignal;
+}
+
 export interface SecretsApi {
-  createSecret(input: CreateSecretCommandInput): Promise<CreateSecretCommandOutput>;
-  describeSecret(input: DescribeSecretCommandInput): Promise<DescribeSecretCommandOutput>;
-  putSecretValue(input: PutSecretValueCommandInput): Promise<PutSecretValueCommandOutput>;
-  putResourcePolicy(input: PutResourcePolicyCommandInput): Promise<PutResourcePolicyCommandOutput>;
-  deleteSecret(input: DeleteSecretCommandInput): Promise<DeleteSecretCommandOutput>;
-  listSecrets(input: ListSecretsCommandInput): Promise<ListSecretsCommandOutput>;
+  createSecret(input: CreateSecretCommandInput, options?: CallOptions): Promise<CreateSecretCommandOutput>;
+  describeSecret(input: DescribeSecretCommandInput, options?: CallOptions): Promise<DescribeSecretCommandOutput>;
+  putSecretValue(input: PutSecretValueCommandInput, options?: CallOptions): Promise<PutSecretValueCommandOutput>;
+  putResourcePolicy(input: PutResourcePolicyCommandInput, options?: CallOptions): Promise<PutResourcePolicyCommandOutput>;
+  deleteSecret(input: DeleteSecretCommandInput, options?: CallOptions): Promise<DeleteSecretCommandOutput>;
+  listSecrets(input: ListSecretsCommandInput, options?: CallOptions): Promise<ListSecretsCommandOutput>;
 }
 
 export interface IamApi {

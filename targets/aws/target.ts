@@ -27,6 +27,17 @@ import { writeLimiter, writesPerSecondFrom, type RateLimiter } from '../../remot
 import { InvalidInputError, NotOwnedError } from '../../domain/errors';
 import { type ComputeEnvRecord } from '../../domain/run';
 
+
+/**
+ * SDK call options carrying the activity's abort signal: a cancelled (or given-up) attempt aborts its
+ * request in flight, and one not yet sent is refused, so nothing is written after the delete that
+ * follows a cancellation.
+ */
+function abortable(run: { signal?: AbortSignal }): { abortSignal?: AbortSignal } {
+  run.signal?.throwIfAborted();
+  return run.signal ? { abortSignal: run.signal } : {};
+}
+
 export const NAME_PREFIX = 'tower-';
 export const TAG = {
   managed: 'secret-broker:managed',
@@ -175,7 +186,7 @@ export class AwsSecretTarget implements SecretTarget {
       if (policy) {
         await this.createLimiter.acquire();
         try {
-          await this.clients.secrets.putResourcePolicy({ SecretId: arn, ResourcePolicy: JSON.stringify(policy), BlockPublicPolicy: true });
+          await this.clients.secrets.putResourcePolicy({ SecretId: arn, ResourcePolicy: JSON.stringify(policy), BlockPublicPolicy: true }, abortable(run));
         } catch (err) {
           throw this.fail(err, 'PutResourcePolicy', refs[i]!.remoteId, [s.value]);
         }
@@ -193,20 +204,23 @@ export class AwsSecretTarget implements SecretTarget {
     const token = clientRequestToken(run.runId, s.name);
     await this.createLimiter.acquire();
     try {
-      const out = await this.clients.secrets.createSecret({
-        Name: name,
-        SecretString: s.value,
-        ClientRequestToken: token,
-        Description: `Pipeline secret ${s.name} of run ${run.runId}; created by secret-broker, deleted when the run ends`,
-        Tags: ownershipTags(run),
-      });
+      const out = await this.clients.secrets.createSecret(
+        {
+          Name: name,
+          SecretString: s.value,
+          ClientRequestToken: token,
+          Description: `Pipeline secret ${s.name} of run ${run.runId}; created by secret-broker, deleted when the run ends`,
+          Tags: ownershipTags(run),
+        },
+        abortable(run),
+      );
       if (!out.ARN) throw new Error('CreateSecret returned no ARN');
       return out.ARN;
     } catch (err) {
       if (!isAwsCode(err, 'ResourceExistsException')) throw this.fail(err, 'CreateSecret', name, [s.value]);
     }
     // The name is taken: ours from an earlier attempt of this push, or someone else's.
-    const existing = await this.describe(name, [s.value]);
+    const existing = await this.describe(name, [s.value], run.signal);
     if (!existing) throw this.fail(new Error('the secret vanished while it was being created'), 'CreateSecret', name, [s.value]);
     if (!ownedByRun(existing.Tags, run)) {
       throw new NotOwnedError(
@@ -222,7 +236,7 @@ export class AwsSecretTarget implements SecretTarget {
       // Ours, with a value this push did not write (or none): set ours, idempotently by the token.
       await this.createLimiter.acquire();
       try {
-        await this.clients.secrets.putSecretValue({ SecretId: existing.ARN ?? name, SecretString: s.value, ClientRequestToken: token });
+        await this.clients.secrets.putSecretValue({ SecretId: existing.ARN ?? name, SecretString: s.value, ClientRequestToken: token }, abortable(run));
       } catch (err) {
         throw this.fail(err, 'PutSecretValue', name, [s.value]);
       }
@@ -232,9 +246,9 @@ export class AwsSecretTarget implements SecretTarget {
   }
 
   /** DescribeSecret, or undefined when there is no such secret. */
-  private async describe(name: string, values: string[] = []): Promise<DescribeSecretCommandOutput | undefined> {
+  private async describe(name: string, values: string[] = [], signal?: AbortSignal): Promise<DescribeSecretCommandOutput | undefined> {
     try {
-      return await this.clients.secrets.describeSecret({ SecretId: name });
+      return await this.clients.secrets.describeSecret({ SecretId: name }, abortable({ signal }));
     } catch (err) {
       if (isAwsCode(err, 'ResourceNotFoundException')) return undefined;
       throw this.fail(err, 'DescribeSecret', name, values);
@@ -259,7 +273,7 @@ export class AwsSecretTarget implements SecretTarget {
     const missing: MissingPermission[] = [];
     const arns: string[] = [];
     for (const ref of refs) {
-      const d = await this.describe(ref.remoteId);
+      const d = await this.describe(ref.remoteId, [], run.signal);
       if (!d?.ARN || d.DeletedDate) {
         missing.push({
           principal: 'broker',
@@ -313,13 +327,13 @@ export class AwsSecretTarget implements SecretTarget {
       );
     }
     return mapLimit(refs, DELETE_CONCURRENCY, async (ref) => {
-      const existing = await this.describe(ref.remoteId);
+      const existing = await this.describe(ref.remoteId, [], run.signal);
       if (!existing) return 'not-found';
       if (!ownedByRun(existing.Tags, run)) return 'not-owned';
       await this.deleteLimiter.acquire();
       try {
         // The exact ARN: a secret re-created under the same name since is a different ARN.
-        await this.clients.secrets.deleteSecret({ SecretId: existing.ARN ?? ref.remoteId, ForceDeleteWithoutRecovery: true });
+        await this.clients.secrets.deleteSecret({ SecretId: existing.ARN ?? ref.remoteId, ForceDeleteWithoutRecovery: true }, abortable(run));
         return 'deleted';
       } catch (err) {
         if (isAwsCode(err, 'ResourceNotFoundException')) return 'not-found';

@@ -106,6 +106,7 @@ const wrong: { name: SettingName; value: string; rule: RegExp }[] = [
   { name: 'BROKER_API_ALLOW_REMOTE', value: 'sure', rule: /must be one of 1, 0, true, false/ },
   { name: 'BROKER_HPC_MAX_CONNECTIONS', value: '0', rule: /must be a whole number of at least 1/ },
   { name: 'BROKER_SWEEP_EVERY', value: 'hourly', rule: /must be a duration/ },
+  { name: 'BROKER_REAP_EVERY', value: 'often', rule: /must be a duration/ },
   { name: 'BROKER_AWS_WRITES_PER_SECOND', value: '-3', rule: /must be a positive number/ },
   { name: 'BROKER_AWS_ENDPOINT', value: 'moto:5000', rule: /must be an http\(s\) URL/ },
   { name: 'BROKER_GCP_ENDPOINT', value: 'localhost', rule: /must be host:port/ },

@@ -127,14 +127,16 @@ describe('pipeline run on local', () => {
     expect(fs.existsSync(runDir(runId))).toBe(false);
   });
 
-  test('a second launch of the same run id is refused', async () => {
+  test('a second launch of the same run id: the same request gets the same answer, another one is refused, an ended run is not launched again', async () => {
+    // Launch is idempotent (issue: a launch could not be safely retried); test/integration/retries.test.ts has the rest.
     const runId = uniqueRunId();
-    await launch(runId);
-    await expect(launch(runId)).rejects.toMatchObject({ name: 'LaunchError', code: 'duplicate-run' });
+    const first = await launch(runId);
+    await expect(launch(runId)).resolves.toEqual(first);
+    await expect(launch(runId, ['DB_PASSWORD'])).rejects.toMatchObject({ name: 'LaunchError', code: 'duplicate-run' });
     await broker.runs.complete(runId, 'succeeded');
     await broker.runs.waitClosed(runId);
-    // Closed runs are not relaunched either: a run id is used once.
-    await expect(launch(runId)).rejects.toMatchObject({ code: 'duplicate-run' });
+    // A run that got past its launch is not relaunched: its run id is spent.
+    await expect(launch(runId)).rejects.toMatchObject({ code: 'already-ended', outcome: 'succeeded' });
   });
 
   test('a missing secret fails the launch at once, naming it, and leaves nothing', async () => {
