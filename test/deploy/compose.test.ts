@@ -109,15 +109,30 @@ test('the wiring agrees: addresses, namespace, ports, the codec endpoint, the he
   expect(fs.existsSync(path.join(ROOT, 'broker/healthcheck.ts'))).toBe(true);
 });
 
-test('mounted scripts exist and are executable; key files come from deploy/secrets (ignored by git)', () => {
+test('mounted files exist, scripts executable; key files come from deploy/secrets (ignored by git)', () => {
   for (const s of Object.values(services)) {
     for (const v of s.volumes ?? []) {
       const src = v.split(':')[0];
       if (!src.startsWith('./')) continue;
       const st = fs.statSync(path.join(ROOT, src));
+      if (!src.endsWith('.sh')) continue;
       expect({ src, executable: (st.mode & 0o111) !== 0 }).toEqual({ src, executable: true });
     }
   }
   for (const { file } of Object.values(compose.secrets)) expect(file).toMatch(/^\.\/deploy\/secrets\//);
   expect(fs.readFileSync(path.join(ROOT, '.gitignore'), 'utf8')).toMatch(/^deploy\/secrets\/$/m);
+});
+
+test("Temporal runs with the dev server's dynamic configuration (scripts/temporal-dev.args = deploy/dynamicconfig.yaml)", () => {
+  const temporal = services.temporal;
+  const file = temporal.environment!.DYNAMIC_CONFIG_FILE_PATH;
+  expect(temporal.volumes).toContain(`./deploy/dynamicconfig.yaml:${file}:ro`);
+  const dynamic = parse(fs.readFileSync(path.join(ROOT, 'deploy/dynamicconfig.yaml'), 'utf8')) as Record<string, { value: unknown }[]>;
+  const fromYaml = Object.entries(dynamic).map(([k, [v]]) => `${k}=${String(v.value)}`);
+  const fromArgs = fs
+    .readFileSync(path.join(ROOT, 'scripts/temporal-dev.args'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  expect(fromYaml.sort()).toEqual(fromArgs.sort());
 });
