@@ -89,19 +89,19 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
           throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `runId: ${RUN_ID_RULE}`, nonRetryable: true });
         }
         try {
-          const [workspace, user] = await Promise.all([vault.getWorkspace(run.workspaceId), vault.getUser(run.userId)]);
-          const { found, missing } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
+          // One transaction: the workspace, the user and every name (user over workspace).
+          const { found, missing, workspaceName, userName } = await vault.resolveSecrets({ workspaceId: run.workspaceId, userId: run.userId, names: run.secretNames });
           if (missing.length) {
             throw ApplicationFailure.create({
               type: ErrorType.SecretNotFound,
-              message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspace.name} or for user ${user.name}: ${missing.join(', ')}`,
+              message: `secret${missing.length > 1 ? 's' : ''} not found in workspace ${workspaceName} or for user ${userName}: ${missing.join(', ')}`,
               nonRetryable: true,
               details: [missing],
             });
           }
           return await withTarget(run, signal, async (target, ctx) => ({
-            workspaceName: workspace.name,
-            userName: user.name,
+            workspaceName,
+            userName,
             computeEnvName: ctx.computeEnv.name,
             platform: ctx.computeEnv.platform,
             secrets: found,
@@ -123,10 +123,9 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
         const where = metricTarget(run);
         try {
           const plain: PlainSecret[] = [];
-          for (const ref of secrets) {
-            const value = await vault.readSecretValue(ref);
+          for (const [i, value] of (await vault.readSecretValues(secrets)).entries()) {
             values.push(value);
-            plain.push({ name: ref.name, value });
+            plain.push({ name: secrets[i].name, value });
           }
           const result = await withTarget(run, signal, (target, ctx) => target.push(ctx, plain, progress), where);
           metrics.pushed(where, 'pushed', result.refs.length);
@@ -150,10 +149,9 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
         let pushed: PushResult | undefined;
         try {
           const plain: PlainSecret[] = [];
-          for (const ref of secrets) {
-            const value = await vault.readSecretValue(ref);
+          for (const [i, value] of (await vault.readSecretValues(secrets)).entries()) {
             values.push(value);
-            plain.push({ name: ref.name, value });
+            plain.push({ name: secrets[i].name, value });
           }
           return await withTarget(
             run,

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { DescribeSecretCommandOutput, Tag } from '@aws-sdk/client-secrets-manager';
 import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
 import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
-import { createAwsClients, keysFrom, type AwsClients } from '../../remote/aws/clients';
+import { keysFrom, sharedAwsClients, type AwsClients, type SharedAwsClients } from '../../remote/aws/clients';
 import { parseAwsConfig, type AwsConfig } from '../../platforms/aws';
 import { AwsServiceError, isAwsCode, sanitizeAwsError } from '../../remote/aws/errors';
 import { verifyIam, type IamEvaluation } from './iam';
@@ -113,6 +113,12 @@ export interface AwsTargetOptions {
   listPageSize?: number;
   /** How IAM is verified: see iam.ts. Default 'auto'. */
   iamEvaluation?: IamEvaluation;
+  /**
+   * How long policies read for one run's IAM check serve the next runs' checks with the same key
+   * (default 30 s; 0 reads them every time). A grant added since is seen at once (a check that finds
+   * something missing reads again); a grant removed is seen once the time has passed.
+   */
+  policyCacheMs?: number;
   /** SDK attempts per call (throttling and transient errors); default 10. */
   maxAttempts?: number;
 }
@@ -121,7 +127,6 @@ export class AwsSecretTarget implements SecretTarget {
   readonly platform = 'aws' as const;
   private readonly createLimiter: RateLimiter;
   private readonly deleteLimiter: RateLimiter;
-  private identity?: Promise<{ arn: string; account: string }>;
 
   constructor(
     readonly ce: ComputeEnvRecord,
@@ -132,6 +137,10 @@ export class AwsSecretTarget implements SecretTarget {
     /** Strings no error may carry (the secret access key, session token). */
     private readonly credentialSecrets: string[],
     private readonly opts: AwsTargetOptions & { emulated: boolean },
+    /** What activities with the same key share: who it is, the policies read lately. */
+    private readonly shared: Pick<SharedAwsClients, 'identity' | 'policies'> = { policies: new Map() },
+    /** Give the clients back (shared clients stay for the next activity); default: destroy them. */
+    private readonly release: () => void = () => clients.destroy(),
   ) {
     const rate = writesPerSecondFrom(opts.writesPerSecond);
     this.createLimiter = writeLimiter(rateKey, config.region, 'create', rate);
@@ -255,18 +264,20 @@ export class AwsSecretTarget implements SecretTarget {
     }
   }
 
+  /** Who the broker is with this key: read once per key (shared by the worker's activities). */
   private callerIdentity(): Promise<{ arn: string; account: string }> {
-    this.identity ??= (async () => {
+    const shared = this.shared;
+    shared.identity ??= (async () => {
       try {
         const who = await this.clients.sts.getCallerIdentity({});
         if (!who.Arn || !who.Account) throw new Error('GetCallerIdentity returned no ARN');
         return { arn: who.Arn, account: who.Account };
       } catch (err) {
-        this.identity = undefined;
+        shared.identity = undefined;
         throw sanitizeAwsError(err, { service: 'sts', operation: 'GetCallerIdentity', sensitive: this.credentialSecrets });
       }
     })();
-    return this.identity;
+    return shared.identity;
   }
 
   async verify(run: RunContext, refs: RemoteRef[]): Promise<VerifyResult> {
@@ -308,7 +319,7 @@ export class AwsSecretTarget implements SecretTarget {
         secretArns: arns,
         ...(policy ? { resourcePolicy: policy } : {}),
       },
-      { mode: this.opts.iamEvaluation ?? 'auto', emulated: this.opts.emulated, simulator: this.clients.iamSimulator },
+      { mode: this.opts.iamEvaluation ?? 'auto', emulated: this.opts.emulated, simulator: this.clients.iamSimulator, policyCache: this.shared.policies, policyCacheMs: this.opts.policyCacheMs },
     ).catch((err) => {
       throw sanitizeAwsError(err, { service: 'iam', operation: 'verify', sensitive: this.credentialSecrets });
     });
@@ -376,7 +387,7 @@ export class AwsSecretTarget implements SecretTarget {
   }
 
   async close(): Promise<void> {
-    this.clients.destroy();
+    this.release();
   }
 }
 
@@ -388,10 +399,10 @@ export async function createAwsTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   if (cred.kind !== 'aws') throw new InvalidInputError(`aws compute environment ${ce.name} needs an aws credential, not ${cred.kind}`);
   const keys = keysFrom(cred);
   const endpoint = deps.endpoints?.aws;
-  const clients = createAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+  const { entry, release } = sharedAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
   const rateKey = keys.roleArn ? `account:${keys.roleArn.split(':')[4]}` : `key:${keys.accessKeyId}`;
   const sensitive = [keys.secretAccessKey, ...(keys.sessionToken ? [keys.sessionToken] : [])];
   const writesPerSecond = opts.writesPerSecond ?? deps.awsWritesPerSecond;
-  return new AwsSecretTarget(ce, config, clients, rateKey, sensitive, { ...opts, ...(writesPerSecond !== undefined ? { writesPerSecond } : {}), emulated: !!endpoint });
+  return new AwsSecretTarget(ce, config, entry.clients, rateKey, sensitive, { ...opts, ...(writesPerSecond !== undefined ? { writesPerSecond } : {}), emulated: !!endpoint }, entry, release);
 }
 

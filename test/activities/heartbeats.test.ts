@@ -40,6 +40,7 @@ describe('pushSecrets', () => {
   const vault = fakeVault({
     getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }),
     readSecretValue: async (ref) => VALUES[ref.secretId],
+    readSecretValues: async (refs) => refs.map((ref) => VALUES[ref.secretId]),
   });
 
   test('heartbeats the count placed as the target reports progress', async () => {
@@ -80,8 +81,8 @@ describe('pushSecrets', () => {
 
 describe('resolveRun', () => {
   test.each([
-    { missing: 'user', type: 'UserNotFoundError', vault: { getUser: async () => Promise.reject(notFound('user', 'u-9')), getWorkspace: async () => ({ id: 'ws-1', name: 'ws', createdAt: '' }) } },
-    { missing: 'workspace', type: 'WorkspaceNotFoundError', vault: { getWorkspace: async () => Promise.reject(notFound('workspace', 'ws-9')), getUser: async () => ({ id: 'u-1', name: 'u', createdAt: '' }) } },
+    { missing: 'user', type: 'UserNotFoundError', vault: { resolveSecrets: async () => Promise.reject(notFound('user', 'u-9')) } },
+    { missing: 'workspace', type: 'WorkspaceNotFoundError', vault: { resolveSecrets: async () => Promise.reject(notFound('workspace', 'ws-9')) } },
   ])('a missing $missing fails the launch as $type, not as a missing compute environment', async ({ missing, type, vault }) => {
     const acts = createPipelineRunActivities({ vault: fakeVault(vault as Partial<VaultApi>), target: async () => Promise.reject(new Error('not reached')) });
     const err = (await new MockActivityEnvironment().run(acts.resolveRun, RUN).catch((e: unknown) => e)) as ApplicationFailure;
@@ -147,7 +148,7 @@ describe('heartbeating', () => {
         }),
       close: async () => void closed++,
     } as unknown as SecretTarget;
-    const vault = fakeVault({ getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }), readSecretValue: async (ref) => VALUES[ref.secretId] });
+    const vault = fakeVault({ getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }), readSecretValues: async (refs) => refs.map((ref) => VALUES[ref.secretId]) });
     const acts = createPipelineRunActivities({ vault, target: async () => target });
     const running = env.run(acts.pushSecrets, { run: RUN, secrets: [{ name: 'A', scope: 'workspace' as const, secretId: 's1', version: 1 }] });
     await started;

@@ -9,6 +9,8 @@ import { tool } from './tools';
 export interface TemporalServer {
   address: string;
   namespace: string;
+  /** The `temporal` arguments the server was started with (the bench prints them). */
+  args: string[];
   process: ServerProcess;
   stop(): Promise<void>;
 }
@@ -53,5 +55,5 @@ export async function startTemporal(opts: { dbFile?: string; port?: number } = {
     await proc.stop('SIGKILL');
     throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${proc.output().slice(-2000)}`);
   }
-  return { address, namespace: 'default', process: proc, stop: () => proc.stop() };
+  return { address, namespace: 'default', args, process: proc, stop: () => proc.stop() };
 }

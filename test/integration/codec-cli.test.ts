@@ -46,7 +46,7 @@ const temporal = (args: string[]) =>
 
 test('temporal workflow show decodes the whole history through the endpoint', async () => {
   const { stdout } = await temporal(['workflow', 'show', '--workflow-id', pipelineRunWorkflowId(runId)]);
-  expect(stdout).toContain('"resolveRun"');
+  expect(stdout).toContain('"placeSecrets"');
   // Every payload came back decoded (json/plain), none still encrypted; their data reads as JSON.
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   expect(stdout).toContain(b64('json/plain'));
