@@ -61,7 +61,7 @@ function fakeVault(parts: Partial<VaultApi>): VaultApi {
 
 const vault = fakeVault({
   getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }),
-  readSecretValue: async (ref) => VALUES[ref.secretId],
+  readSecretValues: async (refs) => refs.map((ref) => VALUES[ref.secretId]),
   listWorkspaces: async () => [],
 });
 
