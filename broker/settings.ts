@@ -155,7 +155,7 @@ export const SETTINGS = {
   BROKER_HPC_MAX_CONNECTIONS: setting({ schema: atLeastOne, default: '4', meaning: 'concurrent SSH connections per HPC host, per worker process', scope: ['worker'] }),
   BROKER_SWEEP_EVERY: setting({ schema: duration, default: '1h', meaning: 'how often the sweep deletes what terminated runs left behind', scope: ['worker'] }),
   BROKER_REAP_EVERY: setting({ schema: duration, default: '1m', meaning: 'how often the reaper looks for runs terminated (or timed out) before they deleted their secrets, and starts their cleanup', scope: ['worker'] }),
-  BROKER_AWS_WRITES_PER_SECOND: setting({ schema: positiveNumber, default: '50', meaning: 'AWS Secrets Manager creates (and deletes) per second per account and region, per worker process', scope: ['worker'] }),
+  BROKER_AWS_WRITES_PER_SECOND: setting({ schema: positiveNumber, default: '50', meaning: 'AWS Secrets Manager creates (and deletes) per second per account and region: for all workers together on PostgreSQL (the vault holds the rate slots), per worker process on PGlite', scope: ['worker'] }),
   BROKER_AWS_ENDPOINT: setting({ schema: url(['http:', 'https:'], 'must be an http(s) URL').optional(), defaultText: 'the real AWS', meaning: 'one endpoint for every AWS call (an emulator: moto)', scope: ['worker', 'api'] }),
   BROKER_GCP_ENDPOINT: setting({ schema: hostPort.optional(), defaultText: 'the real Google Cloud', meaning: 'Secret Manager endpoint host:port (an emulator)', scope: ['worker'] }),
   BROKER_GCP_INSECURE: setting({ schema: bool, default: '0', meaning: 'reach `BROKER_GCP_ENDPOINT` without TLS', scope: ['worker'] }),

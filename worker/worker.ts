@@ -35,7 +35,7 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
   const { vault } = opts;
-  const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
+  const deps: TargetDeps = { ...opts.targetDeps, ...(vault.rateSlots ? { rateSlots: vault.rateSlots } : {}), readCredential: (id) => vault.readCredential(id) };
   const activities = createActivities({
     vault,
     target: (ce) => createTarget(ce, deps),

@@ -123,7 +123,7 @@ test('mounted files exist, scripts executable; key files come from deploy/secret
   expect(fs.readFileSync(path.join(ROOT, '.gitignore'), 'utf8')).toMatch(/^deploy\/secrets\/$/m);
 });
 
-test("Temporal runs with the dev server's dynamic configuration (scripts/temporal-dev.args = deploy/dynamicconfig.yaml)", () => {
+test("Temporal runs with the dev server's dynamic configuration (scripts/temporal-dev.args within deploy/dynamicconfig.yaml)", () => {
   const temporal = services.temporal;
   const file = temporal.environment!.DYNAMIC_CONFIG_FILE_PATH;
   expect(temporal.volumes).toContain(`./deploy/dynamicconfig.yaml:${file}:ro`);
@@ -134,5 +134,6 @@ test("Temporal runs with the dev server's dynamic configuration (scripts/tempora
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  expect(fromYaml.sort()).toEqual(fromArgs.sort());
+  // Every value the dev server gets, the cluster gets too; the file may state more (defaults pinned).
+  expect(fromYaml).toEqual(expect.arrayContaining(fromArgs));
 });
