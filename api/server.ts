@@ -1,15 +1,17 @@
 /**
  * The broker's HTTP API: JSON under /v1 for workspaces, users, secrets, credentials, compute
  * environments and pipeline runs. Secret values are write-only: they go in, and no response, log
- * line or error carries one out. Fastify's own logger is off; the API writes one line per request
- * (method, path, status, time) through the logger it is given, never a body.
+ * line or error carries one out. The API writes one line per request (method, path, status, time)
+ * through the logger it is given, never a body; Fastify's own messages (startup, stream and
+ * serializer errors) go to the broker's pino logger when one is given (`fastifyLogger`), with its
+ * per-request lines off (ours replace them) and bodies redacted.
  *
  * This file builds the server: the request log line, the error and not-found handlers, health, the
  * codec endpoint; the /v1 routes are declared one module per resource group under api/routes/.
  *
  * The caller listens (on 127.0.0.1 until authentication lands) and closes the vault and clients.
  */
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { redact } from '../domain/sanitize';
 import type { RotationsApi } from '../services/rotations';
 import type { PipelineRunsApi } from '../services/types';
@@ -39,6 +41,8 @@ export interface BuildApiServerOptions {
   runs: PipelineRunsApi;
   /** Where request lines and unexpected errors go; defaults to one JSON line per event on stderr. */
   logger?: ApiLogger;
+  /** Fastify's own logger (the broker's pino logger); without it Fastify logs nothing. */
+  fastifyLogger?: FastifyBaseLogger;
   /** Request body limit in bytes (default 128 KiB). */
   bodyLimit?: number;
   /** Serve /codec/{encode,decode} for the Temporal Web UI with this codec, to these origins. */
@@ -68,8 +72,10 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
   const bodyLimit = options.bodyLimit ?? BODY_LIMIT_BYTES;
 
   const app = Fastify({
-    // Never let Fastify log: its request/error serializers can include bodies and parser messages.
-    logger: false,
+    // Fastify's per-request lines stay off (they would log the query string; ours log the path only),
+    // and route errors never reach its logger (setErrorHandler below handles them): what is left is
+    // startup and transport errors, through the broker's pino logger (bodies redacted there).
+    ...(options.fastifyLogger ? { loggerInstance: options.fastifyLogger, logController: new LogController({ disableRequestLogging: true }) } : { logger: false }),
     bodyLimit,
     // Names and ids are at most 100 characters; longer path segments do not match a route.
     routerOptions: { maxParamLength: 400 },

@@ -11,15 +11,21 @@ DATA_DIR="${BROKER_DATA_DIR:-$PWD/.data}"
 TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 API_PORT="${BROKER_API_PORT:-8787}"
+METRICS_PORT="${BROKER_METRICS_PORT:-9464}"
 mkdir -p "$DATA_DIR" && chmod 700 "$DATA_DIR"
 
-say "building"
-npx tsc -p tsconfig.build.json
+# SECRET_BROKER_SKIP_BUILD=1: lib/ is already built (the try-it recipe's test, while other suites read lib/).
+if [[ ${SECRET_BROKER_SKIP_BUILD:-} != 1 ]]; then
+  say "building (lib/ and the workflow bundle)"
+  scripts/build.sh
+fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$API_PORT"; do
+ports=("$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$API_PORT")
+[[ $METRICS_PORT != 0 ]] && ports+=("$METRICS_PORT")
+for p in "${ports[@]}"; do
   if port_busy "$p"; then
-    echo "port $p on 127.0.0.1 is in use (another 'make start'?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / BROKER_API_PORT." >&2
+    echo "port $p on 127.0.0.1 is in use (another 'make start'?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / BROKER_API_PORT / BROKER_METRICS_PORT (0: no metrics)." >&2
     exit 1
   fi
 done
@@ -41,7 +47,7 @@ while read -r kv; do [[ -z $kv || $kv == \#* ]] || dc_flags+=(--dynamic-config-v
 
 "$BROKER_VENV/bin/temporal" server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-  --db-filename "$DATA_DIR/temporal.db" --log-level warn \
+  --db-filename "$DATA_DIR/temporal.db" --log-level warn --log-format json \
   --ui-codec-endpoint "http://127.0.0.1:$API_PORT/codec" \
   "${sa_flags[@]}" "${dc_flags[@]}" >"$DATA_DIR/temporal.log" 2>&1 &
 pids+=($!)
@@ -50,7 +56,7 @@ for _ in $(seq 1 150); do port_busy "$TEMPORAL_PORT" && break; sleep 0.2; done
 port_busy "$TEMPORAL_PORT" || { echo "Temporal dev server did not start; see $DATA_DIR/temporal.log" >&2; exit 1; }
 
 # Process substitution, not a pipe: $! must be node itself so Ctrl-C / TERM reaches it.
-TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_PORT="$TEMPORAL_UI_PORT" BROKER_DATA_DIR="$DATA_DIR" BROKER_API_PORT="$API_PORT" \
+TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_PORT="$TEMPORAL_UI_PORT" BROKER_DATA_DIR="$DATA_DIR" BROKER_API_PORT="$API_PORT" BROKER_METRICS_PORT="$METRICS_PORT" \
   node lib/broker/main.js --role all > >(tee -a "$DATA_DIR/broker.log") 2>&1 &
 pids+=($!)
 
@@ -60,7 +66,8 @@ cat <<MSG
   secret-broker is running (Ctrl-C stops it)
     Temporal Web UI   http://127.0.0.1:$TEMPORAL_UI_PORT
     Broker API        http://127.0.0.1:$API_PORT   (CLI: ./bin/secret-broker --help)
-    Data              $DATA_DIR   (vault, keys, temporal.db, local runs, logs)
+    Metrics           $([[ $METRICS_PORT != 0 ]] && echo "http://127.0.0.1:$METRICS_PORT/metrics" || echo off)
+    Data              $DATA_DIR   (vault, keys, temporal.db, local runs, logs: JSON lines)
 
 MSG
 wait -n "${pids[@]}"

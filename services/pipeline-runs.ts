@@ -47,6 +47,7 @@ import {
 } from '../domain/run';
 import { ErrorType, LaunchError, TemporalUnavailableError, ValidationError } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
+import { noopMetrics, type LaunchMetrics, type LaunchOutcome } from '../telemetry/metrics';
 import { TEMPORAL_CALL_DEADLINE_MS, withTemporal } from './temporal';
 import type { CancelAnswer, LaunchRequest, PipelineRunsApi } from './types';
 
@@ -63,11 +64,14 @@ export interface PipelineRunsOptions {
   launchDeadlineMs?: number;
   /** How long any other call may wait for Temporal's answer (default TEMPORAL_CALL_DEADLINE_MS). */
   callDeadlineMs?: number;
+  /** Launches by outcome and their latency (the broker's /metrics); nothing recorded by default. */
+  metrics?: LaunchMetrics;
 }
 
 export class PipelineRuns implements PipelineRunsApi {
   private readonly launchDeadlineMs: number;
   private readonly callDeadlineMs: number;
+  private readonly metrics: LaunchMetrics;
 
   constructor(
     private readonly client: Client,
@@ -76,11 +80,27 @@ export class PipelineRuns implements PipelineRunsApi {
   ) {
     this.launchDeadlineMs = options.launchDeadlineMs ?? LAUNCH_DEADLINE_MS;
     this.callDeadlineMs = options.callDeadlineMs ?? TEMPORAL_CALL_DEADLINE_MS;
+    this.metrics = options.metrics ?? noopMetrics;
   }
 
   async launch(req: LaunchRequest): Promise<ReadyResult> {
     if (!RUN_ID_PATTERN.test(req.runId)) throw new ValidationError('runId', RUN_ID_RULE);
     if (req.leaseMs !== undefined) checkLease(req.leaseMs, 'leaseMs');
+    const t0 = process.hrtime.bigint();
+    const record = (outcome: LaunchOutcome) =>
+      this.metrics.launched({ outcome, seconds: Number(process.hrtime.bigint() - t0) / 1e9, computeEnvId: req.computeEnvId, ...(req.labels?.platform ? { platform: req.labels.platform } : {}) });
+    try {
+      const ready = await this.launchOrJoin(req);
+      record('ready');
+      return ready;
+    } catch (err) {
+      record(err instanceof LaunchError ? (err.code === 'duplicate-run' || err.code === 'already-ended' ? 'duplicate' : 'failed') : 'error');
+      throw err;
+    }
+  }
+
+  /** Start the run, or join the one going with the same request; a run id past its launch is refused. */
+  private async launchOrJoin(req: LaunchRequest): Promise<ReadyResult> {
     const key: LaunchKey = { workspaceId: req.workspaceId, userId: req.userId, computeEnvId: req.computeEnvId, secretNames: req.secretNames };
     // Twice at most: a run that closes between the look and the start is looked at again.
     for (let attempt = 1; ; attempt++) {

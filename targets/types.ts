@@ -62,6 +62,8 @@ export interface TargetDeps {
     aws?: string;
     gcp?: { apiEndpoint: string; port: number; insecure?: boolean };
   };
+  /** AWS Secrets Manager writes per second per account and region (BROKER_AWS_WRITES_PER_SECOND); default 50. */
+  awsWritesPerSecond?: number;
   /**
    * Rate slots shared by every worker process of the broker (the vault's PostgreSQL), so a cloud
    * account's write quota holds for the fleet; absent, limits are per process.

@@ -95,6 +95,7 @@ export function writeLimiter(accountKey: string, region: string, cls: WriteClass
 }
 
 /**
+/**
  * The fleet-wide limiter for one account (or access key), region and class of write: its slots come
  * from `slots` (the vault's database), so every worker process on that database shares the rate.
  */
@@ -116,12 +117,12 @@ export function fleetWriteLimiter(
   };
 }
 
-/** The configured rate: an explicit option, else BROKER_AWS_WRITES_PER_SECOND, else 50. */
-export function writesPerSecondFrom(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
-  if (option !== undefined) return option;
-  const raw = env.BROKER_AWS_WRITES_PER_SECOND;
-  if (raw === undefined || raw === '') return DEFAULT_WRITES_PER_SECOND;
-  const n = Number(raw);
-  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError('BROKER_AWS_WRITES_PER_SECOND must be a positive number');
-  return n;
+/**
+ * The rate a target uses: an explicit option (the worker passes BROKER_AWS_WRITES_PER_SECOND, checked
+ * by broker/settings.ts), else 50. This module reads no environment.
+ */
+export function writesPerSecondFrom(option: number | undefined): number {
+  if (option === undefined) return DEFAULT_WRITES_PER_SECOND;
+  if (!(option > 0) || !Number.isFinite(option)) throw new RangeError(`writes per second must be a positive number, got ${option}`);
+  return option;
 }

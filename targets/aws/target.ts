@@ -406,6 +406,7 @@ export async function createAwsTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   const { entry, release } = sharedAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
   const rateKey = keys.roleArn ? `account:${keys.roleArn.split(':')[4]}` : `key:${keys.accessKeyId}`;
   const sensitive = [keys.secretAccessKey, ...(keys.sessionToken ? [keys.sessionToken] : [])];
-  return new AwsSecretTarget(ce, config, entry.clients, rateKey, sensitive, { ...opts, emulated: !!endpoint }, entry, release, deps.rateSlots);
+  const writesPerSecond = opts.writesPerSecond ?? deps.awsWritesPerSecond;
+  return new AwsSecretTarget(ce, config, entry.clients, rateKey, sensitive, { ...opts, ...(writesPerSecond !== undefined ? { writesPerSecond } : {}), emulated: !!endpoint }, entry, release, deps.rateSlots);
 }
 

@@ -28,7 +28,7 @@ let broker: ServerProcess | undefined;
 let printed = '';
 
 function env(): NodeJS.ProcessEnv {
-  return { ...process.env, TEMPORAL_ADDRESS: temporal.address, BROKER_DATA_DIR: dataDir, BROKER_API_PORT: String(apiPort), BROKER_API_URL: `http://127.0.0.1:${apiPort}` };
+  return { ...process.env, TEMPORAL_ADDRESS: temporal.address, BROKER_DATA_DIR: dataDir, BROKER_API_PORT: String(apiPort), BROKER_METRICS_PORT: '0', BROKER_API_URL: `http://127.0.0.1:${apiPort}` };
 }
 
 async function startBroker(): Promise<void> {
