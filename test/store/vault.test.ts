@@ -195,7 +195,7 @@ describe.each(BACKENDS)('vault on %s', (name) => {
     }
     const db = await openDb(l);
     try {
-      expect(await db.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }]);
+      expect(await db.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await db.close();
     }
