@@ -80,10 +80,8 @@ function azureEndpoints(env: NodeJS.ProcessEnv): RotatorDeps['azure'] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
   const dataDir = path.resolve(env.BROKER_DATA_DIR ?? '.data');
+  // Who may listen beyond loopback (TLS, or a TLS proxy in front) is authConfig's rule (broker/auth-config.ts).
   const apiHost = env.BROKER_API_HOST ?? '127.0.0.1';
-  if (apiHost !== '127.0.0.1' && apiHost !== 'localhost' && apiHost !== '::1' && env.BROKER_API_ALLOW_REMOTE !== '1') {
-    throw new Error(`BROKER_API_HOST=${apiHost}: the API has no authentication yet and listens on loopback only`);
-  }
   return {
     dataDir,
     databaseUrl: env.DATABASE_URL || undefined,

@@ -4,6 +4,7 @@
  * run as separate processes (`--role worker`, `--role api`) on one PostgreSQL server (DATABASE_URL).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { buildApiServer, stderrLogger } from '../api/server';
 import { CredentialRotations } from '../services/rotations';
@@ -12,6 +13,9 @@ import { PipelineRuns } from '../services/pipeline-runs';
 import { EncryptionCodec, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
 import { loadConfig } from './config';
+import { authConfig, type AuthConfig } from './auth-config';
+import { RunDirectory } from '../services/run-directory';
+import type { VaultApi } from '../store/types';
 import { ensureSearchAttributes } from '../worker/search-attributes';
 
 type Role = 'all' | 'worker' | 'api';
@@ -26,6 +30,10 @@ Environment:
   BROKER_MASTER_KEY[_FILE] vault master key (default: BROKER_DATA_DIR/master.key, created 0600 on first start)
   BROKER_CODEC_KEY[_FILE]  payload codec key (default: BROKER_DATA_DIR/codec.key, created 0600 on first start)
   BROKER_API_PORT         HTTP API port on 127.0.0.1 (default 8787)
+  BROKER_TLS_CERT_FILE, BROKER_TLS_KEY_FILE   serve the API over HTTPS (PEM)
+  BROKER_OIDC_ISSUER, BROKER_OIDC_AUDIENCE, BROKER_OIDC_JWKS_URL  accept OIDC access tokens
+  BROKER_ADMIN_TOKEN_FILE the first broker administrator's token (default BROKER_DATA_DIR/admin.token)
+  BROKER_BOOTSTRAP_ADMIN  its user name (default admin; empty: no bootstrap)
   BROKER_HPC_MAX_CONNECTIONS  concurrent SSH connections per HPC host, per worker (default 4)
   BROKER_SWEEP_EVERY      how often the orphan sweep runs (default 1h)
   BROKER_AWS_ENDPOINT, BROKER_GCP_ENDPOINT, BROKER_GCP_INSECURE  emulator endpoints (tests only)`;
@@ -51,6 +59,7 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 async function main(): Promise<void> {
   const role = parseRole(process.argv.slice(2));
   const config = loadConfig();
+  const access = authConfig(process.env, { dataDir: config.dataDir, apiHost: config.apiHost });
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const vault = await openVault({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
@@ -73,13 +82,18 @@ async function main(): Promise<void> {
   }
 
   if (role === 'all' || role === 'api') {
+    await bootstrapAdminToken(vault, access);
     const app = buildApiServer({
       vault,
       runs: new PipelineRuns(client, config.taskQueue),
+      runDirectory: new RunDirectory(client),
       rotations: new CredentialRotations(client, vault, config.taskQueue),
       vaultKeyRotations: new VaultKeyRotations(client, config.taskQueue),
       verifyDeps: config.rotators,
       codec: { codec: new EncryptionCodec(keyring), allowedOrigins: config.uiOrigins },
+      auth: access.auth,
+      webUi: { url: access.webUiUrl, namespace: config.namespace },
+      ...(access.tls ? { tls: { cert: access.tls.cert, key: access.tls.key } } : {}),
     });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });
     stops.push(() => app.close());
@@ -97,6 +111,38 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * The first broker administrator (`make start`): when no broker administrator holds a usable token,
+ * or the token file no longer authenticates one, make a token for BROKER_BOOTSTRAP_ADMIN (a user,
+ * created if missing) and write it to BROKER_ADMIN_TOKEN_FILE with mode 0600, where the CLI finds
+ * it. The token itself is never logged.
+ */
+async function bootstrapAdminToken(vault: VaultApi, cfg: AuthConfig): Promise<void> {
+  if (!cfg.bootstrapAdmin) return;
+  const file = cfg.adminTokenFile;
+  let force = false;
+  if (fs.existsSync(file)) {
+    const check = await vault.access.checkToken(fs.readFileSync(file, 'utf8').trim());
+    if (check.ok && check.principal.brokerAdmin) return;
+    force = true;
+  }
+  let made;
+  try {
+    made = await vault.access.bootstrapAdmin(cfg.bootstrapAdmin, cfg.bootstrapTokenTtlMs, { force });
+  } catch (err) {
+    throw new Error(`BROKER_BOOTSTRAP_ADMIN: ${(err as Error).message}`);
+  }
+  if (!made) {
+    log('broker administrators hold tokens already: no bootstrap token written', { file });
+    return;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${made.token}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, file);
+  log('wrote a token of the broker administrator', { user: cfg.bootstrapAdmin, file, tokenId: made.meta.id, expiresAt: made.meta.expiresAt });
 }
 
 if (require.main === module) {
