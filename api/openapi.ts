@@ -16,12 +16,12 @@ const ERROR_STATUSES: Record<string, string> = {
   '401': 'no usable token: none, malformed, unknown, revoked or expired; an OIDC token that does not verify',
   '403': 'the caller sees the thing but its role does not allow this (the message names the role needed)',
   '404': 'no such record, or one the caller may not see (the same answer either way)',
-  '409': 'the name exists already; the record is in use; a run id launched before',
+  '409': 'the name exists already; the record is in use; a run id launched before; a run that already ended (`outcome` says how)',
   '413': 'the body is over 128 KiB',
   '415': 'the body is not JSON',
   '429': 'too many failed authentications from this address (Retry-After says when to try again)',
   '500': 'the vault\u2019s master key does not open it, or an unexpected error (details in the server log)',
-  '503': 'a service this API process was started without, or the OIDC issuer cannot be reached',
+  '503': 'Temporal cannot be reached (Retry-After says when to try again), a service this API process was started without, or the OIDC issuer cannot be reached',
 };
 
 /** Replace zod's registry references with component references; drop per-schema $schema/$id. */

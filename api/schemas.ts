@@ -14,10 +14,14 @@ const open = z.record(z.string(), z.unknown());
 export const errorBody = z
   .strictObject({
     error: str.describe('for people: what went wrong; `<field>: <rule>` for validation'),
-    code: str.describe('stable: validation, unauthenticated, forbidden, not-found, conflict, duplicate-run, launch-failed, rate-limited, unavailable, internal, vault-key, no-route'),
+    code: str.describe(
+      'stable: validation, unauthenticated, forbidden, not-found, conflict, duplicate-run, already-ended, launch-failed, rate-limited, unavailable, temporal-unavailable, internal, vault-key, no-route',
+    ),
     field: str.optional(),
     rule: str.optional(),
     type: str.optional().describe('not-found and launch-failed: the error type (UserNotFoundError ...)'),
+    outcome: str.optional().describe('already-ended: how the run ended'),
+    retryAfterSeconds: z.number().int().optional().describe('temporal-unavailable: seconds to wait before retrying (also Retry-After)'),
     missing: z
       .array(z.strictObject({ principal: str, permission: str, resource: str, grant: str, role: str.optional() }))
       .optional()
@@ -120,7 +124,16 @@ export const runSummary = z
   })
   .meta({ id: 'RunSummary' });
 
-export const accepted = z.strictObject({ runId: str, accepted: z.enum(['complete', 'cancel', 'renew']), status: str.optional(), extendBy: str.optional(), extendByMs: z.number().optional() });
+export const accepted = z.strictObject({
+  runId: str,
+  accepted: z.enum(['complete', 'cancel', 'renew']),
+  status: str.optional(),
+  /** complete and cancel: this call ended the run, or it had ended already (a retry), with how. */
+  result: z.enum(['accepted', 'already-ended']).optional(),
+  outcome: str.optional(),
+  extendBy: str.optional(),
+  extendByMs: z.number().optional(),
+});
 
 export const verifyReport = z
   .strictObject({ credentialId: str, kind: str, ok: z.boolean(), checks: z.array(z.strictObject({ check: str, status: z.enum(['passed', 'failed', 'skipped']), detail: str })) })

@@ -21,7 +21,7 @@ import type { VerifyDeps } from '../verifiers';
 import { registerCodecEndpoint, type CodecEndpointOptions } from './codec-endpoint';
 import { createAccessControl, type AuthOptions } from './auth';
 import { availableOr503, type ApiContext } from './context';
-import { AuthenticationError, mapError, RateLimitedError } from './errors';
+import { AuthenticationError, mapError } from './errors';
 import { buildOpenApiDocument } from './openapi';
 import type { RouteSpec } from './route';
 import { registerAuditRoutes } from './routes/audit';
@@ -126,7 +126,6 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
     if (err instanceof AuthenticationError) {
       reply.header('WWW-Authenticate', `Bearer realm="secret-broker"${err.bearerError ? `, error="${err.bearerError}"` : ''}`);
     }
-    if (err instanceof RateLimitedError) reply.header('Retry-After', String(err.retryAfterSeconds));
     if (mapped.unexpected) {
       const secrets = sensitive.get(req) ?? [];
       const e = err instanceof Error ? err : new Error(String(err));
@@ -137,6 +136,7 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
         stack: redact(e.stack ?? '', secrets),
       });
     }
+    if (mapped.headers) reply.headers(mapped.headers);
     return reply.code(mapped.status).send(mapped.body);
   });
 

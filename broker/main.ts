@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporal } from '../services/temporal';
 import { buildApiServer, stderrLogger } from '../api/server';
 import { CredentialRotations } from '../services/rotations';
 import { VaultKeyRotations } from '../services/vault-key';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   const keyring = loadCodecKeyring({ dataDir: config.dataDir });
   const dataConverter = createDataConverter(keyring);
 
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await connectTemporal({ address: config.temporalAddress });
   await ensureSearchAttributes(connection, config.namespace);
   const client = new Client({ connection, namespace: config.namespace, dataConverter });
 

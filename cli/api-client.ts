@@ -138,6 +138,13 @@ interface Page {
   nextCursor?: string;
 }
 
+/** What the API answers to complete and cancel. */
+export interface RunEndAnswer {
+  runId: string;
+  result?: 'accepted' | 'already-ended';
+  outcome?: string;
+}
+
 export class BrokerApiClient {
   readonly baseUrl: URL;
   private readonly token: string | undefined;
@@ -272,11 +279,12 @@ export class BrokerApiClient {
     );
     return this.request('GET', `/v1/workspaces/${seg(workspace)}/runs${qs.size ? `?${qs}` : ''}`);
   }
-  async completeRun(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
-    await this.request('POST', `/v1/runs/${seg(runId)}/complete`, { status });
+  /** accepted: this call ended the run; already-ended: it had ended (a retry), with its outcome. */
+  completeRun(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<RunEndAnswer> {
+    return this.request('POST', `/v1/runs/${seg(runId)}/complete`, { status });
   }
-  async cancelRun(runId: string): Promise<void> {
-    await this.request('POST', `/v1/runs/${seg(runId)}/cancel`, {});
+  cancelRun(runId: string): Promise<RunEndAnswer> {
+    return this.request('POST', `/v1/runs/${seg(runId)}/cancel`, {});
   }
   async renewRun(runId: string, extendBy: string): Promise<void> {
     await this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });

@@ -53,6 +53,9 @@ export interface ComputeEnvPatch {
 export interface ResolveResult {
   found: SecretRef[];
   missing: string[];
+  /** The names of the workspace and user resolved against (for messages and the Web UI). */
+  workspaceName: string;
+  userName: string;
 }
 
 export interface RewrapProgress {
@@ -122,6 +125,8 @@ export interface VaultApi {
   resolveSecrets(input: { workspaceId: string; userId: string; names: string[] }): Promise<ResolveResult>;
   /** The only way a value leaves the vault: for the push activity. */
   readSecretValue(ref: SecretRef): Promise<string>;
+  /** The values of several refs in one query, in order (a run's push). */
+  readSecretValues(refs: SecretRef[]): Promise<string[]>;
 
   createCredential(input: { workspaceId: string; name: string; kind: string; fields: Record<string, unknown> }): Promise<CredentialMeta>;
   getCredential(idOrName: string, workspaceId?: string): Promise<CredentialMeta>;

@@ -5,6 +5,11 @@ export interface RunContext {
   runId: string;
   workspaceId: string;
   computeEnv: ComputeEnvRecord;
+  /**
+   * Aborts when the activity is cancelled or its attempt given up: targets pass it into every
+   * provider call (and check it between steps), so an abandoned attempt writes nothing more.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PlainSecret {
