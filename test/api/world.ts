@@ -61,6 +61,8 @@ function scheduleOf(credentialId: string): RotationScheduleInfo {
 export async function buildWorld(): Promise<World> {
   const tag = randomBytes(3).toString('hex');
   let credIds: string[] = [];
+  // Called only once `api` below exists.
+  const credentialIn = async (credential: string, workspaceId?: string) => (await api.vault.getCredential(credential, workspaceId)).id;
   const rotations = {
     start: async (r: { credentialId: string }) => ({ workflowId: `credential-rotation-${r.credentialId}`, account: 'acct', label: 'a Batch account' }),
     state: async (id: string) => ({ workflowId: id, execution: 'COMPLETED' }),
@@ -70,11 +72,12 @@ export async function buildWorld(): Promise<World> {
     },
     createSchedule: async (r: { credentialId: string }) => scheduleOf(r.credentialId),
     listSchedules: async () => credIds.map(scheduleOf),
-    describeSchedule: async (credential: string) => scheduleOf(credential),
-    pauseSchedule: async () => undefined,
-    unpauseSchedule: async () => undefined,
-    triggerSchedule: async () => undefined,
-    deleteSchedule: async () => undefined,
+    // As the real service: the credential is looked up in the request's workspace (404 when not there).
+    describeSchedule: async (credential: string, workspaceId?: string) => scheduleOf(await credentialIn(credential, workspaceId)),
+    pauseSchedule: async (credential: string, _note?: string, workspaceId?: string) => void (await credentialIn(credential, workspaceId)),
+    unpauseSchedule: async (credential: string, _note?: string, workspaceId?: string) => void (await credentialIn(credential, workspaceId)),
+    triggerSchedule: async (credential: string, workspaceId?: string) => void (await credentialIn(credential, workspaceId)),
+    deleteSchedule: async (credential: string, workspaceId?: string) => void (await credentialIn(credential, workspaceId)),
   } as unknown as RotationsApi;
   const vaultKeyRotations = {
     start: async () => ({ workflowId: 'vault-master-key-rotation' }),
