@@ -10,8 +10,9 @@ import { json, keyValues, shellQuote, table } from '../format';
 import { UsageError } from '../io';
 
 function auditLine(r: AuditRecord): (string | number | undefined)[] {
-  const target = Object.entries(r.target ?? {})
-    .map(([k, v]) => `${k}=${v}`)
+  // What the call named: its target and the names of its body (never a value: the API records none).
+  const target = Object.entries({ ...r.target, ...r.detail })
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
     .join(' ');
   return [r.seq, r.at, r.actor ? `${r.actor.kind}:${r.actor.name}` : `(${r.via})`, r.action, r.workspace ?? r.workspaceId, target, `${r.outcome}${r.status ? ` ${r.status}` : ''}${r.code ? ` ${r.code}` : ''}`];
 }
