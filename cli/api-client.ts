@@ -374,8 +374,13 @@ export class BrokerApiClient {
         res.on('error', reject);
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        const tls = /CERT|SSL|TLS|SELF_SIGNED/.test(err.code ?? '') ? ' (set BROKER_CA_FILE to the CA that signed its certificate)' : '';
-        reject(new ApiConnectionError(`cannot reach the broker API at ${this.baseUrl.origin} (${err.code ?? err.message})${tls}; is it running? Set --api or BROKER_API_URL`));
+        const code = err.code ?? err.message;
+        // Node's certificate checks: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID ...
+        if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(err.code ?? '')) {
+          reject(new ApiConnectionError(`the broker API at ${this.baseUrl.origin} presented a TLS certificate this CLI does not trust (${code}): set BROKER_CA_FILE to the CA that signed it`));
+        } else {
+          reject(new ApiConnectionError(`cannot reach the broker API at ${this.baseUrl.origin} (${code}); is it running? Set --api or BROKER_API_URL`));
+        }
       });
       req.end(payload);
     });
