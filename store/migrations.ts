@@ -161,6 +161,18 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()`,
     ],
   },
+  {
+    version: 3,
+    name: 'rate slots',
+    statements: [
+      // One row per rate-limited key (cloud account, region, kind of call): the time in epoch
+      // milliseconds of its next free slot (store/rate-slots.ts).
+      `CREATE TABLE rate_slots (
+        key text PRIMARY KEY,
+        next_ms double precision NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Call inside a transaction. Returns the versions it applied. */
