@@ -55,7 +55,6 @@ export interface BrokerConfig {
   versioning: { mode: VersioningMode; behavior: 'auto-upgrade' | 'pinned'; deploymentName: string; buildId?: string };
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 function gcpEndpoint(s: Settings): BrokerConfig['endpoints']['gcp'] {
   const value = s.BROKER_GCP_ENDPOINT;
@@ -123,10 +122,8 @@ function temporalConnection(env: NodeJS.ProcessEnv, s: Settings): BrokerConfig['
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
   const s = readSettings(env);
   const dataDir = path.resolve(s.BROKER_DATA_DIR);
+  // Who may listen beyond loopback (TLS, or a TLS proxy in front) is authConfig's rule (broker/auth-config.ts).
   const apiHost = s.BROKER_API_HOST;
-  if (!LOOPBACK.has(apiHost) && !s.BROKER_API_ALLOW_REMOTE) {
-    throw new ConfigError([`BROKER_API_HOST=${apiHost}: the API has no authentication yet and listens on loopback only (set BROKER_API_ALLOW_REMOTE=1 behind an authenticating proxy)`]);
-  }
   if (s.BROKER_MASTER_KEY && env.BROKER_MASTER_KEY_FILE) throw new ConfigError(['BROKER_MASTER_KEY, BROKER_MASTER_KEY_FILE: both are set: set only one']);
   if (s.BROKER_CODEC_KEY && env.BROKER_CODEC_KEY_FILE) throw new ConfigError(['BROKER_CODEC_KEY, BROKER_CODEC_KEY_FILE: both are set: set only one']);
   const temporal = temporalConnection(env, s);

@@ -7,6 +7,7 @@
  * the logger, the Temporal runtime (its logs into ours, /metrics), the vault, Temporal, then the roles.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Client } from '@temporalio/client';
 import { connectTemporal } from '../services/temporal';
 import { buildApiServer } from '../api/server';
@@ -15,11 +16,14 @@ import { VaultKeyRotations } from '../services/vault-key';
 import { PipelineRuns } from '../services/pipeline-runs';
 import { EncryptionCodec, createDataConverter, loadCodecKeyring } from '../codec/data-converter';
 import { openVault } from '../store/vault';
-import { createLogger, type LogLevel } from '../telemetry/logger';
+import { createLogger, type BrokerLogger, type LogLevel } from '../telemetry/logger';
 import { createBrokerMetrics } from '../telemetry/metrics';
 import { installTelemetry } from '../telemetry/runtime';
 import { ConfigError, loadConfig } from './config';
 import { settingsTable } from './settings';
+import { authConfig, type AuthConfig } from './auth-config';
+import { RunDirectory } from '../services/run-directory';
+import type { VaultApi } from '../store/types';
 import { ensureSearchAttributes } from '../worker/search-attributes';
 
 type Role = 'all' | 'worker' | 'api';
@@ -56,8 +60,15 @@ const CORE_LEVEL: Record<LogLevel, 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'
 async function main(): Promise<void> {
   const role = parseRole(process.argv.slice(2));
   let config;
+  let access: AuthConfig;
   try {
     config = loadConfig();
+    try {
+      access = authConfig(process.env, { dataDir: config.dataDir, apiHost: config.apiHost });
+    } catch (err) {
+      // authConfig names the variable and its rule in each message.
+      throw new ConfigError([(err as Error).message]);
+    }
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     createLogger({ base: { component: 'broker', role } }).error(err.message, { problems: err.problems });
@@ -102,15 +113,20 @@ async function main(): Promise<void> {
 
   if (role === 'all' || role === 'api') {
     const apiLog = root.child({ component: 'api' });
+    await bootstrapAdminToken(vault, access, log);
     const app = buildApiServer({
       vault,
       runs: new PipelineRuns(client, config.taskQueue, { metrics }),
+      runDirectory: new RunDirectory(client),
       rotations: new CredentialRotations(client, vault, config.taskQueue),
       vaultKeyRotations: new VaultKeyRotations(client, config.taskQueue),
       verifyDeps: config.rotators,
       codec: { codec: new EncryptionCodec(keyring), allowedOrigins: config.uiOrigins },
       logger: apiLog,
       fastifyLogger: apiLog.pino,
+      auth: access.auth,
+      webUi: { url: access.webUiUrl, namespace: config.namespace },
+      ...(access.tls ? { tls: { cert: access.tls.cert, key: access.tls.key } } : {}),
     });
     const address = await app.listen({ host: config.apiHost, port: config.apiPort });
     stops.push(() => app.close());
@@ -129,6 +145,38 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * The first broker administrator (`make start`): when no broker administrator holds a usable token,
+ * or the token file no longer authenticates one, make a token for BROKER_BOOTSTRAP_ADMIN (a user,
+ * created if missing) and write it to BROKER_ADMIN_TOKEN_FILE with mode 0600, where the CLI finds
+ * it. The token itself is never logged.
+ */
+async function bootstrapAdminToken(vault: VaultApi, cfg: AuthConfig, logger: BrokerLogger): Promise<void> {
+  if (!cfg.bootstrapAdmin) return;
+  const file = cfg.adminTokenFile;
+  let force = false;
+  if (fs.existsSync(file)) {
+    const check = await vault.access.checkToken(fs.readFileSync(file, 'utf8').trim());
+    if (check.ok && check.principal.brokerAdmin) return;
+    force = true;
+  }
+  let made;
+  try {
+    made = await vault.access.bootstrapAdmin(cfg.bootstrapAdmin, cfg.bootstrapTokenTtlMs, { force });
+  } catch (err) {
+    throw new Error(`BROKER_BOOTSTRAP_ADMIN: ${(err as Error).message}`);
+  }
+  if (!made) {
+    logger.info('broker administrators hold tokens already: no bootstrap token written', { file });
+    return;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${made.token}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, file);
+  logger.info('wrote a token of the broker administrator', { user: cfg.bootstrapAdmin, file, tokenId: made.meta.id, expiresAt: made.meta.expiresAt });
 }
 
 if (require.main === module) {

@@ -147,8 +147,21 @@ export const SETTINGS = {
   BROKER_LOG_LEVEL: setting({ schema: oneOf(LOG_LEVELS), default: 'info', meaning: `JSON log level on stderr, Temporal's core and SDK logs included: ${LOG_LEVELS.join(', ')}`, scope: ['broker'] }),
   BROKER_METRICS_HOST: setting({ schema: nonEmpty, default: '127.0.0.1', meaning: 'address `/metrics` listens on (`0.0.0.0` for a scraper on another host)', scope: ['broker'] }),
   BROKER_METRICS_PORT: setting({ schema: port, default: '9464', meaning: 'Prometheus `/metrics` (the SDK\'s metrics and the broker\'s); `0` turns it off', scope: ['broker'] }),
-  BROKER_API_HOST: setting({ schema: nonEmpty, default: '127.0.0.1', meaning: 'address the HTTP API listens on; anything but loopback needs `BROKER_API_ALLOW_REMOTE=1`', scope: ['api'] }),
-  BROKER_API_ALLOW_REMOTE: setting({ schema: bool, default: '0', meaning: 'allow a non-loopback `BROKER_API_HOST` (only behind an authenticating proxy)', scope: ['api'] }),
+  BROKER_API_HOST: setting({ schema: nonEmpty, default: '127.0.0.1', meaning: 'address the HTTP API listens on; anything but loopback needs TLS (`BROKER_TLS_CERT_FILE`) or `BROKER_API_ALLOW_REMOTE=1`', scope: ['api'] }),
+  BROKER_API_ALLOW_REMOTE: setting({ schema: bool, default: '0', meaning: 'allow a non-loopback `BROKER_API_HOST` without TLS (only behind a TLS-terminating proxy)', scope: ['api'] }),
+  BROKER_TLS_CERT_FILE: setting({ schema: readableFile.optional(), defaultText: 'unset: plain HTTP', meaning: 'serve the API over HTTPS: its certificate chain (PEM file), with `BROKER_TLS_KEY_FILE`', scope: ['api', 'make start'] }),
+  BROKER_TLS_KEY_FILE: setting({ schema: readableFile.optional(), defaultText: 'unset', meaning: 'the private key of that certificate (PEM file)', scope: ['api'] }),
+  BROKER_OIDC_ISSUER: setting({ schema: url(['http:', 'https:'], 'must be an http(s) URL').optional(), defaultText: 'unset: API tokens only', meaning: 'accept OIDC access tokens from this issuer (https; http only on loopback), mapped to identities by subject (docs/access.md)', scope: ['api'] }),
+  BROKER_OIDC_AUDIENCE: setting({ schema: nonEmpty.optional(), defaultText: 'unset', meaning: 'the `aud` those tokens must name (required with the issuer)', scope: ['api'] }),
+  BROKER_OIDC_JWKS_URL: setting({ schema: url(['http:', 'https:'], 'must be an http(s) URL').optional(), defaultText: "the issuer's discovery document", meaning: 'where the issuer publishes its signing keys', scope: ['api'] }),
+  BROKER_OIDC_ALGORITHMS: setting({ schema: nonEmpty.optional(), defaultText: '`RS256,ES256`', meaning: 'signature algorithms accepted (comma-separated)', scope: ['api'] }),
+  BROKER_OIDC_CLOCK_TOLERANCE: setting({ schema: z.string().regex(/^\d{1,3}$/, 'must be a whole number of seconds').optional(), defaultText: '`30`', meaning: 'seconds of clock skew allowed when checking a token (0-300)', scope: ['api'] }),
+  BROKER_BOOTSTRAP_ADMIN: setting({ schema: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be 1 to 100 letters, digits, dashes or underscores').optional(), defaultText: '`admin` (set empty: no bootstrap)', meaning: 'the first broker administrator: when none holds a usable token, one is made and written to `BROKER_ADMIN_TOKEN_FILE`', scope: ['api'] }),
+  BROKER_ADMIN_TOKEN_FILE: setting({ schema: nonEmpty.optional(), defaultText: '`$BROKER_DATA_DIR/admin.token`', meaning: "where that administrator's token is written (mode 0600; the CLI reads it when `BROKER_TOKEN` is unset)", scope: ['api', 'cli', 'make start'] }),
+  BROKER_BOOTSTRAP_TOKEN_TTL: setting({ schema: duration.optional(), defaultText: '`90d`', meaning: "how long that token lives (at most 365d)", scope: ['api'] }),
+  BROKER_AUTH_FAILURES_PER_MINUTE: setting({ schema: atLeastOne.optional(), defaultText: '`20`', meaning: 'failed authentications per client address in a minute before the API answers 429', scope: ['api'] }),
+  BROKER_CODEC_REQUIRE_TOKEN: setting({ schema: bool, default: '0', meaning: 'the codec endpoint wants a token from loopback too (beyond loopback it always does)', scope: ['api'] }),
+  BROKER_UI_URL: setting({ schema: url(['http:', 'https:'], 'must be an http(s) URL').optional(), defaultText: '`http://127.0.0.1:$TEMPORAL_UI_PORT`', meaning: 'the Temporal Web UI that links to runs in API answers point to', scope: ['api'] }),
   BROKER_API_PORT: setting({ schema: port, default: '8787', meaning: 'HTTP API port', scope: ['api', 'make start'] }),
   BROKER_UI_ORIGINS: setting({ schema: nonEmpty.optional(), defaultText: '`http://127.0.0.1:$TEMPORAL_UI_PORT,http://localhost:$TEMPORAL_UI_PORT`', meaning: 'Web UI origins (comma-separated) allowed to call the codec endpoint', scope: ['api'] }),
   BROKER_LOCAL_WORKDIR: setting({ schema: nonEmpty.optional(), defaultText: '`$BROKER_DATA_DIR/local-ce`', meaning: 'run directories of `local` compute environments without a `workDir`', scope: ['worker'] }),
@@ -170,6 +183,10 @@ export const SETTINGS = {
 
   // The CLI.
   BROKER_API_URL: setting({ schema: url(['http:', 'https:'], 'must be an http(s) URL'), default: 'http://127.0.0.1:8787', meaning: 'the API the `secret-broker` command talks to', scope: ['cli'] }),
+  BROKER_TOKEN: setting({ schema: nonEmpty.optional(), defaultText: 'unset', meaning: 'the API token the CLI sends (or `BROKER_TOKEN_FILE`, or the administrator token file); docs/cli.md', scope: ['cli'], secret: true }),
+  BROKER_TOKEN_FILE: setting({ schema: nonEmpty.optional(), defaultText: '`$BROKER_ADMIN_TOKEN_FILE`', meaning: 'a file holding that token', scope: ['cli'] }),
+  BROKER_WORKSPACE: setting({ schema: nonEmpty.optional(), defaultText: 'unset', meaning: "the CLI's default workspace (`--workspace` overrides it)", scope: ['cli'] }),
+  BROKER_CA_FILE: setting({ schema: readableFile.optional(), defaultText: 'the system roots', meaning: "CA that signed the API's certificate (PEM file), for an API served over TLS with a private CA", scope: ['cli'] }),
 } satisfies Record<string, Setting<never> | Setting<unknown>>;
 
 export type SettingName = keyof typeof SETTINGS;

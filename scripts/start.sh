@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make start`: the broker on its embedded default. Installs what it needs (once), starts the Temporal
 # dev server with a SQLite file under .data/ and the broker's search attributes, then the broker
-# (vault on PGlite under .data/, worker, HTTP API on 127.0.0.1). Ctrl-C stops everything it started.
+# (vault on PGlite under .data/, worker, HTTP API on 127.0.0.1). On first start the broker makes the
+# first broker administrator and writes its token to .data/admin.token (0600), where the CLI finds it.
+# Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -12,6 +14,10 @@ TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 API_PORT="${BROKER_API_PORT:-8787}"
 METRICS_PORT="${BROKER_METRICS_PORT:-9464}"
+SCHEME=http
+[ -n "${BROKER_TLS_CERT_FILE:-}" ] && SCHEME=https
+API_URL="$SCHEME://127.0.0.1:$API_PORT"
+TOKEN_FILE="${BROKER_ADMIN_TOKEN_FILE:-$DATA_DIR/admin.token}"
 mkdir -p "$DATA_DIR" && chmod 700 "$DATA_DIR"
 
 # SECRET_BROKER_SKIP_BUILD=1: lib/ is already built (the try-it recipe's test, while other suites read lib/).
@@ -48,7 +54,7 @@ while read -r kv; do [[ -z $kv || $kv == \#* ]] || dc_flags+=(--dynamic-config-v
 "$BROKER_VENV/bin/temporal" server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
   --db-filename "$DATA_DIR/temporal.db" --log-level warn --log-format json \
-  --ui-codec-endpoint "http://127.0.0.1:$API_PORT/codec" \
+  --ui-codec-endpoint "$API_URL/codec" \
   "${sa_flags[@]}" "${dc_flags[@]}" >"$DATA_DIR/temporal.log" 2>&1 &
 pids+=($!)
 
@@ -65,9 +71,22 @@ cat <<MSG
 
   secret-broker is running (Ctrl-C stops it)
     Temporal Web UI   http://127.0.0.1:$TEMPORAL_UI_PORT
-    Broker API        http://127.0.0.1:$API_PORT   (CLI: ./bin/secret-broker --help)
+    Broker API        $API_URL   (CLI: ./bin/secret-broker --help)
+    Admin token       $TOKEN_FILE   (mode 0600; the CLI reads it when BROKER_TOKEN is unset)
     Metrics           $([[ $METRICS_PORT != 0 ]] && echo "http://127.0.0.1:$METRICS_PORT/metrics" || echo off)
     Data              $DATA_DIR   (vault, keys, temporal.db, local runs, logs: JSON lines)
 
+  More identities: ./bin/secret-broker users create NAME, then
+                   ./bin/secret-broker tokens create --user NAME   (docs/access.md)
 MSG
+# What the CLI cannot find on its own: it defaults to http://127.0.0.1:8787 and ./.data/admin.token.
+hints=()
+[ "$API_URL" != "http://127.0.0.1:8787" ] && hints+=("export BROKER_API_URL=$API_URL")
+[ "$TOKEN_FILE" != "$PWD/.data/admin.token" ] && hints+=("export BROKER_TOKEN_FILE=$TOKEN_FILE")
+[ "$SCHEME" = https ] && hints+=("export BROKER_CA_FILE=...   # the CA that signed $BROKER_TLS_CERT_FILE, unless the system trusts it")
+if [ "${#hints[@]}" -gt 0 ]; then
+  echo "  In the shell where you run the CLI:"
+  for h in "${hints[@]}"; do echo "    $h"; done
+fi
+echo
 wait -n "${pids[@]}"

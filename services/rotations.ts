@@ -8,6 +8,7 @@ import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
   type ScheduleDescription,
   type ScheduleSummary,
 } from '@temporalio/client';
@@ -162,6 +163,24 @@ export class CredentialRotations {
     return runState<RotationStatus, RotationResult>(this.client.workflow.getHandle(workflowId), rotationStatusQuery, 'rotation');
   }
 
+  /**
+   * The credential a rotation workflow rotates, from its memo (no worker needed): the API checks the
+   * caller's role in that credential's workspace before showing a rotation. NotFoundError when there
+   * is no such rotation.
+   */
+  async credentialOf(workflowId: string): Promise<string | undefined> {
+    if (typeof workflowId !== 'string' || !ROTATION_WORKFLOW_ID_RE.test(workflowId)) {
+      throw new ValidationError('workflowId', 'must be a rotation workflow id (credential-rotation-...)');
+    }
+    try {
+      const memo = (await this.client.workflow.getHandle(workflowId).describe()).memo ?? {};
+      return typeof memo.credentialId === 'string' ? memo.credentialId : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('rotation', workflowId);
+      throw err;
+    }
+  }
+
   /** Waits for a rotation to end and returns its result (throws its failure). */
   async wait(workflowId: string): Promise<RotationResult> {
     return this.client.workflow.getHandle<typeof rotateCredential>(workflowId).result();
@@ -270,5 +289,5 @@ export class CredentialRotations {
 /** What the API needs of CredentialRotations (tests may hand in a double). */
 export type RotationsApi = Pick<
   CredentialRotations,
-  'start' | 'state' | 'createSchedule' | 'listSchedules' | 'describeSchedule' | 'pauseSchedule' | 'unpauseSchedule' | 'triggerSchedule' | 'deleteSchedule'
+  'start' | 'state' | 'credentialOf' | 'createSchedule' | 'listSchedules' | 'describeSchedule' | 'pauseSchedule' | 'unpauseSchedule' | 'triggerSchedule' | 'deleteSchedule'
 >;

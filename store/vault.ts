@@ -19,10 +19,15 @@ import { openStore, sealedOf, type OpenStore, type VaultOptions } from './open';
 import { sqlRateSlots } from './rate-slots';
 import type { RateSlots } from '../domain/rate';
 import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from '../domain/rules';
+import { SqlAccess } from './access';
+import { SqlAudit } from './audit';
 import type {
+  AccessApi,
+  AuditApi,
   ComputeEnv,
   ComputeEnvPatch,
   CredentialMeta,
+  PrincipalRef,
   MasterKeyRotationResult,
   RotateMasterKeyOptions,
   ReplaceCredentialOptions,
@@ -136,6 +141,8 @@ class SqlVault implements VaultApi {
   private readonly keyring: Keyring;
   private readonly kinds: (name: string) => CredentialKind;
   private readonly specs: (platform: string) => PlatformSpec;
+  readonly access: AccessApi;
+  readonly audit: AuditApi;
 
   constructor(
     private readonly store: OpenStore,
@@ -146,6 +153,8 @@ class SqlVault implements VaultApi {
     this.keyring = store.keyring;
     this.kinds = opts.credentialKinds ?? defaultCredentialKind;
     this.specs = opts.platformSpecs ?? defaultPlatformSpec;
+    this.access = new SqlAccess(() => this.live());
+    this.audit = new SqlAudit(() => this.live());
   }
 
   private live(): Db {
@@ -165,14 +174,21 @@ class SqlVault implements VaultApi {
 
   // -- workspaces and users ---------------------------------------------------------------------
 
-  private async createNamed(table: 'workspaces' | 'users', what: string, name: string): Promise<Workspace> {
+  private async createNamed(table: 'workspaces' | 'users', what: string, name: string, owner?: PrincipalRef): Promise<Workspace> {
     assertEntityName(name);
     const db = this.live();
     return db.tx(async (q) => {
       const clash = await q.query(`SELECT id FROM ${table} WHERE name = $1`, [name]);
       if (clash.length) throw new ConflictError(`${what} "${name}" already exists`);
+      // Users and services (store/access.ts) share one namespace: a member is named by either.
+      if (table === 'users' && (await q.query('SELECT id FROM services WHERE name = $1', [name])).length) {
+        throw new ConflictError(`an identity named "${name}" already exists (user and service names are unique together)`);
+      }
       try {
         const [row] = await q.query(`INSERT INTO ${table} (id, name) VALUES ($1, $2) RETURNING id, name, created_at`, [randomUUID(), name]);
+        if (owner) {
+          await q.query(`INSERT INTO memberships (workspace_id, principal_id, principal_kind, role) VALUES ($1, $2, $3, 'owner')`, [row!.id, owner.id, owner.kind]);
+        }
         return workspaceOf(row!);
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`${what} "${name}" already exists`);
@@ -188,8 +204,8 @@ class SqlVault implements VaultApi {
     return workspaceOf(rows[0]!);
   }
 
-  async createWorkspace(name: string): Promise<Workspace> {
-    return this.createNamed('workspaces', 'workspace', name);
+  async createWorkspace(name: string, owner?: PrincipalRef): Promise<Workspace> {
+    return this.createNamed('workspaces', 'workspace', name, owner);
   }
 
   async getWorkspace(idOrName: string): Promise<Workspace> {

@@ -65,7 +65,7 @@ test('every variable the code names is in the table (so in the README)', () => {
 test('the scan finds what it is meant to find', () => {
   expect(namesIn(path.join(ROOT, 'codec/keys.ts'))).toContain('BROKER_CODEC_PREVIOUS_KEYS');
   expect(namesIn(path.join(ROOT, 'store/master-key.ts')).length).toBeGreaterThan(0);
-  expect(namesIn(path.join(ROOT, 'cli/context.ts'))).toContain('BROKER_API_URL');
+  expect(namesIn(path.join(ROOT, 'cli/settings.ts'))).toContain('BROKER_API_URL');
 });
 
 test('defaults: every setting reads with an empty environment', () => {
@@ -120,6 +120,17 @@ const wrong: { name: SettingName; value: string; rule: RegExp }[] = [
   { name: 'BROKER_DEPLOYMENT_NAME', value: 'a.b', rule: /must be 1-100 letters/ },
   { name: 'BROKER_BUILD_ID', value: 'a b', rule: /must be 1-100 letters/ },
   { name: 'BROKER_API_URL', value: '127.0.0.1:8787', rule: /must be an http\(s\) URL/ },
+  { name: 'BROKER_TLS_CERT_FILE', value: '/nonexistent/api.pem', rule: /must name a readable file/ },
+  { name: 'BROKER_TLS_KEY_FILE', value: '/nonexistent/api.key', rule: /must name a readable file/ },
+  { name: 'BROKER_OIDC_ISSUER', value: 'issuer.example', rule: /must be an http\(s\) URL/ },
+  { name: 'BROKER_OIDC_JWKS_URL', value: 'jwks.json', rule: /must be an http\(s\) URL/ },
+  { name: 'BROKER_OIDC_CLOCK_TOLERANCE', value: '30s', rule: /must be a whole number of seconds/ },
+  { name: 'BROKER_BOOTSTRAP_ADMIN', value: 'the admin', rule: /must be 1 to 100 letters/ },
+  { name: 'BROKER_BOOTSTRAP_TOKEN_TTL', value: 'forever', rule: /must be a duration/ },
+  { name: 'BROKER_AUTH_FAILURES_PER_MINUTE', value: '0', rule: /must be a whole number of at least 1/ },
+  { name: 'BROKER_CODEC_REQUIRE_TOKEN', value: 'yes', rule: /must be one of 1, 0, true, false/ },
+  { name: 'BROKER_UI_URL', value: 'ui:8233', rule: /must be an http\(s\) URL/ },
+  { name: 'BROKER_CA_FILE', value: '/nonexistent/ca.pem', rule: /must name a readable file/ },
 ];
 
 test.each(wrong)('$name=$value is refused, naming the variable and the rule', ({ name, value, rule }) => {

@@ -170,9 +170,11 @@ export async function tryPlatform(platform: Platform, opts: TryOptions = {}): Pr
     exited.catch(() => undefined); // awaited below; a late exit is reported there
     await Promise.race([waitForPort(ports.BROKER_API_PORT, 300_000), exited]);
 
+    // The CLI acts as the administrator this broker bootstrapped (its token in the data directory).
+    const cliEnv = { BROKER_DATA_DIR: dataDir, BROKER_TOKEN: undefined, BROKER_TOKEN_FILE: undefined };
     const sb = async (args: string[], stdin?: string) => {
       say(`$ secret-broker ${args.join(' ')}${stdin !== undefined ? '   (value on stdin)' : ''}`);
-      const p = run(CLI, args, { env: { ...process.env, BROKER_API_URL: api } });
+      const p = run(CLI, args, { env: { ...process.env, ...cliEnv, BROKER_API_URL: api } });
       if (stdin !== undefined) p.child.stdin?.end(stdin);
       const { stdout } = await p;
       for (const l of stdout.trim().split('\n')) if (l) say(`  ${l}`);
@@ -185,11 +187,10 @@ export async function tryPlatform(platform: Platform, opts: TryOptions = {}): Pr
 
     say();
     await sb(['workspaces', 'create', 'trying']);
-    await sb(['users', 'create', 'you']);
     await sb(['secrets', 'set', 'DEMO_TOKEN', '--workspace', 'trying'], value);
     await sb(['credentials', 'create', `${platform}-cred`, '--workspace', 'trying', '--kind', peer.credential.kind, '--fields-file', credFile]);
     await sb(['compute-envs', 'create', `${platform}-ce`, '--workspace', 'trying', '--platform', platform, '--config', JSON.stringify(peer.config), '--credential', `${platform}-cred`]);
-    await sb(['runs', 'launch', '--workspace', 'trying', '--user', 'you', '--compute-env', `${platform}-ce`, '--secret', 'DEMO_TOKEN', '--run-id', runId]);
+    await sb(['runs', 'launch', '--workspace', 'trying', '--compute-env', `${platform}-ce`, '--secret', 'DEMO_TOKEN', '--run-id', runId]);
     const pushed = await peer.list(runId);
     say(`[try ${platform}] in ${platform === 'hpc' ? 'the work directory' : 'the secret manager'} now:`);
     for (const l of pushed) say(`    ${l}`);
@@ -198,7 +199,7 @@ export async function tryPlatform(platform: Platform, opts: TryOptions = {}): Pr
     let left = pushed;
     while (Date.now() < deadline) {
       left = await peer.list(runId);
-      const status = await run(CLI, ['--json', 'runs', 'status', runId], { env: { ...process.env, BROKER_API_URL: api } }).then((r) => JSON.parse(r.stdout) as { phase: string });
+      const status = await run(CLI, ['--json', 'runs', 'status', runId], { env: { ...process.env, ...cliEnv, BROKER_API_URL: api } }).then((r) => JSON.parse(r.stdout) as { phase: string });
       if (!left.length && status.phase === 'deleted') break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -207,10 +208,10 @@ export async function tryPlatform(platform: Platform, opts: TryOptions = {}): Pr
     say();
     say(opts.once ? 'Would keep running (once: stopping now):' : 'Still running (Ctrl-C stops it all):');
     say(`  Temporal Web UI  http://127.0.0.1:${ports.TEMPORAL_UI_PORT}   (query: BrokerRunId = "${runId}")`);
-    say(`  Broker API       ${api}   (export BROKER_API_URL=${api}; ./bin/secret-broker --help)`);
+    say(`  Broker API       ${api}   (export BROKER_API_URL=${api} BROKER_DATA_DIR=${path.relative(REPO, dataDir)}; ./bin/secret-broker --help)`);
     say(`  Metrics          http://127.0.0.1:${ports.BROKER_METRICS_PORT}/metrics`);
     say(`  Look yourself    ${peer.howToLook}`);
-    say(`  Launch another   ./bin/secret-broker runs launch --workspace trying --user you --compute-env ${platform}-ce --secret DEMO_TOKEN --run-id mine1`);
+    say(`  Launch another   ./bin/secret-broker runs launch --workspace trying --compute-env ${platform}-ce --secret DEMO_TOKEN --run-id mine1`);
     say(`  Logs             ${path.relative(REPO, dataDir)}/broker.log (JSON lines), ${path.relative(REPO, dataDir)}/start.log`);
     if (!opts.once) {
       await new Promise<void>((resolve) => {
