@@ -24,6 +24,11 @@ const ERROR_SHOWN = 500;
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 /** Markdown-inert text: names come from users, so their markup characters are escaped. */
+/**
+ * Lines of their own, without list margins: the UI renders markdown (where a single newline joins
+ * lines into one paragraph) in boxes of fixed height, so each line ends in a hard break (two spaces).
+ */
+const lines = (ls: string[]) => ls.join('  \n');
 const md = (s: string) => s.replace(/[\\`*_[\]<>|#]/g, (c) => `\\${c}`).replace(/\s+/g, ' ');
 
 export function runSummary(l: RunLabels): string {
@@ -31,39 +36,37 @@ export function runSummary(l: RunLabels): string {
 }
 
 export function runDetails(l: RunLabels): string {
-  return [
-    `**Run** ${md(l.runId)}`,
+  return lines([
+    `**Run** ${md(l.runId)}, ${plural(l.secretCount, 'secret')}`,
     `**Workspace** ${md(l.workspace)}`,
     `**User** ${md(l.user)}`,
     `**Compute environment** ${md(l.computeEnv)}${l.platform ? ` (${md(l.platform)})` : ''}`,
-    `**Secrets** ${l.secretCount}`,
-    '',
-    'The current details below say the phase, the last error and, while deleting, what is left. `secret-broker runs status <runId>` says the same.',
-  ].join('\n');
+  ]);
 }
 
 const pending = (r: TrackedRef) => r.state === 'planned' || r.state === 'pushed';
 
-/** The run as it is now: phase, how it ended, what is left to delete and the last error. */
+/** Secret names by where they are (file targets keep a run's secrets in one directory), markdown-inert. */
+function byPlace(refs: TrackedRef[]): string {
+  const at = new Map<string, string[]>();
+  for (const r of refs) at.set(r.ref.remoteId, [...(at.get(r.ref.remoteId) ?? []), r.ref.secretName]);
+  return [...at].map(([where, names]) => `${names.map(md).join(', ')} (${md(where)})`).join('; ');
+}
+
+/**
+ * The run as it is now: phase, how it ended, what is left to delete and the last error. Few lines:
+ * the Web UI shows current details in a box of fixed height.
+ */
 export function runCurrentDetails(s: RunStatus): string {
-  const lines = [`**Phase** ${s.phase}${s.outcome ? ` (run ${s.outcome})` : ''}`];
-  if (s.platform) lines.push(`**Platform** ${s.platform}`);
-  if (s.phase === 'ready' && s.leaseExpiresAt) lines.push(`**Lease expires** ${s.leaseExpiresAt}`);
-  if (s.phase === 'deleting' || s.phase === 'deleted' || s.deleteAttempts > 0) {
-    const left = s.refs.filter(pending);
-    lines.push(`**Delete rounds** ${s.deleteAttempts}`);
-    if (s.phase === 'deleting') {
-      lines.push(
-        left.length
-          ? `**Left to delete** ${left.length} of ${s.refs.length}: ${left.map((r) => `${md(r.ref.secretName)} (${md(r.ref.remoteId)})`).join(', ')}`
-          : '**Left to delete** nothing',
-      );
-    }
-    const notOwned = s.refs.filter((r) => r.state === 'not-owned');
-    if (notOwned.length) lines.push(`**Left alone (not the broker's)** ${notOwned.map((r) => md(r.ref.secretName)).join(', ')}`);
-  }
-  if (s.lastError) lines.push(`**Last error** ${md(s.lastError.length > ERROR_SHOWN ? `${s.lastError.slice(0, ERROR_SHOWN)}…` : s.lastError)}`);
-  return lines.join('\n');
+  const rounds = s.phase === 'deleting' || s.phase === 'deleted' || s.deleteAttempts > 0 ? `, ${plural(s.deleteAttempts, 'delete round')}` : '';
+  const shown = [`**Phase** ${s.phase}${s.outcome ? ` (run ${s.outcome})` : ''}${s.platform ? ` on ${s.platform}` : ''}${rounds}`];
+  if (s.phase === 'ready' && s.leaseExpiresAt) shown.push(`**Lease expires** ${s.leaseExpiresAt}`);
+  const left = s.refs.filter(pending);
+  if (s.phase === 'deleting') shown.push(left.length ? `**Left to delete** ${left.length} of ${s.refs.length}: ${byPlace(left)}` : '**Left to delete** nothing');
+  const notOwned = s.refs.filter((r) => r.state === 'not-owned');
+  if (notOwned.length) shown.push(`**Left alone (not the broker's)** ${byPlace(notOwned)}`);
+  if (s.lastError) shown.push(`**Last error** ${md(s.lastError.length > ERROR_SHOWN ? `${s.lastError.slice(0, ERROR_SHOWN)}…` : s.lastError)}`);
+  return lines(shown);
 }
 
 /** The names a rotation is known by: the account and the credential's label. */
@@ -85,21 +88,14 @@ export function rotationSummary(l: RotationLabels): string {
 }
 
 export function rotationDetails(l: RotationLabels): string {
-  return [
-    `**Rotation** ${md(l.kind)}`,
-    `**Account** ${md(l.account)}`,
-    `**Credential** ${md(l.label)} (${md(l.credentialId)})`,
-    ...(l.startedBy ? [`**Started by** ${md(l.startedBy)}`] : []),
-    '',
-    'The current details below say the step, the slots and the last error. `secret-broker rotations status <workflowId>` says the same.',
-  ].join('\n');
+  return lines([`**Rotation** ${md(l.kind)}`, `**Account** ${md(l.account)}`, `**Credential** ${md(l.label)} (${md(l.credentialId)})`, ...(l.startedBy ? [`**Started by** ${md(l.startedBy)}`] : [])]);
 }
 
 export function rotationCurrentDetails(s: RotationStatus, lastError?: string): string {
-  const lines = [`**Step** ${s.step}`];
-  if (s.from) lines.push(`**Slots** ${md(s.from)}${s.to ? ` → ${md(s.to)}` : ''}`);
-  if (s.graceEndsAt !== undefined) lines.push(`**Grace ends** ${new Date(s.graceEndsAt).toISOString()}`);
-  if (s.steps.length) lines.push(`**Done** ${s.steps.map((d) => d.step).join(', ')}`);
-  if (lastError) lines.push(`**Last error** ${md(lastError.length > ERROR_SHOWN ? `${lastError.slice(0, ERROR_SHOWN)}…` : lastError)}`);
-  return lines.join('\n');
+  const shown = [`**Step** ${s.step}`];
+  if (s.from) shown.push(`**Slots** ${md(s.from)}${s.to ? ` → ${md(s.to)}` : ''}`);
+  if (s.graceEndsAt !== undefined) shown.push(`**Grace ends** ${new Date(s.graceEndsAt).toISOString()}`);
+  if (s.steps.length) shown.push(`**Done** ${s.steps.map((d) => d.step).join(', ')}`);
+  if (lastError) shown.push(`**Last error** ${md(lastError.length > ERROR_SHOWN ? `${lastError.slice(0, ERROR_SHOWN)}…` : lastError)}`);
+  return lines(shown);
 }

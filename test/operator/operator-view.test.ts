@@ -29,14 +29,18 @@ const stuck: RunStatus = {
 test('a stuck delete says its phase, rounds, what is left (names and where), and why', () => {
   expect(runCurrentDetails(stuck)).toBe(
     [
-      '**Phase** deleting (run succeeded)',
-      '**Platform** aws',
-      '**Delete rounds** 3',
+      '**Phase** deleting (run succeeded) on aws, 3 delete rounds',
       '**Left to delete** 1 of 3: DB\\_PASSWORD (tower-run42-DB\\_PASSWORD)',
-      "**Left alone (not the broker's)** OTHER",
+      "**Left alone (not the broker's)** OTHER (tower-run42-OTHER)",
       '**Last error** delete round 3 failed: AccessDeniedException: not authorized to perform secretsmanager:DeleteSecret',
-    ].join('\n'),
+    ].join('  \n'),
   );
+});
+
+test('secrets in one place (a run directory) are named once per place', () => {
+  const dir = '/shared/tower/tower-run42';
+  const shown = runCurrentDetails({ ...stuck, refs: [{ ref: ref('A', dir), state: 'pushed' }, { ref: ref('B', dir), state: 'planned' }] });
+  expect(shown).toContain('  \n**Left to delete** 2 of 2: A, B (/shared/tower/tower-run42)  \n');
 });
 
 test('a long error is cut; markup in names cannot break the page', () => {
@@ -53,7 +57,7 @@ test('summary and details: run id, workspace and user names, compute environment
   const l = { runId: 'run42', workspace: 'genomics', user: 'ada', computeEnv: 'batch-eu', platform: 'aws', secretCount: 3 };
   expect(runSummary(l)).toBe('run run42: 3 secrets for genomics/ada on batch-eu (aws)');
   expect(runSummary({ ...l, secretCount: 1, platform: undefined })).toBe('run run42: 1 secret for genomics/ada on batch-eu');
-  expect(runDetails(l)).toContain('**Workspace** genomics\n**User** ada\n**Compute environment** batch-eu (aws)\n**Secrets** 3');
+  expect(runDetails(l)).toBe('**Run** run42, 3 secrets  \n**Workspace** genomics  \n**User** ada  \n**Compute environment** batch-eu (aws)');
 });
 
 test('rotations: summary, details and the step with the slots and the last error', () => {
@@ -64,5 +68,5 @@ test('rotations: summary, details and the step with the slots and the last error
   expect(rotationSummary(rotationLabels({ ...input, label: undefined } as never))).toBe('rotation of aws-access-key:123:ci (aws-access-key)');
   expect(
     rotationCurrentDetails({ account: input.account, kind: 'aws-access-key', step: 'switch-back', from: 'AKIAOLD', to: 'AKIANEW', steps: [{ step: 'inspect', at: 0 }] }, 'verify failed: InvalidClientTokenId'),
-  ).toBe('**Step** switch-back\n**Slots** AKIAOLD → AKIANEW\n**Done** inspect\n**Last error** verify failed: InvalidClientTokenId');
+  ).toBe('**Step** switch-back  \n**Slots** AKIAOLD → AKIANEW  \n**Done** inspect  \n**Last error** verify failed: InvalidClientTokenId');
 });
