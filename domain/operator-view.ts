@@ -61,12 +61,32 @@ export function runCurrentDetails(s: RunStatus): string {
   const rounds = s.phase === 'deleting' || s.phase === 'deleted' || s.deleteAttempts > 0 ? `, ${plural(s.deleteAttempts, 'delete round')}` : '';
   const shown = [`**Phase** ${s.phase}${s.outcome ? ` (run ${s.outcome})` : ''}${s.platform ? ` on ${s.platform}` : ''}${rounds}`];
   if (s.phase === 'ready' && s.leaseExpiresAt) shown.push(`**Lease expires** ${s.leaseExpiresAt}`);
+  return lines([...shown, ...deleteLines(s)]);
+}
+
+/** While deleting, what is left and where; what was left alone; the last error. */
+function deleteLines(s: { phase: string; refs: TrackedRef[]; lastError?: string }): string[] {
+  const shown: string[] = [];
   const left = s.refs.filter(pending);
   if (s.phase === 'deleting') shown.push(left.length ? `**Left to delete** ${left.length} of ${s.refs.length}: ${byPlace(left)}` : '**Left to delete** nothing');
   const notOwned = s.refs.filter((r) => r.state === 'not-owned');
   if (notOwned.length) shown.push(`**Left alone (not the broker's)** ${byPlace(notOwned)}`);
-  if (s.lastError) shown.push(`**Last error** ${md(s.lastError.length > ERROR_SHOWN ? `${s.lastError.slice(0, ERROR_SHOWN)}…` : s.lastError)}`);
-  return lines(shown);
+  if (s.lastError) shown.push(lastErrorLine(s.lastError));
+  return shown;
+}
+
+const lastErrorLine = (e: string) => `**Last error** ${md(e.length > ERROR_SHOWN ? `${e.slice(0, ERROR_SHOWN)}…` : e)}`;
+
+/** The cleanup of a run whose workflow was terminated before it deleted (workflows/cleanup.ts). */
+export function cleanupSummary(runId: string): string {
+  return `cleanup of run ${runId}, terminated before it deleted its secrets`;
+}
+
+/** A terminated run's cleanup as it is now: the same lines as a run's. */
+export function cleanupCurrentDetails(s: { phase: string; refs: TrackedRef[]; deleteAttempts: number; lastError?: string }): string {
+  const shown = [`**Phase** ${s.phase}${s.deleteAttempts ? `, ${plural(s.deleteAttempts, 'delete round')}` : ''}`];
+  if (s.phase === 'unreadable') shown.push("the run's history could not be read: the hourly sweep deletes what it left");
+  return lines([...shown, ...deleteLines(s)]);
 }
 
 /** The names a rotation is known by: the account and the credential's label. */
@@ -96,6 +116,6 @@ export function rotationCurrentDetails(s: RotationStatus, lastError?: string): s
   if (s.from) shown.push(`**Slots** ${md(s.from)}${s.to ? ` → ${md(s.to)}` : ''}`);
   if (s.graceEndsAt !== undefined) shown.push(`**Grace ends** ${new Date(s.graceEndsAt).toISOString()}`);
   if (s.steps.length) shown.push(`**Done** ${s.steps.map((d) => d.step).join(', ')}`);
-  if (lastError) shown.push(`**Last error** ${md(lastError.length > ERROR_SHOWN ? `${lastError.slice(0, ERROR_SHOWN)}…` : lastError)}`);
+  if (lastError) shown.push(lastErrorLine(lastError));
   return lines(shown);
 }

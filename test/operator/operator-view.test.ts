@@ -2,7 +2,7 @@
  * What the Web UI shows of runs and rotations (domain/operator-view.ts): the phase, the last error
  * and what is left to delete, names and counts only.
  */
-import { runCurrentDetails, runDetails, runSummary, rotationCurrentDetails, rotationDetails, rotationLabels, rotationSummary } from '../../domain/operator-view';
+import { cleanupCurrentDetails, cleanupSummary, runCurrentDetails, runDetails, runSummary, rotationCurrentDetails, rotationDetails, rotationLabels, rotationSummary } from '../../domain/operator-view';
 import type { RunStatus } from '../../domain/run';
 
 const ref = (secretName: string, remoteId: string) => ({ platform: 'aws' as const, computeEnvId: 'ce1', secretName, remoteId });
@@ -69,4 +69,13 @@ test('rotations: summary, details and the step with the slots and the last error
   expect(
     rotationCurrentDetails({ account: input.account, kind: 'aws-access-key', step: 'switch-back', from: 'AKIAOLD', to: 'AKIANEW', steps: [{ step: 'inspect', at: 0 }] }, 'verify failed: InvalidClientTokenId'),
   ).toBe('**Step** switch-back  \n**Slots** AKIAOLD → AKIANEW  \n**Done** inspect  \n**Last error** verify failed: InvalidClientTokenId');
+});
+
+test("a terminated run's cleanup: phase, rounds, what is left, the last error", () => {
+  const refs = [{ ref: ref('DB_PASSWORD', '/shared/tower/tower-run42'), state: 'pushed' as const }];
+  expect(cleanupSummary('run42')).toBe('cleanup of run run42, terminated before it deleted its secrets');
+  expect(cleanupCurrentDetails({ phase: 'deleting', refs, deleteAttempts: 2, lastError: 'delete round 2 failed: ECONNREFUSED' })).toBe(
+    '**Phase** deleting, 2 delete rounds  \n**Left to delete** 1 of 1: DB\\_PASSWORD (/shared/tower/tower-run42)  \n**Last error** delete round 2 failed: ECONNREFUSED',
+  );
+  expect(cleanupCurrentDetails({ phase: 'unreadable', refs: [], deleteAttempts: 0 })).toContain('the hourly sweep deletes what it left');
 });
