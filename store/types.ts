@@ -1,3 +1,4 @@
+import type { RateSlots } from '../domain/rate';
 import type { Platform, SecretRef } from '../domain/run';
 import { type ComputeEnvRecord } from '../domain/run';
 
@@ -173,6 +174,12 @@ export interface VaultApi {
    * keeps reading and writing throughout; one rotation at a time per vault.
    */
   rotateMasterKey(opts?: RotateMasterKeyOptions): Promise<MasterKeyRotationResult>;
+
+  /**
+   * Rate slots every worker process on this vault's database shares (PostgreSQL); absent on PGlite,
+   * which one process holds alone, so a process-wide limit is already the whole broker's.
+   */
+  readonly rateSlots?: RateSlots;
 
   close(): Promise<void>;
 }

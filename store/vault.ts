@@ -16,6 +16,8 @@ import { ConflictError, ValidationError, VaultKeyError, notFound } from '../doma
 import { Keyring } from './master-key';
 import { rewrapOpenStore } from './rewrap';
 import { openStore, sealedOf, type OpenStore, type VaultOptions } from './open';
+import { sqlRateSlots } from './rate-slots';
+import type { RateSlots } from '../domain/rate';
 import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from '../domain/rules';
 import type {
   ComputeEnv,
@@ -129,6 +131,7 @@ export async function openVault(opts: VaultOptions): Promise<VaultApi> {
 
 class SqlVault implements VaultApi {
   private closed = false;
+  readonly rateSlots?: RateSlots;
   private readonly db: Db;
   private readonly keyring: Keyring;
   private readonly kinds: (name: string) => CredentialKind;
@@ -139,6 +142,7 @@ class SqlVault implements VaultApi {
     opts: VaultOptions,
   ) {
     this.db = store.db;
+    if (this.db.backend === 'postgresql') this.rateSlots = sqlRateSlots(this.db);
     this.keyring = store.keyring;
     this.kinds = opts.credentialKinds ?? defaultCredentialKind;
     this.specs = opts.platformSpecs ?? defaultPlatformSpec;

@@ -30,7 +30,7 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
   const { vault } = opts;
-  const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
+  const deps: TargetDeps = { ...opts.targetDeps, ...(vault.rateSlots ? { rateSlots: vault.rateSlots } : {}), readCredential: (id) => vault.readCredential(id) };
   const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client), runsReader: runsReaderFrom(opts.client), rotators: opts.rotators });
   return Worker.create({
     connection: opts.connection,
