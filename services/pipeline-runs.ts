@@ -45,6 +45,7 @@ import {
   type ReadyResult,
   type RunStatus,
 } from '../domain/run';
+import { runDetails, runSummary, type RunLabels } from '../domain/operator-view';
 import { ErrorType, LaunchError, TemporalUnavailableError, ValidationError } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
 import { noopMetrics, type LaunchMetrics, type LaunchOutcome } from '../telemetry/metrics';
@@ -133,6 +134,15 @@ export class PipelineRuns implements PipelineRunsApi {
       shape: 2,
     };
     const labels = req.labels ?? {};
+    // The Web UI's list and detail pages: what this run is, before anyone opens a payload.
+    const shown: RunLabels = {
+      runId: req.runId,
+      workspace: labels.workspace ?? req.workspaceId,
+      user: labels.user ?? req.userId,
+      computeEnv: labels.computeEnv ?? req.computeEnvId,
+      ...(labels.platform ? { platform: labels.platform } : {}),
+      secretCount: req.secretNames.length,
+    };
     const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
       workflowId: pipelineRunWorkflowId(req.runId),
       taskQueue: this.taskQueue,
@@ -140,6 +150,8 @@ export class PipelineRuns implements PipelineRunsApi {
       // A run going on is joined; a closed one is started again only after a failed launch.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: reuse,
+      staticSummary: runSummary(shown),
+      staticDetails: runDetails(shown),
       typedSearchAttributes: [
         { key: RunIdKey, value: req.runId },
         { key: WorkspaceKey, value: labels.workspace ?? req.workspaceId },

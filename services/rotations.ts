@@ -14,6 +14,7 @@ import {
 } from '@temporalio/client';
 import { rotationKind } from '../rotators/kinds';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { rotationDetails, rotationLabels, rotationSummary } from '../domain/operator-view';
 import type { VaultApi } from '../store/types';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../workflows/rotation';
 import {
@@ -129,7 +130,7 @@ export class CredentialRotations {
     const { account, label } = await impl.describe(target, this.vault);
     const graceMs = checkGrace(req.graceMs);
     return {
-      input: { target, account, graceMs: graceMs ?? DEFAULT_GRACE_MS, ...(req.switchBack ? { switchBack: true } : {}) },
+      input: { target, account, graceMs: graceMs ?? DEFAULT_GRACE_MS, ...(req.switchBack ? { switchBack: true } : {}), label },
       label,
     };
   }
@@ -147,6 +148,8 @@ export class CredentialRotations {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         typedSearchAttributes: [{ key: PhaseKey, value: 'rotation:inspect' }],
         memo: { kind: input.target.kind, credentialId: input.target.credentialId, label },
+        staticSummary: rotationSummary(rotationLabels(input)),
+        staticDetails: rotationDetails(rotationLabels(input)),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ConflictError(`a rotation of ${label} is already running (workflow ${workflowId})`);
@@ -202,6 +205,7 @@ export class CredentialRotations {
           args: [input],
           taskQueue: this.taskQueue,
           workflowId: `scheduled-${scheduleId}`,
+          staticSummary: `rotation schedule ${scheduleId}: starts the rotation of ${label} (${input.target.kind})`,
         },
         policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
         state: { paused: req.paused === true, ...(req.note ? { note: req.note } : {}) },

@@ -26,9 +26,18 @@ export function devServerDynamicConfig(): string[] {
     .flatMap((kv) => ['--dynamic-config-value', kv]);
 }
 
-export async function startTemporal(opts: { dbFile?: string; port?: number } = {}): Promise<TemporalServer> {
+export interface TemporalUiOptions {
+  /** The Web UI's port (on 127.0.0.1). */
+  port: number;
+  /** The remote codec endpoint the UI decodes payloads with, as `make start` wires it (the broker API's /codec). */
+  codecEndpoint: string;
+}
+
+/** Headless unless `ui` is given: then the Web UI too, wired to a codec endpoint like `make start`'s. */
+export async function startTemporal(opts: { dbFile?: string; port?: number; ui?: TemporalUiOptions } = {}): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...devServerDynamicConfig()];
+  const ui = opts.ui ? ['--ui-ip', '127.0.0.1', '--ui-port', String(opts.ui.port), '--ui-codec-endpoint', opts.ui.codecEndpoint] : ['--headless'];
+  const args = ['server', 'start-dev', ...ui, '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...devServerDynamicConfig()];
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
   const proc = spawnServer(tool('temporal'), args);

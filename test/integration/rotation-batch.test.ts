@@ -14,7 +14,7 @@ import type { RotationResult } from '../../domain/rotation';
 import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
 import { eventually, startTestBroker, type TestBroker } from '../harness/broker';
 import { createCrashAfter } from '../harness/crash-after';
-import { historyText } from '../harness/history';
+import { currentDetails, historyText } from '../harness/history';
 import { runCliCaptured } from '../harness/cli';
 import { grant, harnessIdentity } from '../api/helpers';
 
@@ -145,9 +145,15 @@ describe('azure-batch-key rotation', () => {
     expect(state.execution).toBe('COMPLETED');
     expect(state.result?.final).toBe('Secondary');
 
-    // No key, client secret or token in history (raw and decoded) or worker logs.
-    const history = await broker.client.workflow.getHandle(started.workflowId).fetchHistory();
-    const texts = [await historyText(history), await historyText(history, broker.codec), broker.workerLogs()];
+    // No key, client secret or token in history (raw and decoded), worker logs, or what the Web UI
+    // shows without opening payloads (summary, details, current details).
+    const handle = broker.client.workflow.getHandle(started.workflowId);
+    const history = await handle.fetchHistory();
+    const desc = await handle.describe();
+    const shown = [(await desc.staticSummary()) ?? '', (await desc.staticDetails()) ?? '', await currentDetails(handle)].join('\n');
+    expect(shown).toContain(`rotation of ${started.label} (azure-batch-key)`);
+    expect(shown).toContain('**Step** done  \n**Slots** Primary → Secondary  \n**Done** inspect, regenerate-spare, switch, verify, grace, retire-old');
+    const texts = [await historyText(history), await historyText(history, broker.codec), broker.workerLogs(), shown];
     const secrets = [...fake.issuedKeys(), ...fake.issuedTokens(), CLIENT_SECRET];
     for (const t of texts) for (const s of secrets) expect(t).not.toContain(s);
     // Control: the history does name the account and the slots.
