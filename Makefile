@@ -9,8 +9,8 @@ start: ## run the broker on its embedded default (Temporal dev server + PGlite v
 test: ## install the test peers, type-check, lint and run every test
 	@scripts/test.sh
 
-build: ## compile to lib/ (with Node 24, like every target: scripts/lib.sh)
-	@scripts/run.sh npx tsc -p tsconfig.build.json
+build: ## compile to lib/ and bundle the workflows into lib/workflow-bundle.js (with Node 24, like every target: scripts/lib.sh)
+	@scripts/run.sh scripts/build.sh
 
 typecheck: ## type-check everything, tests included
 	@scripts/run.sh npx tsc -p tsconfig.json --noEmit

@@ -18,6 +18,7 @@ const PEERS = [
   { name: 'OpenSSH sshd', script: 'scripts/test-deps.d/20-openssh.sh', files: ['/usr/sbin/sshd'] },
   { name: 'moto', script: 'scripts/test-deps.d/30-moto.sh', files: [path.join(cache, 'venv/bin/moto_server')] },
   { name: 'container registry', script: 'scripts/test-deps.d/50-docker-registry.sh', files: ['/usr/bin/docker-registry', '/usr/bin/htpasswd'] },
+  { name: 'Chromium (Debian)', script: 'scripts/test-deps.d/60-chromium.sh', files: ['/usr/bin/chromium'] },
   { name: 'Azurite', script: 'npm ci (devDependency azurite)', files: [path.join(__dirname, 'node_modules/.bin/azurite-blob')] },
   {
     name: 'Google Secret Manager emulator',

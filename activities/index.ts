@@ -11,6 +11,7 @@ export type { RotationDeps } from './rotation';
 export type { RunsReader, AbandonedRun } from './cleanup';
 
 export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness; runsReader: RunsReader; rotators?: RotationDeps['rotators'] }) {
+  // deps.metrics (ActivityDeps) reaches every group: pushes, deletes, verification, sweep, rotations.
   return {
     ...createPipelineRunActivities(deps),
     ...createSweepActivities(deps),

@@ -17,11 +17,14 @@ import { toFailure } from './errors';
 import { heartbeating } from './heartbeat';
 import { ErrorType, describeMissing } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
+import { noopMetrics, type ActivityMetrics, type MetricTarget } from '../telemetry/metrics';
 
 export interface ActivityDeps {
   vault: VaultApi;
   /** A secret target for a compute environment (built with credentials from the vault). */
   target(ce: ComputeEnv): Promise<SecretTarget>;
+  /** Pushes, deletes and verification failures by compute environment and platform (never a name or value). */
+  metrics?: ActivityMetrics;
 }
 
 export interface PushInput {
@@ -43,6 +46,7 @@ function accessCheckFailed(missing: MissingPermission[]): ApplicationFailure {
 
 export function createPipelineRunActivities(deps: ActivityDeps) {
   const { vault } = deps;
+  const metrics = deps.metrics ?? noopMetrics;
 
   async function computeEnvFor(run: PipelineRunInput): Promise<ComputeEnv> {
     // A missing one is a ComputeEnvNotFoundError (from the vault, non-retryable); a vault that did
@@ -54,12 +58,17 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
     return ce;
   }
 
+  /** Where a metric is recorded: the platform is learned once the compute environment is read. */
+  const metricTarget = (run: PipelineRunInput): MetricTarget => ({ computeEnvId: run.computeEnvId, platform: 'unknown' });
+
   /**
    * The run's target, closed afterwards; and closed at once if the activity is cancelled or given up,
-   * which cuts its connections, so nothing this attempt started can still write.
+   * which cuts its connections, so nothing this attempt started can still write. `where` learns the
+   * compute environment's platform.
    */
-  async function withTarget<T>(run: PipelineRunInput, signal: AbortSignal, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>): Promise<T> {
+  async function withTarget<T>(run: PipelineRunInput, signal: AbortSignal, fn: (t: SecretTarget, ctx: RunContext) => Promise<T>, where?: MetricTarget): Promise<T> {
     const ce = await computeEnvFor(run);
+    if (where) where.platform = ce.platform;
     const target = await deps.target(ce);
     const cut = () => void target.close().catch(() => undefined);
     signal.addEventListener('abort', cut, { once: true });
@@ -111,14 +120,18 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
       heartbeating(async ({ signal, progress }) => {
         if (!secrets.length) return { refs: [], headJobEnv: {} };
         const values: string[] = [];
+        const where = metricTarget(run);
         try {
           const plain: PlainSecret[] = [];
           for (const [i, value] of (await vault.readSecretValues(secrets)).entries()) {
             values.push(value);
             plain.push({ name: secrets[i].name, value });
           }
-          return await withTarget(run, signal, (target, ctx) => target.push(ctx, plain, progress));
+          const result = await withTarget(run, signal, (target, ctx) => target.push(ctx, plain, progress), where);
+          metrics.pushed(where, 'pushed', result.refs.length);
+          return result;
         } catch (err) {
+          if (!signal.aborted) metrics.pushed(where, 'failed', secrets.length);
           throw toFailure(err, values);
         }
       }),
@@ -132,20 +145,34 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
       heartbeating(async ({ signal, progress }) => {
         if (!secrets.length) return { refs: [], headJobEnv: {} };
         const values: string[] = [];
+        const where = metricTarget(run);
+        let pushed: PushResult | undefined;
         try {
           const plain: PlainSecret[] = [];
           for (const [i, value] of (await vault.readSecretValues(secrets)).entries()) {
             values.push(value);
             plain.push({ name: secrets[i].name, value });
           }
-          return await withTarget(run, signal, async (target, ctx) => {
-            const pushed = await target.push(ctx, plain, progress);
-            const verified = await target.verify(ctx, pushed.refs);
-            if (!verified.ok) throw accessCheckFailed(verified.missing);
-            return pushed;
-          });
+          return await withTarget(
+            run,
+            signal,
+            async (target, ctx) => {
+              pushed = await target.push(ctx, plain, progress);
+              metrics.pushed(where, 'pushed', pushed.refs.length);
+              const verified = await target.verify(ctx, pushed.refs);
+              if (!verified.ok) throw accessCheckFailed(verified.missing);
+              return pushed;
+            },
+            where,
+          );
         } catch (err) {
-          throw toFailure(err, values);
+          const failure = toFailure(err, values);
+          if (!signal.aborted) {
+            // Before the push answered: a failed push; after it: a failed check of what was pushed.
+            if (!pushed) metrics.pushed(where, 'failed', secrets.length);
+            else metrics.verificationFailed(where, failure.type ?? 'ProviderError');
+          }
+          throw failure;
         }
       }),
 
@@ -154,21 +181,34 @@ export function createPipelineRunActivities(deps: ActivityDeps) {
       heartbeating(async ({ signal }) => {
         if (!refs.length) return;
         let result;
+        const where = metricTarget(run);
         try {
-          result = await withTarget(run, signal, (target, ctx) => target.verify(ctx, refs));
+          result = await withTarget(run, signal, (target, ctx) => target.verify(ctx, refs), where);
         } catch (err) {
-          throw toFailure(err);
+          const failure = toFailure(err);
+          if (!signal.aborted) metrics.verificationFailed(where, failure.type ?? 'ProviderError');
+          throw failure;
         }
-        if (!result.ok) throw accessCheckFailed(result.missing);
+        if (!result.ok) {
+          metrics.verificationFailed(where, ErrorType.AccessVerification);
+          throw accessCheckFailed(result.missing);
+        }
       }),
 
     /** Delete exactly these refs. Not found counts as deleted; what the broker does not own is left alone. */
     deleteSecrets: ({ run, refs }: RefsInput): Promise<DeleteResult> =>
       heartbeating(async ({ signal }) => {
+        const where = metricTarget(run);
         try {
-          const outcomes = await withTarget(run, signal, (target, ctx) => target.delete(ctx, refs));
+          const outcomes = await withTarget(run, signal, (target, ctx) => target.delete(ctx, refs), where);
+          for (const outcome of ['deleted', 'not-found', 'not-owned'] as const) metrics.deleted(where, outcome, outcomes.filter((o) => o === outcome).length);
           return refs.map((ref, i) => ({ ref, outcome: outcomes[i] }));
         } catch (err) {
+          // Every failed attempt is tried again: by the activity's retry, then by the workflow's next round.
+          if (!signal.aborted) {
+            metrics.deleted(where, 'failed', refs.length);
+            metrics.deleteRetried(where);
+          }
           throw toFailure(err);
         }
       }),

@@ -9,6 +9,7 @@ import { createRotator, type RotatorDeps, type TwoSlotRotator } from '../rotator
 import type { VaultApi } from '../store/types';
 import type { RotationSnapshot, RotationTarget } from '../domain/rotation';
 import { toFailure } from './errors';
+import { noopMetrics, type ActivityMetrics } from '../telemetry/metrics';
 
 export interface RotationDeps {
   vault: VaultApi;
@@ -16,14 +17,16 @@ export interface RotationDeps {
   rotators?: Omit<RotatorDeps, 'vault'>;
   /** Builds a target's rotator; rotators/index.ts's createRotator unless a test gives another. */
   createRotator?: typeof createRotator;
+  /** Rotation steps by kind, step and outcome. */
+  metrics?: ActivityMetrics;
 }
 
-
-
 export function createRotationActivities(deps: RotationDeps) {
+  const metrics = deps.metrics ?? noopMetrics;
   /**
    * One step: build the target's rotator, do one thing, close it. The step heartbeats its name while
    * it runs (a long-running ARM operation is not a dead worker); a cancellation closes the rotator.
+   * Each step is counted by kind, step and outcome (`ok` or the failure type).
    */
   function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
     return heartbeating(async ({ progress, signal }) => {
@@ -34,9 +37,13 @@ export function createRotationActivities(deps: RotationDeps) {
       try {
         rotator = await (deps.createRotator ?? createRotator)(target, { ...deps.rotators, vault: deps.vault });
         signal.throwIfAborted();
-        return await fn(rotator);
+        const out = await fn(rotator);
+        metrics.rotationStep(target.kind, step, 'ok');
+        return out;
       } catch (err) {
-        throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
+        const failure = toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
+        metrics.rotationStep(target.kind, step, failure.type ?? 'ProviderError');
+        throw failure;
       } finally {
         signal.removeEventListener('abort', cut);
         await rotator?.close().catch(() => undefined);

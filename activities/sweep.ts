@@ -7,6 +7,7 @@ import type { SecretTarget } from '../targets/types';
 import type { ComputeEnv, VaultApi } from '../store/types';
 import type { RemoteRef } from '../domain/run';
 import { toFailure } from './errors';
+import { noopMetrics, type ActivityMetrics } from '../telemetry/metrics';
 
 /** Whether a run's workflow still runs: a running workflow deletes its own secrets. */
 export type RunLiveness = (runId: string) => Promise<'running' | 'closed' | 'not-found'>;
@@ -15,6 +16,7 @@ export interface SweepDeps {
   vault: VaultApi;
   target(ce: ComputeEnv): Promise<SecretTarget>;
   runLiveness: RunLiveness;
+  metrics?: ActivityMetrics;
 }
 
 export interface SweepResult {
@@ -26,6 +28,7 @@ export interface SweepResult {
 }
 
 export function createSweepActivities(deps: SweepDeps) {
+  const metrics = deps.metrics ?? noopMetrics;
   return {
     /** Every compute environment id, across workspaces. */
     async listComputeEnvIds(): Promise<string[]> {
@@ -43,6 +46,7 @@ export function createSweepActivities(deps: SweepDeps) {
         let target: SecretTarget | undefined;
         try {
           const ce = await deps.vault.getComputeEnv(computeEnvId);
+          const where = { computeEnvId, platform: ce.platform };
           target = await deps.target(ce);
           const owned = await target.listOwned();
           result.owned = owned.length;
@@ -58,6 +62,9 @@ export function createSweepActivities(deps: SweepDeps) {
             if (outcome === 'not-owned') result.notOwned++;
             else result.deleted++;
           }
+          metrics.swept(where, 'deleted', result.deleted);
+          metrics.swept(where, 'kept', result.kept);
+          metrics.swept(where, 'not-owned', result.notOwned);
           return result;
         } catch (err) {
           throw toFailure(err, [], `sweep of compute environment ${computeEnvId}`);

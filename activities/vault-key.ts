@@ -10,12 +10,19 @@ import type { VaultApi } from '../store/types';
 import type { VaultKeyRotationResult, VaultRewrapProgress } from '../domain/vault-key';
 import { toFailure } from './errors';
 import { heartbeating } from './heartbeat';
+import { noopMetrics, type ActivityMetrics } from '../telemetry/metrics';
 
 export interface VaultKeyDeps {
   vault: VaultApi;
+  metrics?: ActivityMetrics;
 }
 
+/** The rotation kind vault key rotations are counted under. */
+export const VAULT_KEY_KIND = 'vault-master-key';
+
 export function createVaultKeyActivities(deps: VaultKeyDeps) {
+  const metrics = deps.metrics ?? noopMetrics;
+  const step = (outcome: string) => metrics.rotationStep(VAULT_KEY_KIND, 'rewrap', outcome);
   return {
     vaultRewrap: (): Promise<VaultKeyRotationResult> =>
       heartbeating(async ({ progress, signal }) => {
@@ -37,12 +44,21 @@ export function createVaultKeyActivities(deps: VaultKeyDeps) {
               progress({ newKeyId, done: p.done, total: p.total } satisfies VaultRewrapProgress);
             },
           });
+          step('ok');
           return { newKeyId: r.newKeyId, oldKeyIds: r.oldKeyIds, rewrapped: r.rewrapped, skipped: r.skipped, nextSteps: r.nextSteps };
         } catch (err) {
-          if (err instanceof CancelledFailure) throw err;
+          if (err instanceof CancelledFailure) {
+            step('cancelled');
+            throw err;
+          }
           // A refusal (env mode without a next key, a key this vault does not hold) needs an operator, not a retry.
-          if (err instanceof VaultKeyError) throw ApplicationFailure.create({ type: ErrorType.VaultKey, message: err.message, nonRetryable: true });
-          throw toFailure(err, [], 'vault master key rotation');
+          if (err instanceof VaultKeyError) {
+            step(ErrorType.VaultKey);
+            throw ApplicationFailure.create({ type: ErrorType.VaultKey, message: err.message, nonRetryable: true });
+          }
+          const failure = toFailure(err, [], 'vault master key rotation');
+          step(failure.type ?? 'ProviderError');
+          throw failure;
         }
       }),
   };

@@ -43,6 +43,12 @@ export interface CodecEndpointOptions {
   codec: PayloadCodec;
   /** Origins of the Web UI allowed to call (e.g. http://127.0.0.1:8233). */
   allowedOrigins: string[];
+  /**
+   * Who may call (api/auth.ts guardCodec in the broker: loopback in the embedded default, otherwise a
+   * token); throws to refuse. The CORS preflight (OPTIONS) is never guarded: browsers send no
+   * credentials with it.
+   */
+  guard?: (req: FastifyRequest, op: 'encode' | 'decode') => Promise<void>;
 }
 
 export function registerCodecEndpoint(app: FastifyInstance, opts: CodecEndpointOptions): void {
@@ -61,7 +67,18 @@ export function registerCodecEndpoint(app: FastifyInstance, opts: CodecEndpointO
       cors(req, reply);
       return reply.code(204).send();
     });
-    app.post(`/codec/${op}`, async (req, reply) => {
+    app.post(`/codec/${op}`, {
+      // Before the body is read: a caller that may not use the codec gets nothing parsed.
+      // CORS first, so the Web UI can read a refusal too.
+      ...(opts.guard
+        ? {
+            onRequest: async (req: FastifyRequest, reply: FastifyReply) => {
+              cors(req, reply);
+              await opts.guard!(req, op);
+            },
+          }
+        : {}),
+    }, async (req, reply) => {
       cors(req, reply);
       const list = payloadList(req.body);
       if (!list) {

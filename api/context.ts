@@ -4,7 +4,9 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { VaultApi } from '../store/types';
-import type { PipelineRunsApi } from '../services/types';
+import type { PipelineRunsApi, RunDirectoryApi } from '../services/types';
+import type { AccessControl } from './auth';
+import type { RouteSpec } from './route';
 import type { RotationsApi } from '../services/rotations';
 import type { VaultKeyRotationsApi } from '../services/vault-key';
 import type { VerifyDeps } from '../verifiers';
@@ -26,6 +28,14 @@ export interface ApiContext {
   vaultKeyRotations(): VaultKeyRotationsApi;
   /** Where live credential checks reach the clouds. */
   verifyDeps: VerifyDeps;
+  /** Authentication, authorization and the audit record (api/auth.ts). */
+  access: AccessControl;
+  /** Every declared route, for the OpenAPI document. */
+  routes: RouteSpec[];
+  /** Runs as Temporal's visibility sees them; throws UnavailableError (503) without it. */
+  runDirectory(): RunDirectoryApi;
+  /** The Temporal Web UI link of a workflow, when the UI's address is known. */
+  webUiLink(workflowId: string): string | undefined;
 }
 
 /** A getter for an optional service: the service, or UnavailableError saying `<what> are not available`. */

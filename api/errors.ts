@@ -42,6 +42,11 @@ interface FastifyLikeError {
 
 export function mapError(err: unknown, bodyLimit: number): MappedError {
   if (err instanceof ValidationError) return validation(err.field, err.rule);
+  if (err instanceof AuthenticationError) return { status: 401, body: { error: err.message, code: 'unauthenticated' }, unexpected: false };
+  if (err instanceof ForbiddenError) return { status: 403, body: { error: err.message, code: 'forbidden' }, unexpected: false };
+  if (err instanceof RateLimitedError) {
+    return { status: 429, body: { error: err.message, code: 'rate-limited' }, headers: { 'retry-after': String(err.retryAfterSeconds) }, unexpected: false };
+  }
   if (err instanceof UnavailableError) return { status: 503, body: { error: err.message, code: 'unavailable' }, unexpected: false };
   if (err instanceof NotFoundError) return { status: 404, body: { error: err.message, code: 'not-found', type: err.name }, unexpected: false };
   if (err instanceof ConflictError) return { status: 409, body: { error: err.message, code: 'conflict' }, unexpected: false };
@@ -86,6 +91,34 @@ export function mapError(err: unknown, bodyLimit: number): MappedError {
 
 function validation(field: string, rule: string): MappedError {
   return { status: 400, body: { error: `${field}: ${rule}`, field, rule, code: 'validation' }, unexpected: false };
+}
+
+/**
+ * No usable credentials (401): none, malformed, unknown, revoked or expired tokens, JWTs that do not
+ * verify. The message says which, never echoing the token.
+ */
+export class AuthenticationError extends Error {
+  override readonly name = 'AuthenticationError';
+  constructor(
+    message: string,
+    /** The RFC 6750 error for WWW-Authenticate: absent when no token was sent. */
+    readonly bearerError?: 'invalid_request' | 'invalid_token',
+  ) {
+    super(message);
+  }
+}
+
+/** The caller sees the thing but may not do this (403). The message names the role needed, nothing else. */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+
+/** Too many failed authentications from one address (429). */
+export class RateLimitedError extends Error {
+  override readonly name = 'RateLimitedError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed authentications from this address; retry in ${retryAfterSeconds}s`);
+  }
 }
 
 /** A feature this API process was started without (503). */

@@ -1,11 +1,72 @@
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors';
-import { entityNameProblem, secretNameProblem, secretValueProblem, RUN_ID_PATTERN as RUN_ID_RE, RUN_ID_RULE } from '../domain/rules';
+import {
+  entityNameProblem,
+  secretNameProblem,
+  secretValueProblem,
+  NEXTFLOW_SECRET_NAME,
+  SECRET_NAME_MAX,
+  SECRET_NAME_MIN,
+  RUN_ID_PATTERN as RUN_ID_RE,
+  RUN_ID_RULE,
+} from '../domain/rules';
 import { DURATION_RULE, isDuration } from './duration';
 import { ROTATION_KINDS } from '../domain/rotation';
+import { ROLES } from '../domain/access';
 
 /** Largest request body the API reads (bytes). Larger bodies are refused with 413. */
 export const BODY_LIMIT_BYTES = 128 * 1024;
+
+// ---- pagination -----------------------------------------------------------------------------
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+const limit = z.coerce
+  .number({ error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` })
+  .int({ error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` })
+  .min(1, { error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` })
+  .max(MAX_PAGE_SIZE, { error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` });
+const cursor = z.string().min(1).max(4096, { error: 'is not a cursor from a previous page' });
+
+/** `?limit=N&cursor=C` of every list route, plus the route's own filters. */
+export function pageQuery<T extends z.ZodRawShape>(filters: T = {} as T) {
+  return z.strictObject({ limit: limit.optional(), cursor: cursor.optional(), ...filters });
+}
+
+/**
+ * One page of `all`, in the order of `key`, after the cursor, and the cursor of the next
+ * page when there is more. Cursors are opaque: base64url of the last key shown.
+ */
+export function paginate<T>(all: T[], key: (t: T) => string, q: { limit?: number; cursor?: string }): { items: T[]; nextCursor?: string } {
+  const size = q.limit ?? DEFAULT_PAGE_SIZE;
+  // Code-unit order, whatever the database's collation: the cursor compares the same way.
+  const items = [...all].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  let start = 0;
+  if (q.cursor !== undefined) {
+    const after = decodeCursor(q.cursor);
+    start = items.findIndex((t) => key(t) > after);
+    if (start < 0) start = items.length;
+  }
+  const page = items.slice(start, start + size);
+  const more = start + size < items.length;
+  return { items: page, ...(more && page.length ? { nextCursor: encodeCursor(key(page.at(-1)!)) } : {}) };
+}
+
+export function encodeCursor(after: string): string {
+  return Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(c: string): string {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string') return v.after;
+  } catch {
+    /* below */
+  }
+  throw new ValidationError('cursor', 'is not a cursor from a previous page');
+}
+
 
 /**
  * Names and values follow domain/rules.ts, shared with the vault, so the API refuses exactly what the
@@ -41,6 +102,28 @@ const secretValue = ruled(secretValueProblem);
 const runId = z.string().regex(RUN_ID_RE, { error: RUN_ID_RULE });
 const duration = z.string({ error: (iss) => (iss.input === undefined ? 'is required' : DURATION_RULE) }).refine(isDuration, { error: DURATION_RULE });
 const jsonObject = z.record(z.string(), z.unknown());
+const bool = z.boolean({ error: 'must be true or false' });
+const oidcSubject = z.string({ error: 'must be a string' }).min(1, { error: 'must be 1 to 255 characters' }).max(255, { error: 'must be 1 to 255 characters' });
+const isoTime = z.iso.datetime({ offset: true, error: 'must be a time like 2026-01-31T12:00:00Z' });
+
+/** Query strings of the list routes. */
+export const querySchemas = {
+  page: pageQuery(),
+  runs: pageQuery({
+    phase: z.enum(['resolving', 'pushing', 'verifying', 'ready', 'deleting', 'deleted'], { error: 'must be one of resolving, pushing, verifying, ready, deleting, deleted' }).optional(),
+    computeEnv: z.string().regex(REF_RE, { error: REF_RULE }).optional(),
+    status: z.enum(['running', 'closed'], { error: 'must be running or closed' }).optional(),
+  }),
+  tokens: pageQuery({ user: z.string().regex(REF_RE, { error: REF_RULE }).optional(), service: z.string().regex(REF_RE, { error: REF_RULE }).optional(), all: z.enum(['true', 'false']).optional() }),
+  audit: pageQuery({
+    workspace: z.string().regex(REF_RE, { error: REF_RULE }).optional(),
+    identity: z.string().regex(REF_RE, { error: REF_RULE }).optional(),
+    since: isoTime.optional(),
+    until: isoTime.optional(),
+    action: z.string().regex(/^[A-Za-z]{1,100}$/, { error: 'must be an operation id (letters only)' }).optional(),
+    outcome: z.enum(['ok', 'refused', 'failed'], { error: 'must be ok, refused or failed' }).optional(),
+  }),
+};
 
 export const schemas = {
   createNamed: z.strictObject({ name }),
@@ -63,7 +146,8 @@ export const schemas = {
   launch: z.strictObject({
     runId,
     workspace: ref,
-    user: ref,
+    // A person launches as themselves (the default); a service names the user it launches for.
+    user: ref.optional(),
     computeEnv: ref,
     secrets: z
       .array(secretName)
@@ -76,6 +160,18 @@ export const schemas = {
   }),
   renew: z.strictObject({ extendBy: duration }),
   empty: z.strictObject({}),
+  createUser: z.strictObject({ name, brokerAdmin: bool.optional(), oidcSubject: oidcSubject.optional() }),
+  createService: z.strictObject({ name, brokerAdmin: bool.optional(), oidcSubject: oidcSubject.optional() }),
+  updatePrincipal: z
+    .strictObject({ brokerAdmin: bool.optional(), oidcSubject: oidcSubject.nullable().optional() })
+    .refine((b) => b.brokerAdmin !== undefined || b.oidcSubject !== undefined, { error: 'must give brokerAdmin, oidcSubject or both' }),
+  setMember: z.strictObject({
+    role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
+    onBehalf: bool.optional(),
+  }),
+  createToken: z
+    .strictObject({ name: name.optional(), expiresIn: duration.optional(), user: ref.optional(), service: ref.optional() })
+    .refine((b) => b.user === undefined || b.service === undefined, { error: 'give user or service, not both', path: ['service'] }),
   rotation: z.strictObject(rotationFields()),
   rotationSchedule: z
     .strictObject({
@@ -176,13 +272,35 @@ export function parseComputeEnvPatch(input: unknown): z.output<typeof schemas.up
   return parse(schemas.updateComputeEnv, input);
 }
 
-/** Path parameters: a record's name or id, a secret name, a run id. */
-export function checkParam(kind: 'ref' | 'secretName' | 'runId', field: string, value: string): string {
+/** Token ids are UUIDs. */
+export const TOKEN_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const TOKEN_ID_RULE = 'must be a token id (a UUID)';
+
+/** A path parameter's rule (api/route.ts ParamRule). */
+export type ParamRuleLike = 'ref' | 'secretName' | 'runId' | 'tokenId' | { pattern: RegExp; rule: string };
+
+/** Path parameters: a record's name or id, a secret name, a run id, a token id, or a pattern. */
+export function checkParam(kind: ParamRuleLike, field: string, value: string): string {
   if (kind === 'secretName') {
     const p = secretNameProblem(value);
     if (p) throw new ValidationError(field, p);
-  } else if (kind === 'ref' ? !REF_RE.test(value) : !RUN_ID_RE.test(value)) {
-    throw new ValidationError(field, kind === 'ref' ? REF_RULE : RUN_ID_RULE);
+    return value;
   }
+  const [re, rule] =
+    typeof kind === 'object' ? [kind.pattern, kind.rule] : kind === 'ref' ? [REF_RE, REF_RULE] : kind === 'tokenId' ? [TOKEN_ID_RE, TOKEN_ID_RULE] : [RUN_ID_RE, RUN_ID_RULE];
+  if (!re.test(value)) throw new ValidationError(field, rule);
   return value;
 }
+
+/** The JSON schema of a path parameter, for the OpenAPI document. */
+export function paramJsonSchema(kind: ParamRuleLike): Record<string, unknown> {
+  if (kind === 'secretName') return { type: 'string', pattern: NEXTFLOW_SECRET_NAME.source, minLength: SECRET_NAME_MIN, maxLength: SECRET_NAME_MAX };
+  const re = typeof kind === 'object' ? kind.pattern : kind === 'ref' ? REF_RE : kind === 'tokenId' ? TOKEN_ID_RE : RUN_ID_RE;
+  return { type: 'string', pattern: re.source };
+}
+
+/** A query string, checked like a body: unknown parameters are refused, each error names its parameter. */
+export function parseQuery<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  return parse(schema, input ?? {});
+}
+

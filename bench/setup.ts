@@ -83,8 +83,8 @@ async function printed(proc: ServerProcess, pattern: RegExp, what: string, timeo
 }
 
 export async function startBenchEnv(log: (s: string) => void): Promise<BenchEnv> {
-  for (const f of [BROKER_MAIN, TRIVIAL_WORKER]) {
-    if (!fs.existsSync(f)) throw new Error(`${f} is missing: scripts/bench.sh builds it (npx tsc -p tsconfig.bench.json)`);
+  for (const f of [BROKER_MAIN, path.join(ROOT, 'lib', 'workflow-bundle.js'), TRIVIAL_WORKER]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: scripts/bench.sh builds it (npx tsc -p tsconfig.bench.json, node lib/worker/bundle.js)`);
   }
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
@@ -171,6 +171,8 @@ export async function startBenchEnv(log: (s: string) => void): Promise<BenchEnv>
         BROKER_AWS_ENDPOINT: moto.endpoint,
         BROKER_GCP_ENDPOINT: `${gcp.endpoint.apiEndpoint}:${gcp.endpoint.port}`,
         BROKER_GCP_INSECURE: '1',
+        // No /metrics: the default port (9464) may be a running broker's.
+        BROKER_METRICS_PORT: '0',
       },
     });
     stops.push(() => brokerWorker.stop());

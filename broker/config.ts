@@ -1,15 +1,30 @@
-/** Broker configuration from the environment, with the embedded defaults `make start` uses. */
+/**
+ * The broker's configuration, read once at startup from the environment through the settings table
+ * (settings.ts: every variable, its rule, default and meaning). A value that breaks a rule stops the
+ * process with a ConfigError naming the variable and the rule. Nothing else in the broker process
+ * reads the environment: the vault, the codec and the targets get what is decided here.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { RotatorDeps } from '../rotators/types';
 import type { TargetDeps } from '../targets/types';
-import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../domain/run';
+import type { LogLevel } from '../telemetry/logger';
+import type { VersioningMode } from '../worker/versioning';
+import { ConfigError, envconfigVariables, readSettings, type Settings } from './settings';
+
+export { ConfigError } from './settings';
+
+export type { VersioningMode } from '../worker/versioning';
 
 export interface BrokerConfig {
   /** State of the embedded default: PGlite vault, key files, local compute environment runs. */
   dataDir: string;
   /** PostgreSQL server; unset means PGlite under dataDir. */
   databaseUrl?: string;
+  /** How to reach Temporal: address, TLS, API key, gRPC metadata (through @temporalio/envconfig). */
+  temporal: { connection: NativeConnectionOptions & { address: string }; namespace: string; tls: boolean };
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -26,89 +41,129 @@ export interface BrokerConfig {
   sweepEvery: string;
   /** How often the reaper looks for terminated runs (a Temporal duration). */
   reapEvery: string;
+  /** AWS writes per second per account and region, per worker process. */
+  awsWritesPerSecond: number;
   /** Where credential rotations reach Azure and AWS (unset: the real clouds). */
   rotators: Omit<RotatorDeps, 'vault'>;
+  /** The vault master key variables, exactly as set (the vault decides env or file mode from them). */
+  masterKeyEnv: Record<string, string>;
+  /** The payload codec key variables, exactly as set. */
+  codecKeyEnv: Record<string, string>;
+  logLevel: LogLevel;
+  /** Serve /metrics here; undefined when BROKER_METRICS_PORT=0. */
+  metrics?: { host: string; port: number };
+  versioning: { mode: VersioningMode; behavior: 'auto-upgrade' | 'pinned'; deploymentName: string; buildId?: string };
 }
 
-function port(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: must be a port number 0-65535, got "${value}"`);
-  return n;
-}
 
-function positive(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: must be a whole number of at least 1, got "${value}"`);
-  return n;
-}
-
-function gcpEndpoint(env: NodeJS.ProcessEnv): BrokerConfig['endpoints']['gcp'] {
-  const value = env.BROKER_GCP_ENDPOINT;
+function gcpEndpoint(s: Settings): BrokerConfig['endpoints']['gcp'] {
+  const value = s.BROKER_GCP_ENDPOINT;
   if (!value) return undefined;
-  const m = /^([^:]+):(\d+)$/.exec(value);
-  if (!m) throw new Error(`BROKER_GCP_ENDPOINT: must be host:port, got "${value}"`);
-  return { apiEndpoint: m[1], port: Number(m[2]), insecure: env.BROKER_GCP_INSECURE === '1' || env.BROKER_GCP_INSECURE === 'true' };
-}
-
-function httpsUrl(value: string | undefined, name: string): string | undefined {
-  if (!value) return undefined;
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new Error(`${name}: must be a URL, got "${value}"`);
-  }
-  if (u.protocol !== 'https:') throw new Error(`${name}: must be an https URL, got "${value}"`);
-  return value.replace(/\/+$/, '');
+  const i = value.lastIndexOf(':');
+  return { apiEndpoint: value.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(value.slice(i + 1)), insecure: s.BROKER_GCP_INSECURE };
 }
 
 /** Azure endpoint overrides (sovereign clouds, private endpoints, tests): BROKER_AZURE_*. */
-function azureEndpoints(env: NodeJS.ProcessEnv): RotatorDeps['azure'] {
-  const authorityHost = httpsUrl(env.BROKER_AZURE_AUTHORITY_HOST, 'BROKER_AZURE_AUTHORITY_HOST');
-  const armEndpoint = httpsUrl(env.BROKER_AZURE_ARM_ENDPOINT, 'BROKER_AZURE_ARM_ENDPOINT');
-  const blobEndpoint = env.BROKER_AZURE_BLOB_ENDPOINT || undefined;
-  let ca: string | undefined;
-  if (env.BROKER_AZURE_CA_FILE) {
-    try {
-      ca = fs.readFileSync(env.BROKER_AZURE_CA_FILE, 'utf8');
-    } catch {
-      throw new Error(`BROKER_AZURE_CA_FILE: cannot read "${env.BROKER_AZURE_CA_FILE}"`);
-    }
-  }
+function azureEndpoints(s: Settings): RotatorDeps['azure'] {
+  const strip = (u: string | undefined) => u?.replace(/\/+$/, '');
+  const authorityHost = strip(s.BROKER_AZURE_AUTHORITY_HOST);
+  const armEndpoint = strip(s.BROKER_AZURE_ARM_ENDPOINT);
+  const blobEndpoint = s.BROKER_AZURE_BLOB_ENDPOINT;
+  const ca = s.BROKER_AZURE_CA_FILE ? fs.readFileSync(s.BROKER_AZURE_CA_FILE, 'utf8') : undefined;
   return { ...(authorityHost ? { authorityHost } : {}), ...(armEndpoint ? { armEndpoint } : {}), ...(blobEndpoint ? { blobEndpoint } : {}), ...(ca ? { ca } : {}) };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
-  const dataDir = path.resolve(env.BROKER_DATA_DIR ?? '.data');
-  const apiHost = env.BROKER_API_HOST ?? '127.0.0.1';
-  if (apiHost !== '127.0.0.1' && apiHost !== 'localhost' && apiHost !== '::1' && env.BROKER_API_ALLOW_REMOTE !== '1') {
-    throw new Error(`BROKER_API_HOST=${apiHost}: the API has no authentication yet and listens on loopback only`);
+function present(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) if (env[n] !== undefined && env[n] !== '') out[n] = env[n]!;
+  return out;
+}
+
+/**
+ * Temporal connection settings through @temporalio/envconfig (the variables the temporal CLI reads,
+ * and its TOML profiles), after the settings table checked each variable.
+ */
+function temporalConnection(env: NodeJS.ProcessEnv, s: Settings): BrokerConfig['temporal'] {
+  const problems: string[] = [];
+  const certPath = !!(s.TEMPORAL_TLS_CLIENT_CERT_PATH || s.TEMPORAL_TLS_CLIENT_CERT_DATA);
+  const keyPath = !!(s.TEMPORAL_TLS_CLIENT_KEY_PATH || s.TEMPORAL_TLS_CLIENT_KEY_DATA);
+  if (certPath !== keyPath) {
+    problems.push('TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH: mTLS needs both the client certificate and its key (or neither)');
   }
+  if (s.TEMPORAL_TLS === false && s.TEMPORAL_API_KEY) problems.push('TEMPORAL_TLS: an API key is only sent over TLS: unset TEMPORAL_TLS=false, or unset TEMPORAL_API_KEY');
+  if (problems.length) throw new ConfigError(problems);
+  const vars = envconfigVariables(env);
+  let loaded;
+  try {
+    loaded = loadClientConnectConfig({ overrideEnvVars: vars, ...(s.TEMPORAL_PROFILE ? { profile: s.TEMPORAL_PROFILE } : {}) });
+  } catch (err) {
+    const where = s.TEMPORAL_CONFIG_FILE ? `TEMPORAL_CONFIG_FILE (${s.TEMPORAL_CONFIG_FILE})` : 'TEMPORAL_PROFILE / ~/.config/temporalio/temporal.toml';
+    throw new ConfigError([`${where}: ${(err as Error).message}`]);
+  }
+  const opts = loaded.connectionOptions;
+  const address = opts.address ?? s.TEMPORAL_ADDRESS;
+  const connection: BrokerConfig['temporal']['connection'] = { address };
+  if (typeof opts.tls === 'object' && opts.tls !== null) {
+    // envconfig reads files as Uint8Array; the native connection wants Buffers.
+    const buf = (b: Uint8Array | undefined) => (b ? Buffer.from(b) : undefined);
+    const { serverNameOverride, serverRootCACertificate, clientCertPair } = opts.tls;
+    connection.tls = {
+      ...(serverNameOverride ? { serverNameOverride } : {}),
+      ...(serverRootCACertificate ? { serverRootCACertificate: buf(serverRootCACertificate) } : {}),
+      ...(clientCertPair ? { clientCertPair: { crt: buf(clientCertPair.crt)!, key: buf(clientCertPair.key)! } } : {}),
+    };
+  } else if (opts.tls !== undefined) connection.tls = opts.tls;
+  if (opts.apiKey !== undefined) connection.apiKey = opts.apiKey;
+  if (opts.metadata && Object.keys(opts.metadata).length) connection.metadata = opts.metadata;
+  const tls = !!connection.tls;
+  return { connection, namespace: loaded.namespace ?? s.TEMPORAL_NAMESPACE, tls };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  const s = readSettings(env);
+  const dataDir = path.resolve(s.BROKER_DATA_DIR);
+  // Who may listen beyond loopback (TLS, or a TLS proxy in front) is authConfig's rule (broker/auth-config.ts).
+  const apiHost = s.BROKER_API_HOST;
+  if (s.BROKER_MASTER_KEY && env.BROKER_MASTER_KEY_FILE) throw new ConfigError(['BROKER_MASTER_KEY, BROKER_MASTER_KEY_FILE: both are set: set only one']);
+  if (s.BROKER_CODEC_KEY && env.BROKER_CODEC_KEY_FILE) throw new ConfigError(['BROKER_CODEC_KEY, BROKER_CODEC_KEY_FILE: both are set: set only one']);
+  const temporal = temporalConnection(env, s);
+  const gcp = gcpEndpoint(s);
+  const uiPort = s.TEMPORAL_UI_PORT;
   return {
     dataDir,
-    databaseUrl: env.DATABASE_URL || undefined,
-    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
-    taskQueue: env.BROKER_TASK_QUEUE ?? TASK_QUEUE,
+    ...(s.DATABASE_URL ? { databaseUrl: s.DATABASE_URL } : {}),
+    temporal,
+    temporalAddress: temporal.connection.address,
+    namespace: temporal.namespace,
+    taskQueue: s.BROKER_TASK_QUEUE,
     apiHost,
-    apiPort: port(env.BROKER_API_PORT, 'BROKER_API_PORT', 8787),
-    localWorkDir: path.resolve(env.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
-    hpcMaxConnections: positive(env.BROKER_HPC_MAX_CONNECTIONS, 'BROKER_HPC_MAX_CONNECTIONS', 4),
-    sweepEvery: env.BROKER_SWEEP_EVERY || '1h',
-    reapEvery: env.BROKER_REAP_EVERY || '1m',
-    uiOrigins: (env.BROKER_UI_ORIGINS ?? `http://127.0.0.1:${env.TEMPORAL_UI_PORT ?? 8233},http://localhost:${env.TEMPORAL_UI_PORT ?? 8233}`)
+    apiPort: s.BROKER_API_PORT,
+    localWorkDir: path.resolve(s.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
+    hpcMaxConnections: s.BROKER_HPC_MAX_CONNECTIONS,
+    sweepEvery: s.BROKER_SWEEP_EVERY,
+    reapEvery: s.BROKER_REAP_EVERY,
+    awsWritesPerSecond: s.BROKER_AWS_WRITES_PER_SECOND,
+    uiOrigins: (s.BROKER_UI_ORIGINS ?? `http://127.0.0.1:${uiPort},http://localhost:${uiPort}`)
       .split(',')
-      .map((s) => s.trim())
+      .map((o) => o.trim())
       .filter(Boolean),
     endpoints: {
-      ...(env.BROKER_AWS_ENDPOINT ? { aws: env.BROKER_AWS_ENDPOINT } : {}),
-      ...(gcpEndpoint(env) ? { gcp: gcpEndpoint(env) } : {}),
+      ...(s.BROKER_AWS_ENDPOINT ? { aws: s.BROKER_AWS_ENDPOINT } : {}),
+      ...(gcp ? { gcp } : {}),
     },
     rotators: {
-      azure: azureEndpoints(env),
-      ...(env.BROKER_AWS_ENDPOINT ? { aws: { endpoint: env.BROKER_AWS_ENDPOINT } } : {}),
+      azure: azureEndpoints(s),
+      ...(s.BROKER_AWS_ENDPOINT ? { aws: { endpoint: s.BROKER_AWS_ENDPOINT } } : {}),
+    },
+    masterKeyEnv: present(env, ['BROKER_MASTER_KEY', 'BROKER_MASTER_KEY_FILE', 'BROKER_MASTER_KEY_NEXT']),
+    codecKeyEnv: present(env, ['BROKER_CODEC_KEY', 'BROKER_CODEC_KEY_FILE', 'BROKER_CODEC_PREVIOUS_KEYS']),
+    logLevel: s.BROKER_LOG_LEVEL,
+    ...(s.BROKER_METRICS_PORT ? { metrics: { host: s.BROKER_METRICS_HOST, port: s.BROKER_METRICS_PORT } } : {}),
+    versioning: {
+      mode: s.BROKER_WORKER_VERSIONING,
+      behavior: s.BROKER_VERSIONING_BEHAVIOR,
+      deploymentName: s.BROKER_DEPLOYMENT_NAME,
+      ...(s.BROKER_BUILD_ID ? { buildId: s.BROKER_BUILD_ID } : {}),
     },
   };
 }

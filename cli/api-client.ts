@@ -5,11 +5,12 @@
 import type { MissingPermission } from '../domain/run';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { ComputeEnv, CredentialMeta, SecretMeta, SecretScope, User, Workspace } from '../store/types';
+import type { AuditRecord, AuditVerification, ComputeEnv, CredentialMeta, MemberInfo, PrincipalRecord, SecretMeta, SecretScope, TokenMeta, Workspace } from '../store/types';
 import type { Platform, ReadyResult, RunStatus } from '../domain/run';
 import type { RotationScheduleInfo, RotationStarted, RotationState } from '../services/rotations';
 import type { VaultKeyRotationStarted, VaultKeyRotationState, VaultKeyScheduleInfo } from '../services/vault-key';
 import type { VerifyReport } from '../verifiers';
+import type { RunSummary } from '../services/types';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
 
@@ -34,10 +35,39 @@ export class ApiConnectionError extends Error {
   override readonly name = 'ApiConnectionError';
 }
 
+/** A user or service, as the API shows it. */
+export type Identity = PrincipalRecord;
+
+export interface CreatedToken {
+  /** The token itself: in this answer only. */
+  token: string;
+  meta: TokenMeta;
+}
+
+export interface Me {
+  identity: { id: string; kind: 'user' | 'service'; name: string; brokerAdmin: boolean };
+  via: 'token' | 'oidc';
+  token?: { id: string; expiresAt: string };
+  memberships: { workspace: { id: string; name: string }; role: string; onBehalf: boolean }[];
+}
+
+export interface Links {
+  /** The run's workflow in the Temporal Web UI. */
+  links?: { webUi?: string };
+}
+
+export interface RunStatusAnswer extends RunStatus, Links {
+  /** The names of the run's workspace, user and compute environment. */
+  names?: { workspace?: string; user?: string; computeEnv?: string };
+}
+
+export type { AuditRecord, AuditVerification, MemberInfo, TokenMeta, RunSummary };
+
 export interface LaunchInput {
   runId: string;
   workspace: string;
-  user: string;
+  /** The user whose secrets the run gets: a person launches as themselves (the default); a service names one. */
+  user?: string;
   computeEnv: string;
   secrets: string[];
   /** A duration: 90s, 15m, 12h, 30d. */
@@ -96,6 +126,18 @@ const VAULT_KEY_SCHEDULE_URL = '/v1/vault/master-key/rotation-schedule';
 /** The manual rotation's workflow id (workflows/vault-key.ts VAULT_KEY_ROTATION_WORKFLOW_ID). */
 const VAULT_KEY_ROTATION_WORKFLOW_ID = 'vault-master-key-rotation';
 
+export interface ClientOptions {
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** PEM CA certificates an https API's certificate is checked against (besides the system's). */
+  ca?: string;
+}
+
+/** One page of a list answer. */
+interface Page {
+  nextCursor?: string;
+}
+
 /** What the API answers to complete and cancel. */
 export interface RunEndAnswer {
   runId: string;
@@ -105,8 +147,12 @@ export interface RunEndAnswer {
 
 export class BrokerApiClient {
   readonly baseUrl: URL;
+  private readonly token: string | undefined;
+  private readonly ca: string | undefined;
 
-  constructor(baseUrl: string = DEFAULT_API_URL) {
+  constructor(baseUrl: string = DEFAULT_API_URL, opts: ClientOptions = {}) {
+    this.token = opts.token;
+    this.ca = opts.ca;
     let url: URL;
     try {
       url = new URL(baseUrl);
@@ -124,14 +170,59 @@ export class BrokerApiClient {
   createWorkspace(name: string): Promise<Workspace> {
     return this.request('POST', '/v1/workspaces', { name });
   }
-  async listWorkspaces(): Promise<Workspace[]> {
-    return (await this.request<{ workspaces: Workspace[] }>('GET', '/v1/workspaces')).workspaces;
+  listWorkspaces(): Promise<Workspace[]> {
+    return this.all('/v1/workspaces', 'workspaces');
   }
-  createUser(name: string): Promise<User> {
-    return this.request('POST', '/v1/users', { name });
+  createUser(name: string, opts: { brokerAdmin?: boolean; oidcSubject?: string } = {}): Promise<Identity> {
+    return this.request('POST', '/v1/users', { name, ...opts });
   }
-  async listUsers(): Promise<User[]> {
-    return (await this.request<{ users: User[] }>('GET', '/v1/users')).users;
+  listUsers(): Promise<Identity[]> {
+    return this.all('/v1/users', 'users');
+  }
+  createService(name: string, opts: { brokerAdmin?: boolean; oidcSubject?: string } = {}): Promise<Identity> {
+    return this.request('POST', '/v1/services', { name, ...opts });
+  }
+  listServices(): Promise<Identity[]> {
+    return this.all('/v1/services', 'services');
+  }
+  updateIdentity(kind: 'user' | 'service', name: string, patch: { brokerAdmin?: boolean; oidcSubject?: string | null }): Promise<Identity> {
+    return this.request('PATCH', `/v1/${kind === 'user' ? 'users' : 'services'}/${seg(name)}`, patch);
+  }
+  me(): Promise<Me> {
+    return this.request('GET', '/v1/me');
+  }
+
+  // ---- tokens ----
+  createToken(input: { name?: string; expiresIn?: string; user?: string; service?: string }): Promise<CreatedToken> {
+    return this.request('POST', '/v1/tokens', input);
+  }
+  listTokens(q: { user?: string; service?: string; all?: boolean } = {}): Promise<TokenMeta[]> {
+    const qs = new URLSearchParams({ ...(q.user ? { user: q.user } : {}), ...(q.service ? { service: q.service } : {}), ...(q.all ? { all: 'true' } : {}) });
+    return this.all(`/v1/tokens${qs.size ? `?${qs}` : ''}`, 'tokens');
+  }
+  revokeToken(id: string): Promise<TokenMeta> {
+    return this.request('DELETE', `/v1/tokens/${seg(id)}`);
+  }
+
+  // ---- members ----
+  listMembers(workspace: string): Promise<MemberInfo[]> {
+    return this.all(`/v1/workspaces/${seg(workspace)}/members`, 'members');
+  }
+  setMember(workspace: string, member: string, input: { role: string; onBehalf?: boolean }): Promise<MemberInfo> {
+    return this.request('PUT', `/v1/workspaces/${seg(workspace)}/members/${seg(member)}`, input);
+  }
+  async removeMember(workspace: string, member: string): Promise<void> {
+    await this.request('DELETE', `/v1/workspaces/${seg(workspace)}/members/${seg(member)}`);
+  }
+
+  // ---- audit ----
+  /** One page of audit records, oldest first. */
+  auditPage(q: Record<string, string | undefined>): Promise<{ records: AuditRecord[]; nextCursor?: string }> {
+    const qs = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => e[1] !== undefined));
+    return this.request('GET', `/v1/audit${qs.size ? `?${qs}` : ''}`);
+  }
+  verifyAudit(): Promise<AuditVerification> {
+    return this.request('GET', '/v1/audit/verify');
   }
 
   // ---- secrets ----
@@ -139,8 +230,8 @@ export class BrokerApiClient {
   setSecret(owner: SecretOwner, name: string, value: string): Promise<SecretMeta> {
     return this.request('PUT', `${ownerPath(owner)}/secrets/${seg(name)}`, { value });
   }
-  async listSecrets(owner: SecretOwner): Promise<SecretMeta[]> {
-    return (await this.request<{ secrets: SecretMeta[] }>('GET', `${ownerPath(owner)}/secrets`)).secrets;
+  listSecrets(owner: SecretOwner): Promise<SecretMeta[]> {
+    return this.all(`${ownerPath(owner)}/secrets`, 'secrets');
   }
   async deleteSecret(owner: SecretOwner, name: string): Promise<void> {
     await this.request('DELETE', `${ownerPath(owner)}/secrets/${seg(name)}`);
@@ -150,8 +241,8 @@ export class BrokerApiClient {
   createCredential(workspace: string, input: { name: string; kind: string; fields: Record<string, unknown> }): Promise<CredentialMeta> {
     return this.request('POST', `/v1/workspaces/${seg(workspace)}/credentials`, input);
   }
-  async listCredentials(workspace: string): Promise<CredentialMeta[]> {
-    return (await this.request<{ credentials: CredentialMeta[] }>('GET', `/v1/workspaces/${seg(workspace)}/credentials`)).credentials;
+  listCredentials(workspace: string): Promise<CredentialMeta[]> {
+    return this.all(`/v1/workspaces/${seg(workspace)}/credentials`, 'credentials');
   }
   async deleteCredential(workspace: string, name: string): Promise<void> {
     await this.request('DELETE', `/v1/workspaces/${seg(workspace)}/credentials/${seg(name)}`);
@@ -161,8 +252,8 @@ export class BrokerApiClient {
   createComputeEnv(workspace: string, input: CreateComputeEnvInput): Promise<ComputeEnv> {
     return this.request('POST', `/v1/workspaces/${seg(workspace)}/compute-envs`, input);
   }
-  async listComputeEnvs(workspace: string): Promise<ComputeEnv[]> {
-    return (await this.request<{ computeEnvs: ComputeEnv[] }>('GET', `/v1/workspaces/${seg(workspace)}/compute-envs`)).computeEnvs;
+  listComputeEnvs(workspace: string): Promise<ComputeEnv[]> {
+    return this.all(`/v1/workspaces/${seg(workspace)}/compute-envs`, 'computeEnvs');
   }
   getComputeEnv(workspace: string, name: string): Promise<ComputeEnv> {
     return this.request('GET', `/v1/workspaces/${seg(workspace)}/compute-envs/${seg(name)}`);
@@ -175,11 +266,18 @@ export class BrokerApiClient {
   }
 
   // ---- runs ----
-  launchRun(input: LaunchInput): Promise<ReadyResult> {
+  launchRun(input: LaunchInput): Promise<ReadyResult & Links> {
     return this.request('POST', '/v1/runs', input);
   }
-  runStatus(runId: string): Promise<RunStatus> {
+  runStatus(runId: string): Promise<RunStatusAnswer> {
     return this.request('GET', `/v1/runs/${seg(runId)}`);
+  }
+  /** One page of a workspace's runs, newest first. */
+  listRuns(workspace: string, q: { phase?: string; computeEnv?: string; status?: string; limit?: number; cursor?: string }): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
+    const qs = new URLSearchParams(
+      Object.entries({ ...q, limit: q.limit === undefined ? undefined : String(q.limit) }).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    return this.request('GET', `/v1/workspaces/${seg(workspace)}/runs${qs.size ? `?${qs}` : ''}`);
   }
   /** accepted: this call ended the run; already-ended: it had ended (a retry), with its outcome. */
   completeRun(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<RunEndAnswer> {
@@ -207,8 +305,8 @@ export class BrokerApiClient {
   createRotationSchedule(workspace: string, credential: string, input: RotationScheduleBody): Promise<RotationScheduleInfo> {
     return this.request('POST', scheduleUrl(workspace, credential), input);
   }
-  async listRotationSchedules(): Promise<RotationScheduleInfo[]> {
-    return (await this.request<{ schedules: RotationScheduleInfo[] }>('GET', '/v1/rotation-schedules')).schedules;
+  listRotationSchedules(): Promise<RotationScheduleInfo[]> {
+    return this.all('/v1/rotation-schedules', 'schedules');
   }
   rotationSchedule(workspace: string, credential: string): Promise<RotationScheduleInfo> {
     return this.request('GET', scheduleUrl(workspace, credential));
@@ -244,25 +342,45 @@ export class BrokerApiClient {
     return this.request('GET', '/healthz');
   }
 
-  /** One JSON request. Errors never include the request body. */
+  /** Every item of a paginated list, page after page. */
+  async all<T>(path: string, key: string): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const sep = path.includes('?') ? '&' : '?';
+      const page = await this.request<Page & Record<string, T[]>>('GET', `${path}${sep}limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      out.push(...(page[key] ?? []));
+      if (!page.nextCursor) return out;
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** One JSON request. Errors never include the request body, nor the token. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(this.baseUrl.pathname.replace(/\/+$/, '') + path, this.baseUrl);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
     const transport = url.protocol === 'https:' ? https : http;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = transport.request(url, { method, headers }, (res) => {
+      const req = transport.request(url, { method, headers, ...(this.ca && url.protocol === 'https:' ? { ca: this.ca } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(new ApiConnectionError(`cannot reach the broker API at ${this.baseUrl.origin} (${err.code ?? err.message}); is it running? Set --api or BROKER_API_URL`));
+        const code = err.code ?? err.message;
+        // Node's certificate checks: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID ...
+        if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(err.code ?? '')) {
+          reject(new ApiConnectionError(`the broker API at ${this.baseUrl.origin} presented a TLS certificate this CLI does not trust (${code}): set BROKER_CA_FILE to the CA that signed it`));
+        } else {
+          reject(new ApiConnectionError(`cannot reach the broker API at ${this.baseUrl.origin} (${code}); is it running? Set --api or BROKER_API_URL`));
+        }
       });
       req.end(payload);
     });

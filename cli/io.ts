@@ -16,7 +16,8 @@ export interface CliInput extends NodeJS.EventEmitter {
 
 export interface CliIo {
   stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
+  /** A terminal stderr gets progress lines (runs launch). */
+  stderr: { write(chunk: string): unknown; isTTY?: boolean };
   stdin: CliInput;
   env: Record<string, string | undefined>;
 }

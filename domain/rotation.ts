@@ -41,6 +41,8 @@ export interface RotationInput {
   graceMs?: number;
   /** Seed 003 step 5: go back to the first slot at the end (where the kind has fixed slots). */
   switchBack?: boolean;
+  /** The credential's name as operators know it (the Web UI's summary); the account when absent. */
+  label?: string;
 }
 
 /** What the inspect step finds, before anything changes. */

@@ -10,6 +10,8 @@ import * as path from 'node:path';
 /** Bottom to top. README.md (Development) explains each room. */
 export const ROOMS = {
   domain: { imports: [] },
+  // Logging and metrics (pino, the Temporal runtime's logger and Prometheus exporter): no project code.
+  telemetry: { imports: [] },
   codec: { imports: ['domain'] },
   credentials: { imports: ['domain'] },
   platforms: { imports: ['domain'] },
@@ -19,15 +21,15 @@ export const ROOMS = {
   targets: { imports: ['domain', 'credentials', 'platforms', 'remote'], types: ['store'] },
   rotators: { imports: ['domain', 'credentials', 'remote', 'store'] },
   verifiers: { imports: ['domain', 'credentials', 'platforms', 'remote', 'store'] },
-  activities: { imports: ['domain', 'targets', 'rotators', 'store'] },
-  worker: { imports: ['domain', 'codec', 'platforms', 'workflows', 'store', 'remote', 'targets', 'rotators', 'activities'] },
+  activities: { imports: ['domain', 'telemetry', 'targets', 'rotators', 'store'] },
+  worker: { imports: ['domain', 'telemetry', 'codec', 'platforms', 'workflows', 'store', 'remote', 'targets', 'rotators', 'activities'] },
   // Services start and read workflows; of the rotators they need only the SDK-free kind table.
-  services: { imports: ['domain', 'codec', 'workflows', 'store', 'rotators/kinds'] },
-  api: { imports: ['domain', 'codec', 'credentials', 'platforms', 'store', 'verifiers', 'services'] },
+  services: { imports: ['domain', 'telemetry', 'codec', 'workflows', 'store', 'rotators/kinds'] },
+  api: { imports: ['domain', 'telemetry', 'codec', 'credentials', 'platforms', 'store', 'verifiers', 'services'] },
   // The CLI speaks HTTP to the API; it borrows the API's answer types and opens the vault only for
   // `vault rewrap` (offline, on the database itself).
   cli: { imports: ['domain', 'codec', 'credentials', 'platforms', 'store'], types: ['services', 'verifiers', 'api'] },
-  broker: { imports: ['domain', 'codec', 'platforms', 'store', 'remote', 'targets', 'rotators', 'verifiers', 'activities', 'worker', 'services', 'api'] },
+  broker: { imports: ['domain', 'telemetry', 'codec', 'platforms', 'store', 'remote', 'targets', 'rotators', 'verifiers', 'activities', 'worker', 'services', 'api'] },
 };
 
 const roomOfEntry = (entry) => entry.split('/')[0];

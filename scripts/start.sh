@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make start`: the broker on its embedded default. Installs what it needs (once), starts the Temporal
 # dev server with a SQLite file under .data/ and the broker's search attributes, then the broker
-# (vault on PGlite under .data/, worker, HTTP API on 127.0.0.1). Ctrl-C stops everything it started.
+# (vault on PGlite under .data/, worker, HTTP API on 127.0.0.1). On first start the broker makes the
+# first broker administrator and writes its token to .data/admin.token (0600), where the CLI finds it.
+# Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,15 +13,25 @@ DATA_DIR="${BROKER_DATA_DIR:-$PWD/.data}"
 TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 API_PORT="${BROKER_API_PORT:-8787}"
+METRICS_PORT="${BROKER_METRICS_PORT:-9464}"
+SCHEME=http
+[ -n "${BROKER_TLS_CERT_FILE:-}" ] && SCHEME=https
+API_URL="$SCHEME://127.0.0.1:$API_PORT"
+TOKEN_FILE="${BROKER_ADMIN_TOKEN_FILE:-$DATA_DIR/admin.token}"
 mkdir -p "$DATA_DIR" && chmod 700 "$DATA_DIR"
 
-say "building"
-npx tsc -p tsconfig.build.json
+# SECRET_BROKER_SKIP_BUILD=1: lib/ is already built (the try-it recipe's test, while other suites read lib/).
+if [[ ${SECRET_BROKER_SKIP_BUILD:-} != 1 ]]; then
+  say "building (lib/ and the workflow bundle)"
+  scripts/build.sh
+fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$API_PORT"; do
+ports=("$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$API_PORT")
+[[ $METRICS_PORT != 0 ]] && ports+=("$METRICS_PORT")
+for p in "${ports[@]}"; do
   if port_busy "$p"; then
-    echo "port $p on 127.0.0.1 is in use (another 'make start'?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / BROKER_API_PORT." >&2
+    echo "port $p on 127.0.0.1 is in use (another 'make start'?). Stop it, or set TEMPORAL_PORT / TEMPORAL_UI_PORT / BROKER_API_PORT / BROKER_METRICS_PORT (0: no metrics)." >&2
     exit 1
   fi
 done
@@ -41,8 +53,8 @@ while read -r kv; do [[ -z $kv || $kv == \#* ]] || dc_flags+=(--dynamic-config-v
 
 "$BROKER_VENV/bin/temporal" server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-  --db-filename "$DATA_DIR/temporal.db" --log-level warn \
-  --ui-codec-endpoint "http://127.0.0.1:$API_PORT/codec" \
+  --db-filename "$DATA_DIR/temporal.db" --log-level warn --log-format json \
+  --ui-codec-endpoint "$API_URL/codec" \
   "${sa_flags[@]}" "${dc_flags[@]}" >"$DATA_DIR/temporal.log" 2>&1 &
 pids+=($!)
 
@@ -50,7 +62,7 @@ for _ in $(seq 1 150); do port_busy "$TEMPORAL_PORT" && break; sleep 0.2; done
 port_busy "$TEMPORAL_PORT" || { echo "Temporal dev server did not start; see $DATA_DIR/temporal.log" >&2; exit 1; }
 
 # Process substitution, not a pipe: $! must be node itself so Ctrl-C / TERM reaches it.
-TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_PORT="$TEMPORAL_UI_PORT" BROKER_DATA_DIR="$DATA_DIR" BROKER_API_PORT="$API_PORT" \
+TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_PORT="$TEMPORAL_UI_PORT" BROKER_DATA_DIR="$DATA_DIR" BROKER_API_PORT="$API_PORT" BROKER_METRICS_PORT="$METRICS_PORT" \
   node lib/broker/main.js --role all > >(tee -a "$DATA_DIR/broker.log") 2>&1 &
 pids+=($!)
 
@@ -59,8 +71,22 @@ cat <<MSG
 
   secret-broker is running (Ctrl-C stops it)
     Temporal Web UI   http://127.0.0.1:$TEMPORAL_UI_PORT
-    Broker API        http://127.0.0.1:$API_PORT   (CLI: ./bin/secret-broker --help)
-    Data              $DATA_DIR   (vault, keys, temporal.db, local runs, logs)
+    Broker API        $API_URL   (CLI: ./bin/secret-broker --help)
+    Admin token       $TOKEN_FILE   (mode 0600; the CLI reads it when BROKER_TOKEN is unset)
+    Metrics           $([[ $METRICS_PORT != 0 ]] && echo "http://127.0.0.1:$METRICS_PORT/metrics" || echo off)
+    Data              $DATA_DIR   (vault, keys, temporal.db, local runs, logs: JSON lines)
 
+  More identities: ./bin/secret-broker users create NAME, then
+                   ./bin/secret-broker tokens create --user NAME   (docs/access.md)
 MSG
+# What the CLI cannot find on its own: it defaults to http://127.0.0.1:8787 and ./.data/admin.token.
+hints=()
+[ "$API_URL" != "http://127.0.0.1:8787" ] && hints+=("export BROKER_API_URL=$API_URL")
+[ "$TOKEN_FILE" != "$PWD/.data/admin.token" ] && hints+=("export BROKER_TOKEN_FILE=$TOKEN_FILE")
+[ "$SCHEME" = https ] && hints+=("export BROKER_CA_FILE=...   # the CA that signed $BROKER_TLS_CERT_FILE, unless the system trusts it")
+if [ "${#hints[@]}" -gt 0 ]; then
+  echo "  In the shell where you run the CLI:"
+  for h in "${hints[@]}"; do echo "    $h"; done
+fi
+echo
 wait -n "${pids[@]}"

@@ -10,8 +10,8 @@ say "type-check"
 npx tsc -p tsconfig.json --noEmit
 say "lint"
 npx eslint --max-warnings 0 .
-say "build (lib/, for the suites that run the broker process)"
-npx tsc -p tsconfig.build.json
+say "build (lib/ and the workflow bundle, for the suites that run the broker process)"
+scripts/build.sh
 
 report="$(mktemp -t secret-broker-jest.XXXXXX.json)"
 # Suites jest.config.js leaves out because a peer cannot be built on this machine (said again at the end).

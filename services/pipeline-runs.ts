@@ -47,8 +47,10 @@ import {
   type ReadyResult,
   type RunStatus,
 } from '../domain/run';
+import { runDetails, runSummary, type RunLabels } from '../domain/operator-view';
 import { ErrorType, LaunchError, TemporalUnavailableError, ValidationError } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
+import { noopMetrics, type LaunchMetrics, type LaunchOutcome } from '../telemetry/metrics';
 import { TEMPORAL_CALL_DEADLINE_MS, isWorkflowTaskFailing, withTemporal } from './temporal';
 import type { CancelAnswer, LaunchRequest, PipelineRunsApi } from './types';
 
@@ -65,11 +67,14 @@ export interface PipelineRunsOptions {
   launchDeadlineMs?: number;
   /** How long any other call may wait for Temporal's answer (default TEMPORAL_CALL_DEADLINE_MS). */
   callDeadlineMs?: number;
+  /** Launches by outcome and their latency (the broker's /metrics); nothing recorded by default. */
+  metrics?: LaunchMetrics;
 }
 
 export class PipelineRuns implements PipelineRunsApi {
   private readonly launchDeadlineMs: number;
   private readonly callDeadlineMs: number;
+  private readonly metrics: LaunchMetrics;
 
   constructor(
     private readonly client: Client,
@@ -78,11 +83,27 @@ export class PipelineRuns implements PipelineRunsApi {
   ) {
     this.launchDeadlineMs = options.launchDeadlineMs ?? LAUNCH_DEADLINE_MS;
     this.callDeadlineMs = options.callDeadlineMs ?? TEMPORAL_CALL_DEADLINE_MS;
+    this.metrics = options.metrics ?? noopMetrics;
   }
 
   async launch(req: LaunchRequest): Promise<ReadyResult> {
     if (!RUN_ID_PATTERN.test(req.runId)) throw new ValidationError('runId', RUN_ID_RULE);
     if (req.leaseMs !== undefined) checkLease(req.leaseMs, 'leaseMs');
+    const t0 = process.hrtime.bigint();
+    const record = (outcome: LaunchOutcome) =>
+      this.metrics.launched({ outcome, seconds: Number(process.hrtime.bigint() - t0) / 1e9, computeEnvId: req.computeEnvId, ...(req.labels?.platform ? { platform: req.labels.platform } : {}) });
+    try {
+      const ready = await this.launchOrJoin(req);
+      record('ready');
+      return ready;
+    } catch (err) {
+      record(err instanceof LaunchError ? (err.code === 'duplicate-run' || err.code === 'already-ended' ? 'duplicate' : 'failed') : 'error');
+      throw err;
+    }
+  }
+
+  /** Start the run, or join the one going with the same request; a run id past its launch is refused. */
+  private async launchOrJoin(req: LaunchRequest): Promise<ReadyResult> {
     const key: LaunchKey = { workspaceId: req.workspaceId, userId: req.userId, computeEnvId: req.computeEnvId, secretNames: req.secretNames };
     // A run whose workflow task is failing (its worker was lost mid-task) refuses the update until a
     // worker runs the task again: asked again (it attaches to the same run) until the launch deadline.
@@ -126,6 +147,15 @@ export class PipelineRuns implements PipelineRunsApi {
       shape: 2,
     };
     const labels = req.labels ?? {};
+    // The Web UI's list and detail pages: what this run is, before anyone opens a payload.
+    const shown: RunLabels = {
+      runId: req.runId,
+      workspace: labels.workspace ?? req.workspaceId,
+      user: labels.user ?? req.userId,
+      computeEnv: labels.computeEnv ?? req.computeEnvId,
+      ...(labels.platform ? { platform: labels.platform } : {}),
+      secretCount: req.secretNames.length,
+    };
     const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
       workflowId: pipelineRunWorkflowId(req.runId),
       taskQueue: this.taskQueue,
@@ -133,6 +163,8 @@ export class PipelineRuns implements PipelineRunsApi {
       // A run going on is joined; a closed one is started again only after a failed launch.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: reuse,
+      staticSummary: runSummary(shown),
+      staticDetails: runDetails(shown),
       typedSearchAttributes: [
         { key: RunIdKey, value: req.runId },
         { key: WorkspaceKey, value: labels.workspace ?? req.workspaceId },

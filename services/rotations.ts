@@ -8,11 +8,13 @@ import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
   type ScheduleDescription,
   type ScheduleSummary,
 } from '@temporalio/client';
 import { rotationKind } from '../rotators/kinds';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { rotationDetails, rotationLabels, rotationSummary } from '../domain/operator-view';
 import type { VaultApi } from '../store/types';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../workflows/rotation';
 import {
@@ -128,7 +130,7 @@ export class CredentialRotations {
     const { account, label } = await impl.describe(target, this.vault);
     const graceMs = checkGrace(req.graceMs);
     return {
-      input: { target, account, graceMs: graceMs ?? DEFAULT_GRACE_MS, ...(req.switchBack ? { switchBack: true } : {}) },
+      input: { target, account, graceMs: graceMs ?? DEFAULT_GRACE_MS, ...(req.switchBack ? { switchBack: true } : {}), label },
       label,
     };
   }
@@ -146,6 +148,8 @@ export class CredentialRotations {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         typedSearchAttributes: [{ key: PhaseKey, value: 'rotation:inspect' }],
         memo: { kind: input.target.kind, credentialId: input.target.credentialId, label },
+        staticSummary: rotationSummary(rotationLabels(input)),
+        staticDetails: rotationDetails(rotationLabels(input)),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ConflictError(`a rotation of ${label} is already running (workflow ${workflowId})`);
@@ -160,6 +164,24 @@ export class CredentialRotations {
       throw new ValidationError('workflowId', 'must be a rotation workflow id (credential-rotation-...)');
     }
     return runState<RotationStatus, RotationResult>(this.client.workflow.getHandle(workflowId), rotationStatusQuery, 'rotation');
+  }
+
+  /**
+   * The credential a rotation workflow rotates, from its memo (no worker needed): the API checks the
+   * caller's role in that credential's workspace before showing a rotation. NotFoundError when there
+   * is no such rotation.
+   */
+  async credentialOf(workflowId: string): Promise<string | undefined> {
+    if (typeof workflowId !== 'string' || !ROTATION_WORKFLOW_ID_RE.test(workflowId)) {
+      throw new ValidationError('workflowId', 'must be a rotation workflow id (credential-rotation-...)');
+    }
+    try {
+      const memo = (await this.client.workflow.getHandle(workflowId).describe()).memo ?? {};
+      return typeof memo.credentialId === 'string' ? memo.credentialId : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError('rotation', workflowId);
+      throw err;
+    }
   }
 
   /** Waits for a rotation to end and returns its result (throws its failure). */
@@ -183,6 +205,7 @@ export class CredentialRotations {
           args: [input],
           taskQueue: this.taskQueue,
           workflowId: `scheduled-${scheduleId}`,
+          staticSummary: `rotation schedule ${scheduleId}: starts the rotation of ${label} (${input.target.kind})`,
         },
         policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
         state: { paused: req.paused === true, ...(req.note ? { note: req.note } : {}) },
@@ -270,5 +293,5 @@ export class CredentialRotations {
 /** What the API needs of CredentialRotations (tests may hand in a double). */
 export type RotationsApi = Pick<
   CredentialRotations,
-  'start' | 'state' | 'createSchedule' | 'listSchedules' | 'describeSchedule' | 'pauseSchedule' | 'unpauseSchedule' | 'triggerSchedule' | 'deleteSchedule'
+  'start' | 'state' | 'credentialOf' | 'createSchedule' | 'listSchedules' | 'describeSchedule' | 'pauseSchedule' | 'unpauseSchedule' | 'triggerSchedule' | 'deleteSchedule'
 >;

@@ -80,6 +80,99 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX compute_environments_credential_idx ON compute_environments (credential_id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'identities, roles, tokens, audit',
+    statements: [
+      // Persons are the vault's users; services (the launch service, CI) are callers that are not persons.
+      `ALTER TABLE users ADD COLUMN broker_admin boolean NOT NULL DEFAULT false`,
+      `CREATE TABLE services (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        broker_admin boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // One OIDC subject (of one issuer) per principal, one principal per subject.
+      `CREATE TABLE oidc_subjects (
+        issuer text NOT NULL,
+        subject text NOT NULL,
+        principal_id text NOT NULL UNIQUE,
+        principal_kind text NOT NULL CHECK (principal_kind IN ('user', 'service')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (issuer, subject)
+      )`,
+      `CREATE TABLE memberships (
+        workspace_id text NOT NULL REFERENCES workspaces (id),
+        principal_id text NOT NULL,
+        principal_kind text NOT NULL CHECK (principal_kind IN ('user', 'service')),
+        role text NOT NULL CHECK (role IN ('view', 'launch', 'connect', 'maintainer', 'admin', 'owner')),
+        on_behalf boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (workspace_id, principal_id),
+        CONSTRAINT memberships_on_behalf_service CHECK (NOT on_behalf OR principal_kind = 'service')
+      )`,
+      `CREATE INDEX memberships_principal_idx ON memberships (principal_id)`,
+      // A token is stored only as the SHA-256 of its text; the text is shown once, when made.
+      `CREATE TABLE api_tokens (
+        id text PRIMARY KEY,
+        principal_id text NOT NULL,
+        principal_kind text NOT NULL CHECK (principal_kind IN ('user', 'service')),
+        name text NOT NULL,
+        token_hash bytea NOT NULL UNIQUE,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        last_used_at timestamptz,
+        revoked_at timestamptz,
+        revoked_by text
+      )`,
+      `CREATE INDEX api_tokens_principal_idx ON api_tokens (principal_id)`,
+      // The audit trail: append-only (the trigger refuses UPDATE, DELETE and TRUNCATE), and each
+      // record carries the hash of the one before it (store/audit.ts), so an edit that gets past the
+      // trigger still shows.
+      `CREATE TABLE audit_log (
+        seq bigint PRIMARY KEY,
+        at timestamptz NOT NULL,
+        actor_id text,
+        actor_kind text,
+        actor_name text,
+        via text NOT NULL,
+        action text NOT NULL,
+        workspace_id text,
+        target jsonb NOT NULL DEFAULT '{}'::jsonb,
+        outcome text NOT NULL CHECK (outcome IN ('ok', 'refused', 'failed')),
+        status integer,
+        code text,
+        ip text,
+        detail jsonb NOT NULL DEFAULT '{}'::jsonb,
+        prev_hash text NOT NULL,
+        hash text NOT NULL
+      )`,
+      `CREATE INDEX audit_log_workspace_idx ON audit_log (workspace_id, seq)`,
+      `CREATE INDEX audit_log_actor_idx ON audit_log (actor_id, seq)`,
+      `CREATE INDEX audit_log_at_idx ON audit_log (at)`,
+      `CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = '55000';
+       END
+       $$`,
+      `CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
+      `CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'rate slots',
+    statements: [
+      // One row per rate-limited key (cloud account, region, kind of call): the time in epoch
+      // milliseconds of its next free slot (store/rate-slots.ts).
+      `CREATE TABLE rate_slots (
+        key text PRIMARY KEY,
+        next_ms double precision NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Call inside a transaction. Returns the versions it applied. */

@@ -1,4 +1,6 @@
+import type { RateSlots } from '../domain/rate';
 import type { Platform, SecretRef } from '../domain/run';
+import type { Membership, Principal, PrincipalKind, Role } from '../domain/access';
 import { type ComputeEnvRecord } from '../domain/run';
 
 export type SecretScope = 'workspace' | 'user';
@@ -101,7 +103,13 @@ export interface ReplaceCredentialOptions {
 
 /** The vault's public surface. Implemented by store/vault.ts on PGlite or PostgreSQL. */
 export interface VaultApi {
-  createWorkspace(name: string): Promise<Workspace>;
+  /** Who may call, in which roles, with which tokens (store/access.ts). */
+  readonly access: AccessApi;
+  /** The append-only, hash-chained audit trail (store/audit.ts). */
+  readonly audit: AuditApi;
+
+  /** With `owner`, that principal becomes the workspace's owner in the same transaction. */
+  createWorkspace(name: string, owner?: PrincipalRef): Promise<Workspace>;
   /** By id or by name. */
   getWorkspace(idOrName: string): Promise<Workspace>;
   listWorkspaces(): Promise<Workspace[]>;
@@ -174,5 +182,150 @@ export interface VaultApi {
    */
   rotateMasterKey(opts?: RotateMasterKeyOptions): Promise<MasterKeyRotationResult>;
 
+  /**
+   * Rate slots every worker process on this vault's database shares (PostgreSQL); absent on PGlite,
+   * which one process holds alone, so a process-wide limit is already the whole broker's.
+   */
+  readonly rateSlots?: RateSlots;
+
   close(): Promise<void>;
+}
+
+// ---- identities, roles, tokens -----------------------------------------------------------------
+
+/** A principal as other records name it. */
+export interface PrincipalRef {
+  id: string;
+  kind: PrincipalKind;
+  name: string;
+}
+
+export interface PrincipalRecord extends Principal {
+  createdAt: string;
+  /** The OIDC subject mapped to this principal, if any. */
+  oidc?: { issuer: string; subject: string };
+}
+
+export interface MemberInfo {
+  workspaceId: string;
+  principal: PrincipalRef;
+  role: Role;
+  onBehalf: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A token as listings show it: never its text, which exists only in the answer that made it. */
+export interface TokenMeta {
+  id: string;
+  name: string;
+  principal: PrincipalRef;
+  createdAt: string;
+  /** The principal id that made it. */
+  createdBy?: string;
+  expiresAt: string;
+  lastUsedAt?: string;
+  revokedAt?: string;
+}
+
+export type TokenCheck =
+  | { ok: true; principal: Principal; token: TokenMeta }
+  | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' };
+
+export interface AccessApi {
+  /** A user or service by id or name; `kind` narrows the search. NotFoundError naming what was asked. */
+  principal(idOrName: string, kind?: PrincipalKind): Promise<PrincipalRecord>;
+  listPrincipals(kind: PrincipalKind): Promise<PrincipalRecord[]>;
+  /**
+   * A user (a person) or a service identity (the launch service, CI ...), in one transaction with
+   * its broker administration and OIDC subject. Names are unique across users and services.
+   */
+  createPrincipal(kind: PrincipalKind, name: string, opts?: { brokerAdmin?: boolean; oidc?: { issuer: string; subject: string } }): Promise<PrincipalRecord>;
+  /**
+   * Grant or withdraw broker administration (withdrawing the last one is refused) and map or unmap
+   * an OIDC subject, in one transaction.
+   */
+  updatePrincipal(idOrName: string, kind: PrincipalKind, patch: { brokerAdmin?: boolean; oidc?: { issuer: string; subject: string } | null }): Promise<PrincipalRecord>;
+  principalByOidc(issuer: string, subject: string): Promise<Principal | undefined>;
+
+  membership(workspaceId: string, principalId: string): Promise<Membership | undefined>;
+  membershipsOf(principalId: string): Promise<Membership[]>;
+  listMembers(workspaceId: string): Promise<MemberInfo[]>;
+  /** Add or change; refuses on-behalf for a person and demoting the last owner. */
+  setMember(workspaceId: string, principalId: string, role: Role, opts?: { onBehalf?: boolean }): Promise<MemberInfo>;
+  /** Refuses removing the last owner. NotFoundError when not a member. */
+  removeMember(workspaceId: string, principalId: string): Promise<void>;
+
+  /** Make a token; the text is in this answer only (the vault keeps its SHA-256). */
+  createToken(input: { principalId: string; name: string; ttlMs: number; createdBy?: string }): Promise<{ token: string; meta: TokenMeta }>;
+  /** Who a token is, or why it is refused. Records the last use (to the minute). */
+  checkToken(token: string): Promise<TokenCheck>;
+  listTokens(principalId?: string): Promise<TokenMeta[]>;
+  getToken(id: string): Promise<TokenMeta>;
+  /** Revoke (idempotent: a revoked token stays revoked and keeps its first revocation time). */
+  revokeToken(id: string, by?: string): Promise<TokenMeta>;
+  /**
+   * The first broker administrator: when no broker administrator holds a usable token, make the
+   * user `name` (created if missing) one and give it a new token. Undefined when nothing was needed.
+   */
+  bootstrapAdmin(name: string, ttlMs: number, opts?: { force?: boolean }): Promise<{ token: string; meta: TokenMeta } | undefined>;
+}
+
+// ---- audit --------------------------------------------------------------------------------------
+
+/** What a writer records: who, what, which workspace, the outcome. Never a value. */
+export interface AuditEntry {
+  actor?: PrincipalRef;
+  /** How the actor was authenticated; `none` for a refused authentication, `system` for the broker itself. */
+  via: 'token' | 'oidc' | 'none' | 'system' | 'loopback';
+  /** The operation: the API's operationId (createWorkspace, setWorkspaceSecret, launchRun ...) or a system event. */
+  action: string;
+  workspaceId?: string;
+  /** What the action named: path parameters and the body's names (never a value). */
+  target?: Record<string, string>;
+  outcome: 'ok' | 'refused' | 'failed';
+  status?: number;
+  /** The error code of a refusal or failure (unauthenticated, forbidden, validation, not-found ...). */
+  code?: string;
+  ip?: string;
+  /** More names: a launch's secret names, a member's role ... */
+  detail?: Record<string, string | number | boolean | string[]>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  at: string;
+  /** The name of `workspaceId` (resolved when read). */
+  workspace?: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  /** Records of these workspaces only (any of them). */
+  workspaceIds?: string[];
+  actorId?: string;
+  since?: string;
+  until?: string;
+  action?: string;
+  outcome?: AuditEntry['outcome'];
+  /** Records after this sequence number (pagination). */
+  afterSeq?: number;
+  limit: number;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  records: number;
+  /** The last record's hash: keep it elsewhere to detect a cut tail later. */
+  head?: string;
+  /** The first record whose hash or link does not match, and why. */
+  brokenAt?: { seq: number; reason: string };
+}
+
+export interface AuditApi {
+  append(entry: AuditEntry): Promise<AuditRecord>;
+  /** Oldest first. */
+  list(filter: AuditFilter): Promise<AuditRecord[]>;
+  verify(): Promise<AuditVerification>;
 }

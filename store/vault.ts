@@ -16,11 +16,18 @@ import { ConflictError, ValidationError, VaultKeyError, notFound } from '../doma
 import { Keyring } from './master-key';
 import { rewrapOpenStore } from './rewrap';
 import { openStore, sealedOf, type OpenStore, type VaultOptions } from './open';
+import { sqlRateSlots } from './rate-slots';
+import type { RateSlots } from '../domain/rate';
 import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from '../domain/rules';
+import { SqlAccess } from './access';
+import { SqlAudit } from './audit';
 import type {
+  AccessApi,
+  AuditApi,
   ComputeEnv,
   ComputeEnvPatch,
   CredentialMeta,
+  PrincipalRef,
   MasterKeyRotationResult,
   RotateMasterKeyOptions,
   ReplaceCredentialOptions,
@@ -129,19 +136,25 @@ export async function openVault(opts: VaultOptions): Promise<VaultApi> {
 
 class SqlVault implements VaultApi {
   private closed = false;
+  readonly rateSlots?: RateSlots;
   private readonly db: Db;
   private readonly keyring: Keyring;
   private readonly kinds: (name: string) => CredentialKind;
   private readonly specs: (platform: string) => PlatformSpec;
+  readonly access: AccessApi;
+  readonly audit: AuditApi;
 
   constructor(
     private readonly store: OpenStore,
     opts: VaultOptions,
   ) {
     this.db = store.db;
+    if (this.db.backend === 'postgresql') this.rateSlots = sqlRateSlots(this.db);
     this.keyring = store.keyring;
     this.kinds = opts.credentialKinds ?? defaultCredentialKind;
     this.specs = opts.platformSpecs ?? defaultPlatformSpec;
+    this.access = new SqlAccess(() => this.live());
+    this.audit = new SqlAudit(() => this.live());
   }
 
   private live(): Db {
@@ -161,14 +174,21 @@ class SqlVault implements VaultApi {
 
   // -- workspaces and users ---------------------------------------------------------------------
 
-  private async createNamed(table: 'workspaces' | 'users', what: string, name: string): Promise<Workspace> {
+  private async createNamed(table: 'workspaces' | 'users', what: string, name: string, owner?: PrincipalRef): Promise<Workspace> {
     assertEntityName(name);
     const db = this.live();
     return db.tx(async (q) => {
       const clash = await q.query(`SELECT id FROM ${table} WHERE name = $1`, [name]);
       if (clash.length) throw new ConflictError(`${what} "${name}" already exists`);
+      // Users and services (store/access.ts) share one namespace: a member is named by either.
+      if (table === 'users' && (await q.query('SELECT id FROM services WHERE name = $1', [name])).length) {
+        throw new ConflictError(`an identity named "${name}" already exists (user and service names are unique together)`);
+      }
       try {
         const [row] = await q.query(`INSERT INTO ${table} (id, name) VALUES ($1, $2) RETURNING id, name, created_at`, [randomUUID(), name]);
+        if (owner) {
+          await q.query(`INSERT INTO memberships (workspace_id, principal_id, principal_kind, role) VALUES ($1, $2, $3, 'owner')`, [row!.id, owner.id, owner.kind]);
+        }
         return workspaceOf(row!);
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`${what} "${name}" already exists`);
@@ -184,8 +204,8 @@ class SqlVault implements VaultApi {
     return workspaceOf(rows[0]!);
   }
 
-  async createWorkspace(name: string): Promise<Workspace> {
-    return this.createNamed('workspaces', 'workspace', name);
+  async createWorkspace(name: string, owner?: PrincipalRef): Promise<Workspace> {
+    return this.createNamed('workspaces', 'workspace', name, owner);
   }
 
   async getWorkspace(idOrName: string): Promise<Workspace> {

@@ -1,3 +1,4 @@
+import type { RateSlots } from '../domain/rate';
 import type { ComputeEnvRecord, MissingPermission, Platform, PushResult, RemoteRef } from '../domain/run';
 
 /** Who a run belongs to: enough to tag, name and check ownership. */
@@ -61,6 +62,13 @@ export interface TargetDeps {
     aws?: string;
     gcp?: { apiEndpoint: string; port: number; insecure?: boolean };
   };
+  /** AWS Secrets Manager writes per second per account and region (BROKER_AWS_WRITES_PER_SECOND); default 50. */
+  awsWritesPerSecond?: number;
+  /**
+   * Rate slots shared by every worker process of the broker (the vault's PostgreSQL), so a cloud
+   * account's write quota holds for the fleet; absent, limits are per process.
+   */
+  rateSlots?: RateSlots;
   /** Decrypted credential secret fields (private keys, passphrases ...) plus public fields. */
   readCredential(credentialId: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
 }

@@ -1,4 +1,7 @@
-/** Register the broker's search attributes on a namespace; already-registered ones are fine. */
+/**
+ * Register the broker's search attributes on a namespace; already-registered ones are fine. Where the
+ * server refuses the operator API (Temporal Cloud with an API key), the error names what to add by hand.
+ */
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_NAMES } from '../domain/run';
@@ -18,6 +21,14 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   try {
     await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
   } catch (err) {
-    if ((err as { code?: number }).code !== 6 /* ALREADY_EXISTS */) throw err;
+    const code = (err as { code?: number }).code;
+    if (code === 6 /* ALREADY_EXISTS */) return;
+    if (code === 7 /* PERMISSION_DENIED */ || code === 16 /* UNAUTHENTICATED */) {
+      throw new Error(
+        `namespace ${namespace} lacks the search attributes ${missing.join(', ')} (Keyword) and this identity may not add them (${(err as Error).message}); ` +
+          `add them once with an admin identity, e.g. tcld namespace search-attributes add --namespace ${namespace} ${missing.map((n) => `--search-attribute ${n}=Keyword`).join(' ')}`,
+      );
+    }
+    throw err;
   }
 }

@@ -1,12 +1,13 @@
 /** Build the broker's Temporal worker over a vault and the providers. */
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerDeploymentOptions, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createActivities, type RotationDeps } from '../activities';
 import { createTarget } from '../targets';
 import type { TargetDeps } from '../targets/types';
 import type { VaultApi } from '../store/types';
 import { TASK_QUEUE } from '../domain/run';
+import type { ActivityMetrics } from '../telemetry/metrics';
 import { runLivenessFrom, runsReaderFrom } from './runs-reader';
 
 export interface BrokerWorkerOptions {
@@ -20,8 +21,12 @@ export interface BrokerWorkerOptions {
   /** Endpoint and CA overrides for credential rotations (unset: the real clouds). */
   rotators?: RotationDeps['rotators'];
   dataConverter: DataConverter;
-  /** A prebuilt workflow bundle (tests bundle once); otherwise workflows are bundled at start. */
+  /** A prebuilt workflow bundle (the broker's, from `make build`; tests bundle once); otherwise workflows are bundled at start. */
   workflowBundle?: { codePath: string } | { code: string };
+  /** Where the activities record pushes, deletes, verification failures, rotations and sweep findings. */
+  metrics?: ActivityMetrics;
+  /** Worker Deployment versioning (worker/versioning.ts); unversioned when absent. */
+  deployment?: WorkerDeploymentOptions;
   /** Extra worker options (limits, identity). */
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxActivitiesPerSecond' | 'maxTaskQueueActivitiesPerSecond' | 'identity' | 'interceptors'>>;
 }
@@ -30,8 +35,15 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
   const { vault } = opts;
-  const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
-  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client), runsReader: runsReaderFrom(opts.client), rotators: opts.rotators });
+  const deps: TargetDeps = { ...opts.targetDeps, ...(vault.rateSlots ? { rateSlots: vault.rateSlots } : {}), readCredential: (id) => vault.readCredential(id) };
+  const activities = createActivities({
+    vault,
+    target: (ce) => createTarget(ce, deps),
+    runLiveness: runLivenessFrom(opts.client),
+    runsReader: runsReaderFrom(opts.client),
+    rotators: opts.rotators,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+  });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -39,6 +51,7 @@ export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Wor
     activities,
     dataConverter: opts.dataConverter,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.deployment ? { workerDeploymentOptions: opts.deployment } : {}),
     ...opts.tuning,
   });
 }

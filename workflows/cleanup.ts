@@ -11,7 +11,9 @@ import {
   WorkflowIdReusePolicy,
   defineQuery,
   log,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   startChild,
@@ -25,6 +27,7 @@ import type { RemoteRef, RefState } from '../domain/run';
 import { cleanup, cleanupBackoffMs, vaultRead } from './activity-options';
 import { errorMessage } from './failures';
 import { PhaseKey } from './search-attributes';
+import { cleanupCurrentDetails, cleanupSummary } from '../domain/operator-view';
 
 /** The activities these workflows call, and nothing else (a test stubs exactly these). */
 export type CleanupActivities = ReturnType<typeof createCleanupActivities> & Pick<ReturnType<typeof createPipelineRunActivities>, 'deleteSecrets'>;
@@ -50,16 +53,21 @@ export const runCleanupStatusQuery = defineQuery<RunCleanupStatus>('runCleanupSt
 export async function cleanUpTerminatedRun(runId: string): Promise<RunCleanupStatus> {
   const status: RunCleanupStatus = { runId, phase: 'reading', refs: [], deleteAttempts: 0 };
   setHandler(runCleanupStatusQuery, () => status);
+  // The Web UI's current details (not a command: no history, no replay change).
+  const show = () => setCurrentDetails(cleanupCurrentDetails(status));
+  show();
   upsertSearchAttributes([{ key: PhaseKey, value: 'cleanup:reading' }]);
   const found = await abandonedRefs(runId);
   if (!found) {
     // No readable history: the hourly sweep finds what is left by listing the compute environment.
     status.phase = 'unreadable';
+    show();
     upsertSearchAttributes([{ key: PhaseKey, value: 'cleanup:unreadable' }]);
     return status;
   }
   status.refs = found.refs.map((ref) => ({ ref, state: 'pushed' }));
   status.phase = 'deleting';
+  show();
   upsertSearchAttributes([{ key: PhaseKey, value: 'cleanup:deleting' }]);
   const pending = () => status.refs.filter((r) => r.state === 'pushed');
   while (pending().length) {
@@ -68,13 +76,16 @@ export async function cleanUpTerminatedRun(runId: string): Promise<RunCleanupSta
       const results = await deleteSecrets({ run: found.run, refs: pending().map((r) => r.ref) });
       const left = pending();
       results.forEach((r, i) => (left[i].state = r.outcome));
+      show();
     } catch (err) {
       status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
+      show();
       await sleep(cleanupBackoffMs(status.deleteAttempts));
     }
   }
   status.phase = 'deleted';
   status.deletedAt = new Date(Date.now()).toISOString();
+  show();
   upsertSearchAttributes([{ key: PhaseKey, value: 'cleanup:deleted' }]);
   return status;
 }
@@ -99,6 +110,9 @@ export async function reapTerminatedRuns(windowMs = REAP_WINDOW_MS): Promise<Rea
         taskQueue: workflowInfo().taskQueue,
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        // The Web UI's summary (user metadata on the start command: patched, so a reaper that
+        // started children before replays as it ran).
+        ...(patched('cleanup-child-summary') ? { staticSummary: cleanupSummary(runId) } : {}),
       });
       summary.started++;
     } catch (err) {

@@ -23,6 +23,7 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertMemo,
@@ -52,6 +53,7 @@ import {
   type RunStatus,
 } from '../domain/run';
 import { ErrorType } from '../domain/errors';
+import { runCurrentDetails } from '../domain/operator-view';
 
 /** The activities this workflow calls, and nothing else (a test stubs exactly these). */
 export type PipelineRunActivities = ReturnType<typeof createPipelineRunActivities>;
@@ -141,10 +143,17 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   const setPhase = (phase: Phase) => {
     status.phase = phase;
     upsertSearchAttributes([{ key: PhaseKey, value: phase }]);
+    show();
   };
   const over = () => status.phase === 'deleting' || status.phase === 'deleted';
+  /**
+   * The Web UI's current details: phase, last error, what is left to delete. Not a command (answered
+   * by the built-in metadata query), so it costs no history and changes no run's replay.
+   */
+  const show = () => setCurrentDetails(runCurrentDetails(status));
 
   setHandler(statusQuery, () => status);
+  show();
   setHandler(
     waitReadyUpdate,
     async () => {
@@ -202,6 +211,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     leaseDeadline = Date.now() + extendByMs;
     status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
     leaseChanged = true;
+    show();
   });
 
   /** Continue as new with the state so far: history stays bounded however long the run lives. */
@@ -242,6 +252,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     }
 
     status.phase = 'pushing';
+    show();
     let pushed;
     if (short) {
       pushed = await placeSecrets({ run: input, secrets: resolved.secrets });
@@ -272,6 +283,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     if (short) {
       status.phase = 'ready';
       upsertSearchAttributes([...namesLeft, { key: PhaseKey, value: 'ready' }]);
+      show();
     } else {
       setPhase('ready');
     }
@@ -300,8 +312,10 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
    */
   async function deleteEverything(): Promise<void> {
     const short = shortLaunch(input);
-    if (short) status.phase = 'deleting';
-    else setPhase('deleting');
+    if (short) {
+      status.phase = 'deleting';
+      show();
+    } else setPhase('deleting');
     let phaseShown = !short;
     const pending = () => status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
     while (pending().length) {
@@ -312,6 +326,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
         results.forEach((r, i) => {
           left[i].state = r.outcome;
         });
+        show();
         const notOwned = results.filter((r) => r.outcome === 'not-owned');
         if (notOwned.length) {
           log.warn('left objects the broker does not own', { runId: input.runId, names: notOwned.map((r) => r.ref.secretName) });
@@ -323,6 +338,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
           setPhase('deleting');
           phaseShown = true;
         }
+        show();
         cleanupRounds++;
         if (historyFull()) await carryOn();
         await sleep(cleanupBackoffMs(status.deleteAttempts));

@@ -22,11 +22,14 @@ import {
   executeChild,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
   WorkflowIdReusePolicy,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createRotationActivities } from '../activities/rotation';
@@ -42,6 +45,8 @@ import {
 } from '../domain/rotation';
 import { PhaseKey } from './search-attributes';
 import { ErrorType } from '../domain/errors';
+import { errorMessage } from './failures';
+import { rotationCurrentDetails, rotationDetails, rotationLabels, rotationSummary } from '../domain/operator-view';
 
 /** The activities this workflow calls, and nothing else (a test stubs exactly these). */
 export type RotationActivities = ReturnType<typeof createRotationActivities>;
@@ -75,13 +80,18 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
   const status: RotationStatus = { account: input.account, kind: target.kind, step: 'inspect', steps: [] };
   setHandler(rotationStatusQuery, () => status);
+  let lastError: string | undefined;
+  // The Web UI's current details (not a command: no history, no replay change).
+  const show = () => setCurrentDetails(rotationCurrentDetails(status, lastError));
   const begin = (step: RotationStep) => {
     status.step = step;
     upsertSearchAttributes([{ key: PhaseKey, value: `rotation:${step}` }]);
+    show();
   };
   const done = (step: RotationStep, detail?: string) => {
     status.steps.push({ step, at: Date.now(), ...(detail ? { detail } : {}) });
     log.info('rotation step done', { account: input.account, step, ...(detail ? { detail } : {}) });
+    show();
   };
 
   begin('inspect');
@@ -124,6 +134,8 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   try {
     await rotationVerify(target);
   } catch (err) {
+    lastError = `verify failed: ${errorMessage(err)}`;
+    show();
     // The fresh key was never proven. Where the old slot can be read back, the credential goes back
     // to it (still valid: nothing retired it), so a failed rotation leaves the proven key stored and
     // a later rotation starts from there with its full grace period.
@@ -138,6 +150,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
 
   begin('grace');
   status.graceEndsAt = Date.now() + graceMs;
+  show();
   await sleep(graceMs);
   status.graceEndsAt = undefined;
   done('grace', `${graceMs} ms`);
@@ -160,6 +173,11 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   return { outcome: 'rotated', account: input.account, from, to, final, steps: status.steps };
 }
 
+function childMetadata(input: RotationInput): { staticSummary: string; staticDetails: string } {
+  const labels = rotationLabels(input, workflowInfo().workflowId);
+  return { staticSummary: rotationSummary(labels), staticDetails: rotationDetails(labels) };
+}
+
 /**
  * What a rotation schedule starts: the account's rotation as a child with the account's workflow id,
  * so a schedule never runs beside a manual rotation of the same account (it reports the skip). The
@@ -173,6 +191,9 @@ export async function scheduledRotation(input: RotationInput): Promise<Scheduled
       args: [input],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      // The child's summary and details for the Web UI (user metadata on the start command: patched,
+      // so a scheduled rotation that started its child before replays as it ran).
+      ...(patched('rotation-child-summary') ? childMetadata(input) : {}),
     });
     return { outcome: result.outcome, workflowId, result };
   } catch (err) {

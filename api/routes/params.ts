@@ -8,7 +8,7 @@ import type { ApiRequest } from '../context';
 import { checkParam } from '../validation';
 
 /** The path parameter `field`, checked as a record reference, a secret name or a run id. */
-export function pathParam(req: ApiRequest, kind: 'ref' | 'secretName' | 'runId', field: string): string {
+export function pathParam(req: ApiRequest, kind: 'ref' | 'secretName' | 'runId' | 'tokenId', field: string): string {
   return checkParam(kind, field, req.params[field] ?? '');
 }
 

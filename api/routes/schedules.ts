@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { ApiContext, ApiRequest } from '../context';
 import { parseDuration } from '../duration';
-import { addRoute } from '../route';
+import { addRoute, type Access, type ParamRule } from '../route';
+import { scheduleAction } from '../schemas';
 import { schemas, vaultKeySchemas } from '../validation';
 
 /**
@@ -36,14 +37,26 @@ export interface ScheduleActions {
  * POST `<schedulePath>/pause` and `/unpause` (an optional note) and `/trigger` (no body): 202
  * `{accepted, ...answer}`. `scheduleOf` finds the request's schedule after its body is checked.
  */
-export function addScheduleActionRoutes(app: FastifyInstance, ctx: ApiContext, schedulePath: string, scheduleOf: (req: ApiRequest) => Promise<ScheduleActions>): void {
+export function addScheduleActionRoutes(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  route: { path: string; params?: Record<string, ParamRule>; access: Access; prefix: string },
+  scheduleOf: (req: ApiRequest) => Promise<ScheduleActions>,
+): void {
+  const schedulePath = route.path;
   for (const action of ['pause', 'unpause'] as const) {
     addRoute(app, ctx, {
+      operationId: `${action}${route.prefix}`,
+      summary: `${action === 'pause' ? 'Pause' : 'Unpause'} the schedule`,
+      tag: 'schedules',
       method: 'POST',
       url: `${schedulePath}/${action}`,
+      ...(route.params ? { params: route.params } : {}),
       status: 202,
       body: schemas.note,
       bodyOptional: true,
+      response: scheduleAction,
+      access: route.access,
       handler: async (req, body) => {
         const { note } = body();
         const schedule = await scheduleOf(req);
@@ -53,10 +66,16 @@ export function addScheduleActionRoutes(app: FastifyInstance, ctx: ApiContext, s
     });
   }
   addRoute(app, ctx, {
+    operationId: `trigger${route.prefix}`,
+    summary: 'Run the scheduled action now',
+    tag: 'schedules',
     method: 'POST',
     url: `${schedulePath}/trigger`,
+    ...(route.params ? { params: route.params } : {}),
     status: 202,
     body: schemas.empty,
+    response: scheduleAction,
+    access: route.access,
     handler: async (req, body) => {
       body();
       const schedule = await scheduleOf(req);

@@ -1,6 +1,6 @@
 /** `secret-broker compute-envs ...`: create, list, show, update and delete compute environments. */
 import { Option, type Command } from 'commander';
-import type { CliContext } from '../context';
+import { workspaceOption, type CliContext } from '../context';
 import { json, keyValues, table } from '../format';
 import { UsageError } from '../io';
 import type { ComputeEnv } from '../../store/types';
@@ -27,7 +27,7 @@ export function addComputeEnvCommands(program: Command, ctx: CliContext): void {
     .command('create')
     .description('create a compute environment')
     .argument('<name>', 'compute environment name: letters, digits, dashes, underscores')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .addOption(new Option('--platform <platform>', 'where runs execute').choices(PLATFORMS).makeOptionMandatory())
     .option('--config <json>', 'non-secret settings as a JSON object, e.g. \'{"workDir":"/scratch/nf"}\'')
     .option('--config-file <path>', 'read the settings JSON object from this file')
@@ -60,7 +60,7 @@ Examples:
   computeEnvs
     .command('list')
     .description('list compute environments')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .addHelpText('after', '\nExample:\n  secret-broker compute-envs list --workspace genomics')
     .action(async (o: { workspace: string }, cmd: Command) => {
       const list = await client(cmd).listComputeEnvs(o.workspace);
@@ -74,7 +74,7 @@ Examples:
     .command('show')
     .description('show one compute environment and its settings')
     .argument('<name>', 'compute environment name')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .addHelpText('after', '\nExample:\n  secret-broker compute-envs show local1 --workspace genomics')
     .action(async (name: string, o: { workspace: string }, cmd: Command) => {
       const ce = await client(cmd).getComputeEnv(o.workspace, name);
@@ -84,7 +84,7 @@ Examples:
     .command('update')
     .description("change a compute environment's settings or credential (the platform cannot change)")
     .argument('<name>', 'compute environment name')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .option('--config <json>', 'the new settings as a JSON object: replaces all of them, so give every setting to keep')
     .option('--config-file <path>', 'read the new settings JSON object from this file')
     .option('--credential <name>', 'the credential (in the same workspace) to use from now on')
@@ -123,7 +123,7 @@ Examples:
     .command('delete')
     .description('delete a compute environment')
     .argument('<name>', 'compute environment name')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .addHelpText('after', '\nExample:\n  secret-broker compute-envs delete local1 --workspace genomics')
     .action(async (name: string, o: { workspace: string }, cmd: Command) => {
       await client(cmd).deleteComputeEnv(o.workspace, name);

@@ -3,7 +3,7 @@
  * are a JSON object read from a file or stdin, never from argv; secret fields are never shown.
  */
 import { Option, type Command } from 'commander';
-import type { CliContext } from '../context';
+import { workspaceOption, type CliContext } from '../context';
 import { json, table } from '../format';
 import { UsageError, readJsonObject } from '../io';
 
@@ -20,7 +20,7 @@ export function addCredentialCommands(program: Command, ctx: CliContext): void {
     .command('create')
     .description('create a credential; its fields are a JSON object read from --fields-file or stdin')
     .argument('<name>', 'credential name: letters, digits, dashes, underscores')
-    .requiredOption('--workspace <name>', 'workspace that owns the credential')
+    .addOption(workspaceOption(ctx, 'workspace that owns the credential'))
     .requiredOption('--kind <kind>', 'credential kind (the API lists the known kinds when this is wrong)')
     .option('--fields-file <path>', 'JSON object with the fields; without it the object is read from stdin')
     .addOption(new Option('--fields <json>').hideHelp())
@@ -46,7 +46,7 @@ Examples:
   credentials
     .command('list')
     .description('list credentials with their public fields')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .addHelpText('after', '\nExample:\n  secret-broker credentials list --workspace genomics')
     .action(async (o: { workspace: string }, cmd: Command) => {
       const list = await client(cmd).listCredentials(o.workspace);
@@ -60,7 +60,7 @@ Examples:
     .command('verify')
     .description('prove a stored credential works with live calls (never prints a secret); exit 1 if a check fails')
     .argument('<name>', 'credential name')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .option('--management-credential <name>', 'Azure: an azure-entra credential for management reads (Batch endpoint, managed identity)')
     .option('--resource-group <name>', 'Azure: resource group of the Batch account')
     .option('--storage-account <name>', 'azure-managed-identity: also check the role on this storage account (the work directory)')
@@ -91,7 +91,7 @@ Example:
     .command('delete')
     .description('delete a credential')
     .argument('<name>', 'credential name')
-    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(workspaceOption(ctx, 'workspace'))
     .addHelpText('after', '\nExample:\n  secret-broker credentials delete hpc-key --workspace genomics')
     .action(async (name: string, o: { workspace: string }, cmd: Command) => {
       await client(cmd).deleteCredential(o.workspace, name);

@@ -5,7 +5,7 @@
 import { Option, type Command } from 'commander';
 import type { RotationBody, RotationScheduleInfo, RotationState } from '../api-client';
 import { CLOSED_EXECUTIONS, json, keyValues, schedulePairs, table } from '../format';
-import type { CliContext } from '../context';
+import { workspaceOption, type CliContext } from '../context';
 import { UsageError } from '../io';
 
 const KINDS = ['azure-batch-key', 'azure-storage-key', 'acr-token-password', 'aws-access-key'];
@@ -21,10 +21,10 @@ interface TargetOpts {
   switchBack?: boolean;
 }
 
-function targetOptions(cmd: Command): Command {
+function targetOptions(cmd: Command, ctx: CliContext): Command {
   return cmd
     .argument('<credential>', 'the credential whose key is rotated (name or id)')
-    .requiredOption('--workspace <name>', 'workspace of the credential')
+    .addOption(workspaceOption(ctx, 'workspace of the credential'))
     .addOption(new Option('--kind <kind>', 'what is rotated').choices(KINDS).makeOptionMandatory())
     .option('--management-credential <name>', 'Azure: the azure-entra credential allowed to list and regenerate keys')
     .option('--resource-group <name>', 'Azure: resource group of the account or registry')
@@ -79,7 +79,7 @@ export function addRotationCommands(program: Command, ctx: CliContext): void {
   const { client, asJson, out } = ctx;
   const rotations = program.command('rotations').description("rotate credentials' keys without downtime, and schedule rotations");
 
-  targetOptions(rotations.command('start').description('rotate a credential now: regenerate the unused key, switch to it, verify, wait the grace period, regenerate the old one'))
+  targetOptions(rotations.command('start').description('rotate a credential now: regenerate the unused key, switch to it, verify, wait the grace period, regenerate the old one'), ctx)
     .option('--wait', 'follow the rotation until it ends, printing each step')
     .addHelpText(
       'after',
@@ -125,7 +125,7 @@ Examples:
     });
 
   const schedules = rotations.command('schedules').description('create, list, show, pause, unpause, trigger and delete rotation schedules');
-  targetOptions(schedules.command('create').description('rotate a credential on a schedule (one schedule per credential; a firing is skipped while a rotation of the account runs)'))
+  targetOptions(schedules.command('create').description('rotate a credential on a schedule (one schedule per credential; a firing is skipped while a rotation of the account runs)'), ctx)
     .option('--every <duration>', 'interval, at least 1h: 12h, 30d ...')
     .option('--cron <expr>', 'cron expression (UTC), instead of --every; repeat for several', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--paused', 'create the schedule paused')
@@ -155,7 +155,7 @@ Examples:
       .command(name)
       .description(description)
       .argument('<credential>', 'the credential the schedule rotates (name or id)')
-      .requiredOption('--workspace <name>', 'workspace of the credential')
+      .addOption(workspaceOption(ctx, 'workspace of the credential'))
       .addHelpText('after', `\nExample:\n  secret-broker rotations schedules ${name} batch-keys --workspace genomics`);
   one('show', "a schedule's spec, state, next and recent runs").action(async (credential: string, o: { workspace: string }, cmd: Command) => {
     const info = await client(cmd).rotationSchedule(o.workspace, credential);

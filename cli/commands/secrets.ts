@@ -14,10 +14,12 @@ const ARGV_VALUE_REFUSED =
   "pipe the value on stdin, e.g. printf '%s' \"$VALUE\" | secret-broker secrets set NAME --workspace W, or use --from-file PATH; " +
   'if you typed a real value, treat it as exposed and rotate it';
 
-function ownerOf(o: { workspace?: string; user?: string }): SecretOwner {
+/** The secret's owner: --workspace or --user; neither: the default workspace, if one is set. */
+function ownerOf(o: { workspace?: string; user?: string }, defaultWorkspace?: string): SecretOwner {
   if (o.workspace !== undefined && o.user !== undefined) throw new UsageError('give either --workspace or --user, not both');
   if (o.workspace !== undefined) return { scope: 'workspace', workspace: o.workspace };
   if (o.user !== undefined) return { scope: 'user', user: o.user };
+  if (defaultWorkspace !== undefined) return { scope: 'workspace', workspace: defaultWorkspace };
   throw new UsageError('give --workspace NAME for a workspace secret or --user NAME for a user secret');
 }
 
@@ -26,7 +28,9 @@ function ownerLabel(o: SecretOwner): string {
 }
 
 function ownerOptions(cmd: Command): Command {
-  return cmd.option('--workspace <name>', 'the secret belongs to this workspace').option('--user <name>', 'the secret belongs to this user');
+  return cmd
+    .option('--workspace <name>', 'the secret belongs to this workspace (default: BROKER_WORKSPACE or the config file\'s "workspace")')
+    .option('--user <name>', 'the secret belongs to this user (yourself: a user secret is its user\'s alone)');
 }
 
 export function addSecretCommands(program: Command, ctx: CliContext): void {
@@ -62,7 +66,7 @@ Examples:
       // Check the name before asking for a value: the same rule the API and the vault apply.
       const problem = secretNameProblem(name);
       if (problem) throw new UsageError(`name: ${problem}`);
-      const owner = ownerOf(o);
+      const owner = ownerOf(o, ctx.defaultWorkspace);
       const api = client(cmd);
       const value = await readSecretValue(io, { fromFile: o.fromFile, name });
       const meta = await api.setSecret(owner, name, value);
@@ -72,7 +76,7 @@ Examples:
   ownerOptions(secrets.command('list').description('list secret names and versions (never values)'))
     .addHelpText('after', '\nExamples:\n  secret-broker secrets list --workspace genomics\n  secret-broker --json secrets list --user alice')
     .action(async (o: { workspace?: string; user?: string }, cmd: Command) => {
-      const owner = ownerOf(o);
+      const owner = ownerOf(o, ctx.defaultWorkspace);
       const list = await client(cmd).listSecrets(owner);
       out(asJson(cmd) ? json(list) : table(['NAME', 'SCOPE', 'VERSION', 'UPDATED'], list.map((s) => [s.name, s.scope, s.version, s.updatedAt])));
     });
@@ -80,7 +84,7 @@ Examples:
   ownerOptions(secrets.command('delete').description('delete a secret').argument('<name>', 'secret name'))
     .addHelpText('after', '\nExample:\n  secret-broker secrets delete NCBI_API_KEY --workspace genomics')
     .action(async (name: string, o: { workspace?: string; user?: string }, cmd: Command) => {
-      const owner = ownerOf(o);
+      const owner = ownerOf(o, ctx.defaultWorkspace);
       await client(cmd).deleteSecret(owner, name);
       out(asJson(cmd) ? json({ deleted: { secret: name, ...owner } }) : `deleted secret ${name} of ${ownerLabel(owner)}\n`);
     });

@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DescribeSecretCommandOutput, Tag } from '@aws-sdk/client-secrets-manager';
+import type { RateSlots } from '../../domain/rate';
 import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
 import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
 import { keysFrom, sharedAwsClients, type AwsClients, type SharedAwsClients } from '../../remote/aws/clients';
@@ -23,7 +24,7 @@ import { parseAwsConfig, type AwsConfig } from '../../platforms/aws';
 import { AwsServiceError, isAwsCode, sanitizeAwsError } from '../../remote/aws/errors';
 import { verifyIam, type IamEvaluation } from './iam';
 import { perRunResourcePolicy, type PolicyDocument } from './policies';
-import { writeLimiter, writesPerSecondFrom, type RateLimiter } from '../../remote/aws/rate-limit';
+import { fleetWriteLimiter, writeLimiter, writesPerSecondFrom, type Limiter } from '../../remote/aws/rate-limit';
 import { InvalidInputError, NotOwnedError } from '../../domain/errors';
 import { type ComputeEnvRecord } from '../../domain/run';
 
@@ -125,8 +126,8 @@ export interface AwsTargetOptions {
 
 export class AwsSecretTarget implements SecretTarget {
   readonly platform = 'aws' as const;
-  private readonly createLimiter: RateLimiter;
-  private readonly deleteLimiter: RateLimiter;
+  private readonly createLimiter: Limiter;
+  private readonly deleteLimiter: Limiter;
 
   constructor(
     readonly ce: ComputeEnvRecord,
@@ -141,10 +142,13 @@ export class AwsSecretTarget implements SecretTarget {
     private readonly shared: Pick<SharedAwsClients, 'identity' | 'policies'> = { policies: new Map() },
     /** Give the clients back (shared clients stay for the next activity); default: destroy them. */
     private readonly release: () => void = () => clients.destroy(),
+    /** Slots shared by every worker process (the vault's PostgreSQL); absent: this process's own. */
+    rateSlots?: RateSlots,
   ) {
     const rate = writesPerSecondFrom(opts.writesPerSecond);
-    this.createLimiter = writeLimiter(rateKey, config.region, 'create', rate);
-    this.deleteLimiter = writeLimiter(rateKey, config.region, 'delete', rate);
+    const limiter = (cls: 'create' | 'delete') => (rateSlots ? fleetWriteLimiter(rateSlots, rateKey, config.region, cls, rate) : writeLimiter(rateKey, config.region, cls, rate));
+    this.createLimiter = limiter('create');
+    this.deleteLimiter = limiter('delete');
   }
 
   private fail(err: unknown, operation: string, target?: string, values: string[] = []): Error {
@@ -402,6 +406,7 @@ export async function createAwsTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   const { entry, release } = sharedAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
   const rateKey = keys.roleArn ? `account:${keys.roleArn.split(':')[4]}` : `key:${keys.accessKeyId}`;
   const sensitive = [keys.secretAccessKey, ...(keys.sessionToken ? [keys.sessionToken] : [])];
-  return new AwsSecretTarget(ce, config, entry.clients, rateKey, sensitive, { ...opts, emulated: !!endpoint }, entry, release);
+  const writesPerSecond = opts.writesPerSecond ?? deps.awsWritesPerSecond;
+  return new AwsSecretTarget(ce, config, entry.clients, rateKey, sensitive, { ...opts, ...(writesPerSecond !== undefined ? { writesPerSecond } : {}), emulated: !!endpoint }, entry, release, deps.rateSlots);
 }
 

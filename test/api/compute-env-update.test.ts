@@ -16,7 +16,7 @@ import { platformSpec as realPlatformSpec } from '../../platforms';
 import { ValidationError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
-import { CapturingLogger, distinctiveValue, FakeRuns, httpRequest, tokenKind, uniqueName } from './helpers';
+import { CapturingLogger, distinctiveValue, FakeRuns, harnessIdentity, httpRequest, tokenKind, uniqueName, type TestIdentity } from './helpers';
 import { runCliCaptured, type CliResult } from '../harness/cli';
 
 const OLD_FINGERPRINT = 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
@@ -40,6 +40,8 @@ let logger: CapturingLogger;
 let app: ReturnType<typeof buildApiServer>;
 let port: number;
 let apiUrl: string;
+/** The suite's caller: a broker administrator, owner of the workspaces it creates. */
+let harness: TestIdentity;
 /** Every response body and everything the CLI printed, searched for secret values at the end. */
 const seen: string[] = [];
 const values: string[] = [];
@@ -56,6 +58,7 @@ beforeAll(async () => {
     platformSpecs: (p) => (p === 'hpc' ? { ...hpcPlatform, credentialKind: tokenKind.kind } : realPlatformSpec(p)),
   });
   logger = new CapturingLogger();
+  harness = await harnessIdentity(vault);
   app = buildApiServer({ vault, runs: new FakeRuns(vault), logger });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
@@ -76,7 +79,7 @@ interface Answer {
 
 async function call(method: string, url: string, body?: unknown): Promise<Answer> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  const res = await httpRequest(port, method, url, payload, payload === undefined ? {} : { 'content-type': 'application/json' });
+  const res = await httpRequest(port, method, url, payload, payload === undefined ? harness.headers : { 'content-type': 'application/json', ...harness.headers });
   seen.push(res.text);
   return { status: res.status, body: res.text.length ? JSON.parse(res.text) : undefined, text: res.text };
 }
@@ -230,7 +233,7 @@ describe('PATCH /v1/workspaces/:workspace/compute-envs/:name', () => {
 // ---------------------------------------------------------------------------------------------
 
 async function cli(args: string[]): Promise<CliResult> {
-  const r = await runCliCaptured(['--api', apiUrl, ...args]);
+  const r = await runCliCaptured(['--api', apiUrl, ...args], { BROKER_TOKEN: harness.token });
   seen.push(r.stdout, r.stderr);
   return r;
 }

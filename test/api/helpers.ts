@@ -10,14 +10,15 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApiServer, type ApiLogger } from '../../api/server';
-import { type CancelAnswer, type LaunchRequest, type PipelineRunsApi } from '../../services/types';
+import { buildApiServer, type ApiLogger, type BuildApiServerOptions } from '../../api/server';
+import { type CancelAnswer, type LaunchRequest, type PipelineRunsApi, type RunDirectoryApi, type RunListFilter, type RunListPage, type RunLocation } from '../../services/types';
 import { credentialKind as realCredentialKind, type CredentialKind } from '../../credentials';
 import { platformSpec as realPlatformSpec, type PlatformSpec } from '../../platforms';
 import { ValidationError, LaunchError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
 import type { CompleteAnswer, ReadyResult, RunStatus } from '../../domain/run';
+import type { Role } from '../../domain/access';
 
 /** A credential kind for tests: public `user`, secret `token`. */
 export const tokenKind: CredentialKind = {
@@ -72,12 +73,15 @@ export async function openTestVault(): Promise<TestVault> {
  * PipelineRunsApi in memory. Resolves names with the vault like the real workflow does, so a
  * missing secret fails the launch with the names; keeps every call for assertions.
  */
-export class FakeRuns implements PipelineRunsApi {
+export class FakeRuns implements PipelineRunsApi, RunDirectoryApi {
   readonly launches: LaunchRequest[] = [];
   readonly completions: Array<{ runId: string; status: string }> = [];
   readonly cancels: string[] = [];
   readonly renewals: Array<{ runId: string; extendByMs: number }> = [];
   private readonly runs = new Map<string, RunStatus>();
+  private readonly labels = new Map<string, NonNullable<LaunchRequest['labels']>>();
+  /** How long each launch takes (the CLI's progress line). */
+  launchDelayMs = 0;
   /** Thrown by the next call of any method, once. */
   failNext: Error | undefined;
 
@@ -101,6 +105,7 @@ export class FakeRuns implements PipelineRunsApi {
     this.launches.push(structuredClone(req));
     this.takeFailure();
     if (this.runs.has(req.runId)) throw new LaunchError(`run ${req.runId} already exists`, 'duplicate-run');
+    this.labels.set(req.runId, req.labels ?? {});
     const { missing } = await this.vault.resolveSecrets({ workspaceId: req.workspaceId, userId: req.userId, names: req.secretNames });
     if (missing.length) throw new LaunchError(`secrets not found: ${missing.join(', ')}`, 'launch-failed', 'SecretNotFoundError');
     const ce = await this.vault.getComputeEnv(req.computeEnvId);
@@ -114,7 +119,7 @@ export class FakeRuns implements PipelineRunsApi {
       userId: req.userId,
       computeEnvId: req.computeEnvId,
       platform: ce.platform,
-      phase: 'ready',
+      phase: this.launchDelayMs ? 'pushing' : 'ready',
       secretNames: req.secretNames,
       refs: refs.map((ref) => ({ ref, state: 'pushed' as const })),
       headJobEnv,
@@ -123,6 +128,10 @@ export class FakeRuns implements PipelineRunsApi {
       leaseExpiresAt,
       deleteAttempts: 0,
     });
+    if (this.launchDelayMs) {
+      await new Promise((r) => setTimeout(r, this.launchDelayMs));
+      this.runs.get(req.runId)!.phase = 'ready';
+    }
     return {
       runId: req.runId,
       workflowId: `pipeline-run-${req.runId}`,
@@ -168,6 +177,78 @@ export class FakeRuns implements PipelineRunsApi {
   async waitClosed(runId: string): Promise<RunStatus> {
     return this.state(runId);
   }
+
+  async locate(runId: string): Promise<RunLocation> {
+    this.takeFailure();
+    const st = this.get(runId);
+    const l = this.labels.get(runId) ?? {};
+    return { runId, workspace: l.workspace ?? st.workspaceId, user: l.user ?? st.userId };
+  }
+
+  /** Newest first, like Temporal's visibility; the page token is the index to go on from. */
+  async list(f: RunListFilter): Promise<RunListPage> {
+    const all = [...this.runs.values()]
+      .filter((st) => (this.labels.get(st.runId)?.workspace ?? st.workspaceId) === f.workspace)
+      .filter((st) => !f.phase || st.phase === f.phase)
+      .filter((st) => !f.computeEnv || this.labels.get(st.runId)?.computeEnv === f.computeEnv)
+      .filter((st) => !f.execution || (f.execution === 'running') === (st.phase !== 'deleted'))
+      .reverse();
+    const start = f.pageToken ? Number(Buffer.from(f.pageToken, 'base64url').toString()) : 0;
+    const page = all.slice(start, start + f.pageSize);
+    const next = start + f.pageSize < all.length ? Buffer.from(String(start + f.pageSize)).toString('base64url') : undefined;
+    return {
+      runs: page.map((st) => ({
+        runId: st.runId,
+        workflowId: `pipeline-run-${st.runId}`,
+        workspace: f.workspace,
+        computeEnv: this.labels.get(st.runId)?.computeEnv ?? st.computeEnvId,
+        ...(st.platform ? { platform: st.platform } : {}),
+        phase: st.phase,
+        execution: st.phase === 'deleted' ? 'COMPLETED' : 'RUNNING',
+        ...(this.labels.get(st.runId)?.user ? { user: this.labels.get(st.runId)!.user! } : {}),
+        startedAt: st.startedAt,
+      })),
+      ...(next ? { nextPageToken: next } : {}),
+    };
+  }
+}
+
+// ---- identities for the suites ------------------------------------------------------------------
+
+export interface TestIdentity {
+  id: string;
+  name: string;
+  kind: 'user' | 'service';
+  token: string;
+  /** `{authorization: 'Bearer <token>'}` */
+  headers: Record<string, string>;
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * The suites' own caller: a service identity that is a broker administrator (it creates workspaces,
+ * and so owns them, and users) and that a suite makes a member with the on-behalf right where it
+ * launches for other users.
+ */
+export async function harnessIdentity(vault: VaultApi, name = `harness-${process.pid}-${randomBytes(3).toString('hex')}`): Promise<TestIdentity> {
+  const p = await vault.access.createPrincipal('service', name, { brokerAdmin: true });
+  const { token } = await vault.access.createToken({ principalId: p.id, name: 'tests', ttlMs: 86_400_000 });
+  return { id: p.id, name: p.name, kind: 'service', token, headers: bearer(token) };
+}
+
+/** A token for an existing user or service (by name or id). */
+export async function identityToken(vault: VaultApi, idOrName: string): Promise<TestIdentity> {
+  const p = await vault.access.principal(idOrName);
+  const { token } = await vault.access.createToken({ principalId: p.id, name: 'tests', ttlMs: 86_400_000 });
+  return { id: p.id, name: p.name, kind: p.kind, token, headers: bearer(token) };
+}
+
+/** Give `who` a role in a workspace (names or ids); the harness's way to set up members. */
+export async function grant(vault: VaultApi, workspace: string, who: string, role: Role, onBehalf = false): Promise<void> {
+  const ws = await vault.getWorkspace(workspace);
+  const p = await vault.access.principal(who);
+  await vault.access.setMember(ws.id, p.id, role, { onBehalf });
 }
 
 /** A logger that keeps every line as text. */
@@ -209,6 +290,8 @@ export function httpRequest(port: number, method: string, urlPath: string, paylo
 
 export interface TestApi {
   app: FastifyInstance;
+  /** The suite's caller: a broker administrator service (see harnessIdentity). */
+  harness: TestIdentity;
   /** The port the API listens on, on 127.0.0.1. */
   port: number;
   url: string;
@@ -219,15 +302,17 @@ export interface TestApi {
 }
 
 /** The API on the real vault and the fake runs, listening on 127.0.0.1 on a free port. */
-export async function startTestApi(): Promise<TestApi> {
+export async function startTestApi(opts: Partial<BuildApiServerOptions> = {}): Promise<TestApi> {
   const tv = await openTestVault();
   const runs = new FakeRuns(tv.vault);
   const logger = new CapturingLogger();
-  const app = buildApiServer({ vault: tv.vault, runs, logger });
+  const harness = await harnessIdentity(tv.vault);
+  const app = buildApiServer({ vault: tv.vault, runs, runDirectory: runs, logger, ...opts });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return {
     app,
+    harness,
     port,
     url: `http://127.0.0.1:${port}`,
     vault: tv.vault,

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApiServer } from '../../api/server';
 import { VaultKeyError, LaunchError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
-import { CapturingLogger, distinctiveValue, FakeRuns, httpRequest, startTestApi, uniqueName, type TestApi } from './helpers';
+import { CapturingLogger, distinctiveValue, FakeRuns, grant, httpRequest, identityToken, startTestApi, uniqueName, type TestApi } from './helpers';
 
 let api: TestApi;
 /** Every response body this suite received, to search for secret values at the end. */
@@ -24,8 +24,18 @@ async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body
   return callPort(api.port, method, url, body, headers);
 }
 
+/** Tokens of the users this suite made: their user secrets are theirs alone to set, list and delete. */
+const userTokens = new Map<string, Record<string, string>>();
+
+/** The caller of a request: the user for /v1/users/<user>/secrets, else the suite's broker administrator. */
+function authFor(url: string): Record<string, string> {
+  const m = /^\/v1\/users\/([^/?]+)\/secrets/.exec(url);
+  return (m && userTokens.get(decodeURIComponent(m[1]!))) || api.harness.headers;
+}
+
 async function callPort(port: number, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  headers = { ...authFor(url), ...headers };
   const res = await httpRequest(port, method, url, payload, payload === undefined ? headers : { 'content-type': 'application/json', ...headers });
   responses.push(res.text);
   let parsed: unknown = undefined;
@@ -48,6 +58,7 @@ async function seedWorkspace(): Promise<string> {
 async function seedUser(): Promise<string> {
   const name = uniqueName('u');
   expect((await call('POST', '/v1/users', { name })).status).toBe(201);
+  userTokens.set(name, (await identityToken(api.vault, name)).headers);
   return name;
 }
 
@@ -324,6 +335,9 @@ describe('runs', () => {
     const ws = await seedWorkspace();
     const user = await seedUser();
     const ce = await call('POST', `/v1/workspaces/${ws}/compute-envs`, { name: 'local1', platform: 'local' });
+    // The suite launches as the launch service does: on behalf of a user who may launch there.
+    await grant(api.vault, ws, api.harness.name, 'owner', true);
+    await grant(api.vault, ws, user, 'launch');
     await call('PUT', `/v1/workspaces/${ws}/secrets/NCBI_KEY`, { value: secretValue('ncbi') });
     await call('PUT', `/v1/users/${user}/secrets/GH_TOKEN`, { value: secretValue('gh') });
     const wsId = (await api.vault.getWorkspace(ws)).id;

@@ -95,13 +95,17 @@ test('the rooms table itself must be acyclic: a cycle stops lint naming it', () 
   expect(() => check({ a: { imports: [] }, b: { imports: ['a'], types: ['a'] } })).not.toThrow();
 });
 
-test('the API, the services and the broker process (before it starts a worker) load no cloud SDK', () => {
+test('the API, the services and the broker process (before it starts a worker) load no cloud SDK and not the worker', () => {
   // The compiled tree (make test builds lib/), in a fresh process: what its modules pull in.
   const script = `
     for (const m of ['api/server', 'services/pipeline-runs', 'services/rotations', 'services/vault-key', 'broker/main']) require('./lib/' + m + '.js');
-    const pkgs = new Set(Object.keys(require.cache).filter((p) => p.includes('/node_modules/')).map((p) => p.split('/node_modules/').pop().split('/').slice(0, p.split('/node_modules/').pop().startsWith('@') ? 2 : 1).join('/')));
-    console.log(JSON.stringify([...pkgs].sort()));`;
-  const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })) as string[];
+    const files = Object.keys(require.cache).filter((p) => p.includes('/node_modules/')).map((p) => p.split('/node_modules/').pop());
+    const pkgs = new Set(files.map((f) => f.split('/').slice(0, f.startsWith('@') ? 2 : 1).join('/')));
+    console.log(JSON.stringify({ pkgs: [...pkgs].sort(), worker: files.filter((f) => f.startsWith('@temporalio/worker/')) }));`;
+  const { pkgs: loaded, worker } = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })) as { pkgs: string[]; worker: string[] };
   expect(loaded).toContain('fastify'); // the probe sees what is loaded
-  expect(loaded.filter((p) => /^@aws-sdk\/|^@azure\/|^@google-cloud\/|^google-auth-library$|^@temporalio\/worker$/.test(p))).toEqual([]);
+  expect(loaded.filter((p) => /^@aws-sdk\/|^@azure\/|^@google-cloud\/|^google-auth-library$|^webpack$/.test(p))).toEqual([]);
+  // Of @temporalio/worker, only the runtime (its logger and Prometheus exporter: telemetry/runtime.ts).
+  expect(worker.length).toBeGreaterThan(0);
+  expect(worker.filter((f) => !/^@temporalio\/worker\/(package\.json|lib\/(runtime|runtime-options|runtime-logger|runtime-metrics|logger|utils|pkg|connection-options)\.js)$/.test(f))).toEqual([]);
 });

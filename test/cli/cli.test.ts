@@ -9,7 +9,8 @@ import { PassThrough, Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { runCli, type CliIo } from '../../cli/main';
 import { buildCli } from '../../cli/program';
-import { distinctiveValue, startTestApi, uniqueName, type TestApi } from '../api/helpers';
+import { distinctiveValue, grant, identityToken, startTestApi, uniqueName, type TestApi } from '../api/helpers';
+import { ISOLATED_CLI_ENV } from '../harness/cli';
 
 
 let api: TestApi;
@@ -50,7 +51,8 @@ function io(opts: RunOpts, out: string[], err: string[]): CliIo {
     stdout: { write: (s: string) => out.push(s) },
     stderr: { write: (s: string) => err.push(s) },
     stdin,
-    env: opts.env ?? {},
+    // The suite's caller (a broker administrator) unless the test gives its own token.
+    env: { ...ISOLATED_CLI_ENV, BROKER_TOKEN: api?.harness.token, ...opts.env },
   };
 }
 
@@ -218,16 +220,18 @@ describe('secrets list and delete', () => {
   test('user secrets: list as a table and as JSON (no values), then delete', async () => {
     const user = uniqueName('u');
     await cli(['users', 'create', user]);
+    // A user secret is its user's alone: the user's own token.
+    const env = { BROKER_TOKEN: (await identityToken(api.vault, user)).token };
     const v = secretValue('user');
-    const set = await cli(['secrets', 'set', 'GH_TOKEN', '--user', user, '--json'], { stdin: `${v}\n` });
+    const set = await cli(['secrets', 'set', 'GH_TOKEN', '--user', user, '--json'], { stdin: `${v}\n`, env });
     expect(set.code).toBe(0);
     expect(Object.keys(JSON.parse(set.stdout)).sort()).toEqual(['createdAt', 'id', 'name', 'ownerId', 'scope', 'updatedAt', 'version']);
-    const table = await cli(['secrets', 'list', '--user', user]);
+    const table = await cli(['secrets', 'list', '--user', user], { env });
     expect(table.stdout).toMatch(/^NAME\s+SCOPE\s+VERSION\s+UPDATED\nGH_TOKEN\s+user\s+1\s+\S+\n$/);
-    const asJson = await cli(['secrets', 'list', '--user', user, '--json']);
+    const asJson = await cli(['secrets', 'list', '--user', user, '--json'], { env });
     expect(JSON.parse(asJson.stdout)).toEqual([expect.objectContaining({ name: 'GH_TOKEN', scope: 'user', version: 1 })]);
-    expect((await cli(['secrets', 'delete', 'GH_TOKEN', '--user', user])).stdout).toBe(`deleted secret GH_TOKEN of user ${user}\n`);
-    const again = await cli(['secrets', 'delete', 'GH_TOKEN', '--user', user]);
+    expect((await cli(['secrets', 'delete', 'GH_TOKEN', '--user', user], { env })).stdout).toBe(`deleted secret GH_TOKEN of user ${user}\n`);
+    const again = await cli(['secrets', 'delete', 'GH_TOKEN', '--user', user], { env });
     expect(again).toMatchObject({ code: 1, stderr: 'error: user secret "GH_TOKEN" not found\n' });
   });
 });
@@ -308,7 +312,10 @@ describe('runs', () => {
     await cli(['users', 'create', user]);
     await cli(['compute-envs', 'create', 'local1', '--workspace', ws, '--platform', 'local']);
     await cli(['secrets', 'set', 'NCBI_KEY', '--workspace', ws], { stdin: secretValue('run1') });
-    await cli(['secrets', 'set', 'GH_TOKEN', '--user', user], { stdin: secretValue('run2') });
+    // A user secret is set by its user; the suite launches as the launch service, for that user.
+    await cli(['secrets', 'set', 'GH_TOKEN', '--user', user], { stdin: secretValue('run2'), env: { BROKER_TOKEN: (await identityToken(api.vault, user)).token } });
+    await grant(api.vault, ws, api.harness.name, 'owner', true);
+    await grant(api.vault, ws, user, 'launch');
     return { ws, user };
   }
 
@@ -391,7 +398,9 @@ describe('the program', () => {
       for (const c of cmd.commands) walk(c, [...trail, c.name()]);
     };
     walk(buildCli(io({}, [], [])), []);
-    expect(leaves.length).toBe(39);
+    // 39 before identities: + users update, services create|list|update, tokens create|list|revoke,
+    // members list|set|remove, audit list|verify, whoami, config show, runs list.
+    expect(leaves.length).toBe(54);
     for (const trail of leaves) {
       const r = await cli([...trail, '--help']);
       expect([trail.join(' '), r.code]).toEqual([trail.join(' '), 0]);

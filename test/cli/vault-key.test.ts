@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApiServer } from '../../api/server';
 import type { VaultKeyRotationsApi, VaultKeyRotationState, VaultKeyScheduleInfo, VaultKeyScheduleRequest } from '../../services/vault-key';
 import { ConflictError, NotFoundError } from '../../domain/errors';
-import { CapturingLogger, FakeRuns, openTestVault, type TestVault } from '../api/helpers';
+import { CapturingLogger, FakeRuns, harnessIdentity, openTestVault, type TestIdentity, type TestVault } from '../api/helpers';
 import { runCliCaptured, type CliResult } from '../harness/cli';
 
 class FakeVaultKeyRotations implements VaultKeyRotationsApi {
@@ -66,10 +66,13 @@ let app: ReturnType<typeof buildApiServer>;
 let bare: ReturnType<typeof buildApiServer>;
 let url: string;
 let bareUrl: string;
+/** The suite's caller: a broker administrator (the vault's master key is theirs to rotate). */
+let harness: TestIdentity;
 
 beforeAll(async () => {
   tv = await openTestVault();
   fake = new FakeVaultKeyRotations();
+  harness = await harnessIdentity(tv.vault);
   app = buildApiServer({ vault: tv.vault, runs: new FakeRuns(tv.vault), vaultKeyRotations: fake, logger: new CapturingLogger() });
   bare = buildApiServer({ vault: tv.vault, runs: new FakeRuns(tv.vault), logger: new CapturingLogger() });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -85,7 +88,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[], api = url): Promise<CliResult> {
-  return runCliCaptured(['--api', api, ...args]);
+  return runCliCaptured(['--api', api, ...args], { BROKER_TOKEN: harness.token });
 }
 
 test('start --wait prints the result; a second start while one runs is a conflict', async () => {

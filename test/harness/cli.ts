@@ -3,6 +3,8 @@
  * that drive `secret-broker ...` against a listening API use (the CLI suite itself, which needs
  * terminals and piped stdin, has its own).
  */
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli, type CliIo } from '../../cli/main';
 
@@ -12,6 +14,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Settings that keep a suite's CLI away from the machine's own (a config file in the home directory,
+ * a `make start` token in ./.data): the suite's `env` adds its token and API.
+ */
+export const ISOLATED_CLI_ENV: Record<string, string> = {
+  SECRET_BROKER_CONFIG: path.join(os.tmpdir(), 'secret-broker-tests-no-config.json'),
+  BROKER_DATA_DIR: path.join(os.tmpdir(), 'secret-broker-tests-no-data-dir'),
+};
+
 export async function runCliCaptured(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
@@ -19,7 +30,7 @@ export async function runCliCaptured(args: string[], env: Record<string, string>
     stdout: { write: (s: string) => out.push(s) },
     stderr: { write: (s: string) => err.push(s) },
     stdin: Readable.from([]) as unknown as CliIo['stdin'],
-    env,
+    env: { ...ISOLATED_CLI_ENV, ...env },
   };
   const code = await runCli(args, io);
   return { code, stdout: out.join(''), stderr: err.join('') };

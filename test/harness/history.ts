@@ -38,3 +38,12 @@ export async function historyText(history: unknown, codec?: PayloadCodec): Promi
   await walk(history);
   return out.join('\n');
 }
+
+/**
+ * A workflow's current details (workflow `setCurrentDetails`), as the Web UI reads them: through the
+ * built-in metadata query, whose answer the client decodes with its data converter.
+ */
+export async function currentDetails(handle: { query<R>(name: string): Promise<R> }): Promise<string> {
+  const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  return meta.currentDetails ?? '';
+}

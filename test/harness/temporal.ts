@@ -26,16 +26,26 @@ export function devServerDynamicConfig(): string[] {
     .flatMap((kv) => ['--dynamic-config-value', kv]);
 }
 
+export interface TemporalUiOptions {
+  /** The Web UI's port (on 127.0.0.1). */
+  port: number;
+  /** The remote codec endpoint the UI decodes payloads with, as `make start` wires it (the broker API's /codec). */
+  codecEndpoint: string;
+}
+
 export interface TemporalOptions {
   /** Keep state in this SQLite file (in memory otherwise): a restart on the same file keeps every workflow. */
   dbFile?: string;
   /** Listen on this port (a restarted server keeps its address); a free one by default. */
   port?: number;
+  /** Headless unless given: then the Web UI too, wired to a codec endpoint like `make start`'s. */
+  ui?: TemporalUiOptions;
 }
 
 export async function startTemporal(opts: TemporalOptions = {}): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...devServerDynamicConfig()];
+  const ui = opts.ui ? ['--ui-ip', '127.0.0.1', '--ui-port', String(opts.ui.port), '--ui-codec-endpoint', opts.ui.codecEndpoint] : ['--headless'];
+  const args = ['server', 'start-dev', ...ui, '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...devServerDynamicConfig()];
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
   const proc = spawnServer(tool('temporal'), args);

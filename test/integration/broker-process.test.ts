@@ -28,7 +28,8 @@ let broker: ServerProcess | undefined;
 let printed = '';
 
 function env(): NodeJS.ProcessEnv {
-  return { ...process.env, TEMPORAL_ADDRESS: temporal.address, BROKER_DATA_DIR: dataDir, BROKER_API_PORT: String(apiPort), BROKER_API_URL: `http://127.0.0.1:${apiPort}` };
+  // Isolated from the developer's own CLI settings (a token in the environment, a config file).
+  return { ...process.env, BROKER_TOKEN: undefined, BROKER_TOKEN_FILE: undefined, SECRET_BROKER_CONFIG: path.join(dataDir, 'no-config.json'), TEMPORAL_ADDRESS: temporal.address, BROKER_DATA_DIR: dataDir, BROKER_API_PORT: String(apiPort), BROKER_METRICS_PORT: '0', BROKER_API_URL: `http://127.0.0.1:${apiPort}` };
 }
 
 async function startBroker(): Promise<void> {
@@ -36,8 +37,8 @@ async function startBroker(): Promise<void> {
   await waitForPort(apiPort, 90_000);
 }
 
-async function cli(args: string[], stdin?: string): Promise<string> {
-  const p = run(CLI, args, { env: env() });
+async function cli(args: string[], stdin?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
+  const p = run(CLI, args, { env: { ...env(), ...extraEnv } });
   if (stdin !== undefined) {
     p.child.stdin?.end(stdin);
   }
@@ -67,7 +68,12 @@ test('a broker killed between push and delete deletes once restarted; no value i
   await cli(['users', 'create', 'bob']);
   await cli(['secrets', 'set', 'DB_PASSWORD', '--workspace', 'lab'], value + '\n');
   await cli(['compute-envs', 'create', 'here', '--workspace', 'lab', '--platform', 'local']);
-  const exported = await cli(['runs', 'launch', '--workspace', 'lab', '--user', 'bob', '--compute-env', 'here', '--secret', 'DB_PASSWORD', '--run-id', runId, '--env']);
+  // The CLI above acted as the broker's first administrator (the token the broker wrote to its data
+  // directory, 0600); bob launches his own run with a token of his.
+  expect(fs.statSync(path.join(dataDir, 'admin.token')).mode & 0o777).toBe(0o600);
+  await cli(['members', 'set', 'bob', '--workspace', 'lab', '--role', 'launch']);
+  const bob = { BROKER_TOKEN: (await cli(['tokens', 'create', '--user', 'bob'])).trim() };
+  const exported = await cli(['runs', 'launch', '--workspace', 'lab', '--user', 'bob', '--compute-env', 'here', '--secret', 'DB_PASSWORD', '--run-id', runId, '--env'], undefined, bob);
   const file = /NXF_SECRETS_FILE=(\S+)/.exec(exported)![1];
   expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual([{ name: 'DB_PASSWORD', value }]);
 

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { buildApiServer } from '../../api/server';
 import { BUILT_IN_ROLES } from '../../verifiers/azure-managed-identity';
 import type { VerifyReport } from '../../verifiers';
-import { FakeRuns } from '../api/helpers';
+import { FakeRuns, grant, harnessIdentity, type TestIdentity } from '../api/helpers';
 import { openVault } from '../../store/vault';
 import type { VaultApi } from '../../store/types';
 import { AzureFake } from '../harness/azure-fake';
@@ -45,6 +45,7 @@ let app: ReturnType<typeof buildApiServer>;
 let api: string;
 const logLines: string[] = [];
 const secrets: string[] = [CLIENT_SECRET, STORAGE_KEY, REG_PASSWORD];
+let admin: TestIdentity;
 
 beforeAll(async () => {
   [fake, azurite, registry, moto, tv, sshd] = await Promise.all([
@@ -74,6 +75,9 @@ beforeAll(async () => {
   });
   api = await app.listen({ host: '127.0.0.1', port: 0 });
   const ws = await tv.vault.createWorkspace('verify');
+  // The caller: an admin of the workspace (credentials and their checks are theirs).
+  admin = await harnessIdentity(tv.vault);
+  await grant(tv.vault, ws.id, admin.id, 'admin');
   await tv.vault.createCredential({
     workspaceId: ws.id,
     name: 'azure-mgmt',
@@ -101,7 +105,7 @@ async function create(name: string, kind: string, fields: Record<string, unknown
 }
 
 async function verify(name: string, body: Record<string, unknown> = {}): Promise<{ status: number; report: VerifyReport & { field?: string } }> {
-  const res = await fetch(`${api}/v1/workspaces/verify/credentials/${name}/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${api}/v1/workspaces/verify/credentials/${name}/verify`, { method: 'POST', headers: { 'content-type': 'application/json', ...admin.headers }, body: JSON.stringify(body) });
   const text = await res.text();
   for (const s of [...secrets, ...fake.issuedTokens()]) expect(text).not.toContain(s);
   return { status: res.status, report: JSON.parse(text) as VerifyReport & { field?: string } };
@@ -218,7 +222,7 @@ describe('verify per kind', () => {
 
 describe('secret-broker credentials verify', () => {
   async function cli(args: string[]) {
-    const r = await runCliCaptured(['--api', api, ...args]);
+    const r = await runCliCaptured(['--api', api, ...args], { BROKER_TOKEN: admin.token });
     for (const s of secrets) expect(r.stdout + r.stderr).not.toContain(s);
     return r;
   }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sweepOrphans } from '../../workflows/sweep';
 import { pipelineRunWorkflowId } from '../../domain/run';
-import { historyText } from '../harness/history';
+import { currentDetails, historyText } from '../harness/history';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { LaunchError } from '../../domain/errors';
 
@@ -160,8 +160,14 @@ describe('pipeline run on local', () => {
       for await (const wf of broker.client.workflow.list({ query })) return wf.workflowId === pipelineRunWorkflowId(runId);
       return false;
     }, 'the run to be listed by its search attributes');
-    const desc = await broker.client.workflow.getHandle(pipelineRunWorkflowId(runId)).describe();
+    const handle = broker.client.workflow.getHandle(pipelineRunWorkflowId(runId));
+    const desc = await handle.describe();
     expect(desc.memo).toMatchObject({ workspace: ids.workspaceName, computeEnv: 'laptop', secretNames: ['API_TOKEN'] });
+    // The Web UI's summary, details and current details say what the run is and where it stands.
+    expect(await desc.staticSummary()).toBe(`run ${runId}: 1 secret for ${ids.workspaceName}/${ids.userName} on laptop (local)`);
+    const details = await desc.staticDetails();
+    for (const line of [`**Run** ${runId}, 1 secret`, `**Workspace** ${ids.workspaceName.replace(/_/g, '\\_')}`, '**Compute environment** laptop (local)']) expect(details).toContain(line);
+    expect(await currentDetails(handle)).toMatch(/^\*\*Phase\*\* ready on local {2}\n\*\*Lease expires\*\* \d{4}-/);
     await broker.runs.complete(runId, 'succeeded');
     await broker.runs.waitClosed(runId);
   });
@@ -169,11 +175,18 @@ describe('pipeline run on local', () => {
   test('no secret value in workflow history (raw or decoded) or worker logs', async () => {
     const runId = uniqueRunId();
     await launch(runId);
+    const workflowId = pipelineRunWorkflowId(runId);
+    const handle = broker.client.workflow.getHandle(workflowId);
+    // What the Web UI shows without opening payloads: summary, details, current details (ready, deleted).
+    const desc = await handle.describe();
+    const shown = [(await desc.staticSummary()) ?? '', (await desc.staticDetails()) ?? '', await currentDetails(handle)];
     await broker.runs.complete(runId, 'succeeded');
     await broker.runs.waitClosed(runId);
-    const workflowId = pipelineRunWorkflowId(runId);
+    shown.push(await currentDetails(handle));
+    expect(shown.join('\n')).toContain(`run ${runId}: 2 secrets for`);
+    expect(shown.join('\n')).toContain('**Phase** deleted (run succeeded) on local, 1 delete round');
 
-    const history = await broker.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await handle.fetchHistory();
     // Raw, as the server stores it, and decoded with the broker's codec: references only.
     const rawHistory = await historyText(history);
     const decoded = await historyText(history, broker.codec);
@@ -182,7 +195,7 @@ describe('pipeline run on local', () => {
     const logs = broker.workerLogs();
 
     for (const value of [WS_VALUE, USER_VALUE, OTHER_VALUE]) {
-      for (const text of [decoded, rawHistory, logs]) {
+      for (const text of [decoded, rawHistory, logs, ...shown]) {
         expect(text).not.toContain(value);
         expect(text).not.toContain(Buffer.from(value).toString('base64'));
       }
@@ -191,6 +204,9 @@ describe('pipeline run on local', () => {
     // encrypted, so not even the names appear there.
     expect(decoded).toContain('DB_PASSWORD');
     expect(rawHistory).not.toContain('DB_PASSWORD');
+    // The summary is a payload too: encrypted in raw history, readable through the codec.
+    expect(decoded).toContain(`run ${runId}: 2 secrets for`);
+    expect(rawHistory).not.toContain(`run ${runId}: 2 secrets for`);
   });
 
   test('the sweep deletes what a terminated run left, and leaves live runs and foreign directories alone', async () => {

@@ -14,8 +14,9 @@ import type { RotationResult } from '../../domain/rotation';
 import { AzureFake, type FakeBatchAccount } from '../harness/azure-fake';
 import { eventually, startTestBroker, type TestBroker } from '../harness/broker';
 import { createCrashAfter } from '../harness/crash-after';
-import { historyText } from '../harness/history';
+import { currentDetails, historyText } from '../harness/history';
 import { runCliCaptured } from '../harness/cli';
+import { grant, harnessIdentity } from '../api/helpers';
 
 const SUB = '3f2a7c9e-1b4d-4e8f-9a6c-5d7e8f9a0b1c';
 const TENANT = '9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -144,9 +145,15 @@ describe('azure-batch-key rotation', () => {
     expect(state.execution).toBe('COMPLETED');
     expect(state.result?.final).toBe('Secondary');
 
-    // No key, client secret or token in history (raw and decoded) or worker logs.
-    const history = await broker.client.workflow.getHandle(started.workflowId).fetchHistory();
-    const texts = [await historyText(history), await historyText(history, broker.codec), broker.workerLogs()];
+    // No key, client secret or token in history (raw and decoded), worker logs, or what the Web UI
+    // shows without opening payloads (summary, details, current details).
+    const handle = broker.client.workflow.getHandle(started.workflowId);
+    const history = await handle.fetchHistory();
+    const desc = await handle.describe();
+    const shown = [(await desc.staticSummary()) ?? '', (await desc.staticDetails()) ?? '', await currentDetails(handle)].join('\n');
+    expect(shown).toContain(`rotation of ${started.label} (azure-batch-key)`);
+    expect(shown).toContain('**Step** done  \n**Slots** Primary → Secondary  \n**Done** inspect, regenerate-spare, switch, verify, grace, retire-old');
+    const texts = [await historyText(history), await historyText(history, broker.codec), broker.workerLogs(), shown];
     const secrets = [...fake.issuedKeys(), ...fake.issuedTokens(), CLIENT_SECRET];
     for (const t of texts) for (const s of secrets) expect(t).not.toContain(s);
     // Control: the history does name the account and the slots.
@@ -332,13 +339,17 @@ describe('a crash after each step resumes and ends with a working stored key', (
 });
 
 /** The API over the broker's vault and rotations, listening on loopback for one describe block. */
-function serveApi(): { url: string; workspace: string } {
-  const served = { url: '', workspace: '' };
+function serveApi(): { url: string; workspace: string; token: string } {
+  const served = { url: '', workspace: '', token: '' };
   let app: ReturnType<typeof buildApiServer> | undefined;
   beforeAll(async () => {
     app = buildApiServer({ vault: broker.vault, runs: broker.runs, rotations, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
     served.url = await app.listen({ host: '127.0.0.1', port: 0 });
     served.workspace = (await broker.vault.getWorkspace(workspaceId)).name;
+    // The caller: an admin of the workspace (credentials and their rotations are theirs).
+    const admin = await harnessIdentity(broker.vault);
+    await grant(broker.vault, workspaceId, admin.id, 'admin');
+    served.token = admin.token;
   });
   afterAll(async () => {
     await app?.close();
@@ -351,9 +362,10 @@ describe('over HTTP: rotations and rotation schedules', () => {
   const base = () => served.url;
   const wsName = () => served.workspace;
   const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) => {
+    const auth = { authorization: `Bearer ${served.token}` };
     const res = await fetch(`${base()}${url}`, {
       method,
-      ...(payload === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }),
+      ...(payload === undefined ? { headers: auth } : { headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(payload) }),
     });
     const text = await res.text();
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
@@ -451,7 +463,7 @@ describe('over HTTP: rotations and rotation schedules', () => {
 
 describe('the CLI: rotations start --wait, schedules', () => {
   const served = serveApi();
-  const cli = (args: string[]) => runCliCaptured(['--api', served.url, ...args]);
+  const cli = (args: string[]) => runCliCaptured(['--api', served.url, ...args], { BROKER_TOKEN: served.token });
   const target = (name: string) => [name, '--workspace', served.workspace, '--kind', 'azure-batch-key', '--management-credential', 'azure-mgmt', '--resource-group', RG];
 
   test('rotations start --wait prints each step and ends on the new slot; no key printed', async () => {

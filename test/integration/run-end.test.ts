@@ -16,6 +16,7 @@ import { pipelineRun } from '../../workflows/pipeline-run';
 import { cleanupWorkflowId, reapTerminatedRuns } from '../../workflows/cleanup';
 import { ensureReaperSchedule, ensureSweepSchedule } from '../../worker/schedules';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
+import { currentDetails } from '../harness/history';
 
 let broker: TestBroker;
 let ids: Awaited<ReturnType<TestBroker['seed']>>;
@@ -101,7 +102,11 @@ describe('a run whose workflow was terminated', () => {
       const r = await broker.client.workflow.execute(reapTerminatedRuns, { taskQueue: broker.taskQueue, workflowId: `reaper-${runId}` + Date.now() });
       return r.found >= 1 && (await broker.client.workflow.getHandle(cleanupWorkflowId(runId)).describe().then(() => true, () => false));
     }, 'the reaper starts the cleanup of the terminated run', 30_000);
-    await broker.client.workflow.getHandle(cleanupWorkflowId(runId)).result();
+    const cleanup = broker.client.workflow.getHandle(cleanupWorkflowId(runId));
+    await cleanup.result();
+    // The Web UI says what the cleanup is and where it stands.
+    expect(await (await cleanup.describe()).staticSummary()).toBe(`cleanup of run ${runId}, terminated before it deleted its secrets`);
+    expect(await currentDetails(cleanup)).toBe('**Phase** deleted, 1 delete round');
 
     expect(fs.existsSync(runDir(runId))).toBe(false);
     const after = await broker.runs.state(runId);

@@ -19,6 +19,7 @@ import { openVault } from '../../store/vault';
 import type { VaultApi } from '../../store/types';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { historyText } from '../harness/history';
+import { harnessIdentity, type TestIdentity } from '../api/helpers';
 import { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID, type VaultKeyRotationResult } from '../../domain/vault-key';
 
 let broker: TestBroker;
@@ -28,6 +29,7 @@ let ceId: string;
 let app: ReturnType<typeof buildApiServer>;
 let api: string;
 const apiLog: string[] = [];
+let admin: TestIdentity;
 
 const VALUES = { DB_PASSWORD: `db-${randomBytes(8).toString('hex')}`, API_TOKEN: `tok-${randomBytes(8).toString('hex')}` };
 const CRED_TOKEN = randomBytes(30).toString('base64');
@@ -67,6 +69,8 @@ beforeAll(async () => {
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   api = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  // The caller: a broker administrator (the vault's master key is theirs to rotate).
+  admin = await harnessIdentity(broker.vault);
 }, 120_000);
 
 afterAll(async () => {
@@ -77,7 +81,7 @@ afterAll(async () => {
 async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${api}${p}`, {
     method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    ...(body === undefined ? { headers: admin.headers } : { headers: { 'content-type': 'application/json', ...admin.headers }, body: JSON.stringify(body) }),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
