@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 source scripts/lib.sh
-say "build (lib/: the broker worker runs as its own process)"
-npx tsc -p tsconfig.build.json
+say "build (lib/ and the workflow bundle: the broker worker runs as its own process)"
+scripts/build.sh
 export CHAOS="${CHAOS:-full}"
 # The table is printed again at the end only if this run wrote it (not one left by an earlier run).
 stamp="$(mktemp -t secret-broker-chaos.XXXXXX)"

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateRPCTimeoutOrCancelledError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { ScheduleNotFoundError, ServiceError, WorkflowNotFoundError, WorkflowUpdateRPCTimeoutOrCancelledError, type WorkflowExecutionDescription } from '@temporalio/client';
 import { LaunchError, TemporalUnavailableError } from '../../domain/errors';
 import { pipelineRunWorkflowId, type ReadyResult, type RunStatus } from '../../domain/run';
 import { isTemporalUnavailable } from '../../services/temporal';
@@ -131,7 +131,16 @@ export async function runChaos(cfg: ChaosConfig, seed: number, log: (line: strin
     timings.setupMs = now() - startedAt;
     log(`servers up in ${Math.round(timings.setupMs / 1000)} s; data in ${world.dir}`);
     // The sweep runs once, at the end: what it then finds is what the runs and the reaper left.
-    await world.client.schedule.getHandle(SWEEP_SCHEDULE_ID).pause('chaos: run once at the end');
+    // The worker creates it just after it starts polling: wait for it.
+    for (let tries = 0; ; tries++) {
+      try {
+        await world.client.schedule.getHandle(SWEEP_SCHEDULE_ID).pause('chaos: run once at the end');
+        break;
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError) || tries >= 120) throw err;
+        await pause(500);
+      }
+    }
 
     const userIds: string[] = [];
     for (const name of ['ada', 'grace', 'linus']) userIds.push((await world.vault.createUser(`chaos-${name}`)).id);

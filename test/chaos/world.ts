@@ -185,7 +185,9 @@ export interface WorldOptions {
 
 /** Start every server, the vault, the driver's client and the first broker worker. */
 export async function startWorld(opts: WorldOptions): Promise<World & { envs: ComputeEnvs; workspaceIds: Record<string, string> }> {
-  if (!fs.existsSync(BROKER_MAIN)) throw new Error(`${BROKER_MAIN} is missing: build first (npx tsc -p tsconfig.build.json; make test does)`);
+  for (const f of [BROKER_MAIN, path.join(ROOT, 'lib', 'workflow-bundle.js')]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: build first (make build; make test and make chaos do)`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chaos-'));
   fs.chmodSync(dir, 0o755); // the hpc work dir's parent is elsewhere; this one holds the broker's files
   const logDir = path.join(dir, 'logs');
@@ -260,6 +262,9 @@ export async function startWorld(opts: WorldOptions): Promise<World & { envs: Co
     const workerEnv = (): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      // No configuration file of the user's, no metrics port (suites run beside it).
+      SECRET_BROKER_CONFIG: path.join(workerData, 'no-config.json'),
+      BROKER_METRICS_PORT: '0',
       TEMPORAL_ADDRESS: temporal.address,
       DATABASE_URL: pg.url,
       BROKER_MASTER_KEY: masterKey.toString('base64'),
