@@ -86,6 +86,16 @@ export function utf8TextProblem(text: string): string | null {
 }
 
 /**
+ * Why a string of a setting or credential field cannot be stored, or null: a NUL character (the
+ * vault's JSON columns cannot hold one, and no path, host or key has one) or a lone surrogate.
+ */
+export function storableTextProblem(text: string): string | null {
+  const nul = text.indexOf('\u0000');
+  if (nul !== -1) return `must not contain a NUL character (\\u0000), found at character ${Array.from(text.slice(0, nul)).length + 1}`;
+  return utf8TextProblem(text);
+}
+
+/**
  * Whether a multi-line value is base64 as `base64` or `openssl base64` print it: lines of the same
  * width (a multiple of 4, at least 16), a last line no longer than them, `=` padding only at the very
  * end, and a whole length that base64 can have.

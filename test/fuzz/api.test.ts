@@ -202,6 +202,13 @@ describe('API bodies', () => {
     );
   });
 
+  test('settings holding a NUL or a lone surrogate are a 400 naming the setting, not a 500 from the database', async () => {
+    for (const workDir of ['/tmp/nf\u0000', '/\ud800mp']) {
+      const a = await check('POST', `/v1/workspaces/${WS}/compute-envs`, { name: 'ce-nul', platform: 'local', config: { workDir } });
+      expect([a.status, a.body?.field]).toEqual([400, 'config.workDir']);
+    }
+  });
+
   test('a secret value of any accepted text is what the vault resolves, byte for byte', async () => {
     const ws = await api.vault.getWorkspace(WS);
     const user = await api.vault.getUser(USER);

@@ -149,6 +149,27 @@ describe('credential fields and compute environment settings through the vault',
     );
   });
 
+  test('a work directory holding a lone surrogate or a NUL is refused naming config.workDir, not a database error (found by fuzzing)', async () => {
+    const ssh = await credentialOf('ssh');
+    const cases = [
+      { platform: 'local' as const, config: { workDir: '/\ud800mp/fuzz-local' }, credentialId: null, rule: /lone UTF-16 surrogate/ },
+      { platform: 'hpc' as const, config: { ...SETTINGS.hpc.config, workDir: '/scratch/nf\u0000' }, credentialId: ssh, rule: /NUL character/ },
+    ];
+    for (const { platform, config, credentialId, rule } of cases) {
+      const err = await thrown(() => ctx.vault.createComputeEnv({ workspaceId: ctx.workspaceId, name: `ce-${++n}`, platform, config, credentialId }));
+      expect(err).toMatchObject({ name: 'ValidationError', field: 'config.workDir', rule: expect.stringMatching(rule) });
+    }
+    const ce = await ctx.vault.createComputeEnv({ workspaceId: ctx.workspaceId, name: `ce-${++n}`, platform: 'local', config: {}, credentialId: null });
+    const err = await thrown(() => ctx.vault.updateComputeEnv(ce.id, ctx.workspaceId, { config: { workDir: '/tmp/\udc00' } }));
+    expect(err).toMatchObject({ name: 'ValidationError', field: 'config.workDir' });
+  });
+
+  test('a secret credential field holding a lone surrogate is refused, not sealed as U+FFFD', async () => {
+    const fields = { ...VALID['container-registry'], password: 'pass\ud800word' };
+    const err = await thrown(() => ctx.vault.createCredential({ workspaceId: ctx.workspaceId, name: `cred-${++n}`, kind: 'container-registry', fields }));
+    expect(err).toMatchObject({ name: 'ValidationError', field: 'password', rule: expect.stringMatching(/lone UTF-16 surrogate/) });
+  });
+
   /** A credential of `kind` in the workspace (a fresh ssh key for ssh), by id. */
   async function credentialOf(kind: string): Promise<string> {
     const fields = kind === 'ssh' ? { privateKey: sshKey() } : VALID[kind]!;

@@ -19,6 +19,7 @@ import {
   entityNameProblem,
   secretNameProblem,
   secretValueProblem,
+  storableTextProblem,
 } from '../../domain/rules';
 import { ASCII_LETTERS, DIGITS, anyString, edgeChar, fuzz, over } from './fuzz';
 
@@ -254,6 +255,22 @@ describe('secret values', () => {
         expect(problem).toBe(
           `${SecretValueRule.utf8}; it holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair, which is no character) at character ${Array.from(before).length + 1}`,
         );
+      }),
+      fuzz(500),
+    );
+  });
+});
+
+describe('settings and credential field text', () => {
+  test('storable exactly when it holds no NUL and no lone surrogate; the rule names the first such character', () => {
+    fc.assert(
+      fc.property(anyString(60), (text) => {
+        const problem = storableTextProblem(text);
+        expect(problem === null).toBe(!text.includes('\u0000') && !LONE.test(text));
+        if (problem?.startsWith('must not contain a NUL')) {
+          const at = Number(/at character (\d+)$/.exec(problem)![1]);
+          expect(Array.from(text)[at - 1]).toBe('\u0000');
+        }
       }),
       fuzz(500),
     );
