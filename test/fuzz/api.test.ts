@@ -22,6 +22,8 @@ const RUN = 'fuzz-run-1';
 const TOKEN = 'fuzz-token-4b9e1d77c2';
 /** Every secret value or token a request carried: none may come back. */
 const secrets = new Set<string>([TOKEN]);
+/** Every other string a request carried (a name, a setting, a path): it may well come back. */
+const said = new Set<string>();
 const answers: string[] = [];
 
 interface Answer {
@@ -69,13 +71,16 @@ function strings(v: unknown): string[] {
 function secretStrings(body: unknown): string[] {
   if (body === null || typeof body !== 'object') return [];
   const b = body as { value?: unknown; fields?: { token?: unknown; privateKey?: unknown } };
-  return [b.value, b.fields?.token, b.fields?.privateKey].filter((v): v is string => typeof v === 'string');
+  const key = typeof b.fields?.privateKey === 'string' ? b.fields.privateKey.split(/\r?\n/).filter((l) => !l.includes('-----')) : [];
+  return [b.value, b.fields?.token, ...key].filter((v): v is string => typeof v === 'string');
 }
 
 /** The property of one request: what every answer must be. */
 async function check(method: string, url: string, body: unknown, raw?: string): Promise<Answer> {
   const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-  for (const s of secretStrings(body)) secrets.add(s);
+  const secret = secretStrings(body);
+  for (const s of secret) secrets.add(s);
+  for (const s of [...strings(body), ...url.split('/').map((p) => decodeURIComponent(p))]) if (!secret.includes(s)) said.add(s);
   const before = await snapshot();
   const logged = api.logger.lines.length;
   const a = await send(method, url, payload);
@@ -91,7 +96,9 @@ async function check(method: string, url: string, body: unknown, raw?: string): 
     expect(a.body).toMatchObject({ field: expect.any(String), rule: expect.any(String), code: 'validation' });
     const rule = String(a.body!.rule);
     // The rule is the server's sentence, never a piece of the body.
-    const echoed = strings(body).filter((s) => s.trim().length >= 6 && !OURS.has(s) && rule.includes(s));
+    // Pieces of our own valid strings (a region or a status cut short) are words a rule may use.
+    const ours = (s: string) => [...OURS].some((o) => o.includes(s));
+    const echoed = strings(body).filter((s) => s.trim().length >= 6 && !ours(s) && rule.includes(s));
     expect(echoed).toEqual([]);
   }
   return a;
@@ -142,7 +149,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Nothing secret came back, in any answer or log line of the suite.
-  const values = [...secrets].filter((s) => s.trim().length >= 8);
+  const values = [...secrets].filter((s) => s.trim().length >= 8 && !said.has(s));
   expect(answers.filter((a) => leaks(a, values))).toEqual([]);
   expect(leaks(api?.logger.text() ?? '', values)).toBe(false);
   await api?.close();
