@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { utils } from 'ssh2';
 import { sshFingerprint } from '../../credentials/ssh';
+import { storableTextProblem } from '../../domain/rules';
 import { leaks, useCredentialVault } from '../harness/credential-vault';
 import { anyString, fuzz, thrown } from './fuzz';
 
@@ -260,11 +261,15 @@ describe('ssh keys through the vault', () => {
     );
   });
 
-  test('passphrases: the right one is needed for an encrypted key, none for a plain one', async () => {
+  test('passphrases: the right one is needed for an encrypted key, none for a plain one; one no key file can hold is refused as such', async () => {
     await fc.assert(
       fc.asyncProperty(keyOf(readable), fc.oneof(anyString(20), fc.constant(PASS)), async (key, passphrase) => {
         const r = await attempt({ privateKey: key.privateKey, passphrase });
-        if (passphrase === '') {
+        const unstorable = storableTextProblem(passphrase);
+        if (unstorable !== null) {
+          // A NUL ends an OpenSSH passphrase; a lone surrogate has no UTF-8 bytes.
+          expect(r).toMatchObject({ ok: false, field: 'passphrase', rule: unstorable });
+        } else if (passphrase === '') {
           expect(r.ok).toBe(!key.passphrase);
         } else if (key.passphrase) {
           expect(r.ok).toBe(passphrase === key.passphrase);
