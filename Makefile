@@ -18,7 +18,7 @@ typecheck: ## type-check everything, tests included
 lint: ## eslint (workflow determinism rules included)
 	@scripts/run.sh npx eslint --max-warnings 0 .
 
-bench: ## benchmarks: launch and delete latency on the local compute environment, next to a baseline
+bench: ## benchmarks beside their floors, on every platform (BENCH_QUICK=1: a few minutes); writes .data/bench/
 	@scripts/bench.sh
 
 clean: ## remove build output (keeps .data/)

@@ -2,16 +2,19 @@
 import { createPipelineRunActivities, type ActivityDeps } from './pipeline-run';
 import { createRotationActivities, type RotationDeps } from './rotation';
 import { createSweepActivities, type RunLiveness } from './sweep';
+import { createCleanupActivities, type RunsReader } from './cleanup';
 import { createVaultKeyActivities } from './vault-key';
 
 export type { ActivityDeps, DeleteResult, PushInput, RefsInput } from './pipeline-run';
 export type { RunLiveness, SweepResult } from './sweep';
 export type { RotationDeps } from './rotation';
+export type { RunsReader, AbandonedRun } from './cleanup';
 
-export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness; rotators?: RotationDeps['rotators'] }) {
+export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness; runsReader: RunsReader; rotators?: RotationDeps['rotators'] }) {
   return {
     ...createPipelineRunActivities(deps),
     ...createSweepActivities(deps),
+    ...createCleanupActivities(deps),
     ...createRotationActivities(deps),
     ...createVaultKeyActivities(deps),
   };

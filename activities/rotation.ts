@@ -4,7 +4,7 @@
  * step retried after a crash or a lost answer is safe. Inputs and results are references and slot
  * names; keys never leave the rotator and the vault.
  */
-import { Context } from '@temporalio/activity';
+import { heartbeating } from './heartbeat';
 import { createRotator, type RotatorDeps, type TwoSlotRotator } from '../rotators';
 import type { VaultApi } from '../store/types';
 import type { RotationSnapshot, RotationTarget } from '../domain/rotation';
@@ -18,26 +18,30 @@ export interface RotationDeps {
   createRotator?: typeof createRotator;
 }
 
-/** How often a running step heartbeats (a step is one or a few cloud calls, an ARM operation at most). */
-export const ROTATION_HEARTBEAT_MS = 15_000;
+
 
 export function createRotationActivities(deps: RotationDeps) {
-  async function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
-    let rotator: TwoSlotRotator | undefined;
-    // A step is one or a few cloud calls (a long-running ARM operation at most): heartbeat while it
-    // runs, so a slow answer is not mistaken for a dead worker, and a dead worker is noticed in a minute.
-    const ctx = Context.current();
-    ctx.heartbeat(step);
-    const beat = setInterval(() => ctx.heartbeat(step), ROTATION_HEARTBEAT_MS);
-    try {
-      rotator = await (deps.createRotator ?? createRotator)(target, { ...deps.rotators, vault: deps.vault });
-      return await fn(rotator);
-    } catch (err) {
-      throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
-    } finally {
-      clearInterval(beat);
-      await rotator?.close().catch(() => undefined);
-    }
+  /**
+   * One step: build the target's rotator, do one thing, close it. The step heartbeats its name while
+   * it runs (a long-running ARM operation is not a dead worker); a cancellation closes the rotator.
+   */
+  function withRotator<T>(target: RotationTarget, step: string, fn: (r: TwoSlotRotator) => Promise<T>): Promise<T> {
+    return heartbeating(async ({ progress, signal }) => {
+      progress(step);
+      let rotator: TwoSlotRotator | undefined;
+      const cut = () => void rotator?.close().catch(() => undefined);
+      signal.addEventListener('abort', cut, { once: true });
+      try {
+        rotator = await (deps.createRotator ?? createRotator)(target, { ...deps.rotators, vault: deps.vault });
+        signal.throwIfAborted();
+        return await fn(rotator);
+      } catch (err) {
+        throw toFailure(err, [], rotator ? `${step} of ${rotator.label}` : step);
+      } finally {
+        signal.removeEventListener('abort', cut);
+        await rotator?.close().catch(() => undefined);
+      }
+    });
   }
 
   return {

@@ -9,6 +9,7 @@ import { ErrorType, VaultKeyError } from '../domain/errors';
 import type { VaultApi } from '../store/types';
 import type { VaultKeyRotationResult, VaultRewrapProgress } from '../domain/vault-key';
 import { toFailure } from './errors';
+import { heartbeating } from './heartbeat';
 
 export interface VaultKeyDeps {
   vault: VaultApi;
@@ -16,32 +17,33 @@ export interface VaultKeyDeps {
 
 export function createVaultKeyActivities(deps: VaultKeyDeps) {
   return {
-    async vaultRewrap(): Promise<VaultKeyRotationResult> {
-      const ctx = Context.current();
-      const previous = ctx.info.heartbeatDetails as VaultRewrapProgress | undefined;
-      const resumeKeyId = typeof previous?.newKeyId === 'string' ? previous.newKeyId : undefined;
-      let newKeyId = resumeKeyId;
-      if (resumeKeyId) ctx.log.info('resuming the vault master key rotation', { newKeyId: resumeKeyId, attempt: ctx.info.attempt });
-      try {
-        const r = await deps.vault.rotateMasterKey({
-          ...(resumeKeyId ? { resumeKeyId } : {}),
-          onStart: (s) => {
-            newKeyId = s.newKeyId;
-            ctx.heartbeat({ newKeyId, done: 0, total: s.total } satisfies VaultRewrapProgress);
-          },
-          onProgress: (p) => {
-            // Stopping between rows is safe: the next attempt (or rotation) resumes from here.
-            if (ctx.cancellationSignal.aborted) throw new CancelledFailure('the vault master key rotation was cancelled; it resumes when started again');
-            ctx.heartbeat({ newKeyId, done: p.done, total: p.total } satisfies VaultRewrapProgress);
-          },
-        });
-        return { newKeyId: r.newKeyId, oldKeyIds: r.oldKeyIds, rewrapped: r.rewrapped, skipped: r.skipped, nextSteps: r.nextSteps };
-      } catch (err) {
-        if (err instanceof CancelledFailure) throw err;
-        // A refusal (env mode without a next key, a key this vault does not hold) needs an operator, not a retry.
-        if (err instanceof VaultKeyError) throw ApplicationFailure.create({ type: ErrorType.VaultKey, message: err.message, nonRetryable: true });
-        throw toFailure(err, [], 'vault master key rotation');
-      }
-    },
+    vaultRewrap: (): Promise<VaultKeyRotationResult> =>
+      heartbeating(async ({ progress, signal }) => {
+        const ctx = Context.current();
+        const previous = ctx.info.heartbeatDetails as VaultRewrapProgress | undefined;
+        const resumeKeyId = typeof previous?.newKeyId === 'string' ? previous.newKeyId : undefined;
+        let newKeyId = resumeKeyId;
+        if (resumeKeyId) ctx.log.info('resuming the vault master key rotation', { newKeyId: resumeKeyId, attempt: ctx.info.attempt });
+        try {
+          const r = await deps.vault.rotateMasterKey({
+            ...(resumeKeyId ? { resumeKeyId } : {}),
+            onStart: (s) => {
+              newKeyId = s.newKeyId;
+              progress({ newKeyId, done: 0, total: s.total } satisfies VaultRewrapProgress);
+            },
+            onProgress: (p) => {
+              // Stopping between rows is safe: the next attempt (or rotation) resumes from here.
+              if (signal.aborted) throw new CancelledFailure('the vault master key rotation was cancelled; it resumes when started again');
+              progress({ newKeyId, done: p.done, total: p.total } satisfies VaultRewrapProgress);
+            },
+          });
+          return { newKeyId: r.newKeyId, oldKeyIds: r.oldKeyIds, rewrapped: r.rewrapped, skipped: r.skipped, nextSteps: r.nextSteps };
+        } catch (err) {
+          if (err instanceof CancelledFailure) throw err;
+          // A refusal (env mode without a next key, a key this vault does not hold) needs an operator, not a retry.
+          if (err instanceof VaultKeyError) throw ApplicationFailure.create({ type: ErrorType.VaultKey, message: err.message, nonRetryable: true });
+          throw toFailure(err, [], 'vault master key rotation');
+        }
+      }),
   };
 }

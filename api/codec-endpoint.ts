@@ -21,9 +21,20 @@ const toJson = (p: Payload): JsonPayload => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
-function isPayloadList(body: unknown): body is { payloads: JsonPayload[] } {
-  if (!body || typeof body !== 'object' || !Array.isArray((body as { payloads?: unknown }).payloads)) return false;
-  return (body as { payloads: unknown[] }).payloads.every(
+/**
+ * {payloads: [...]}. An absent list is an empty one: protobuf JSON leaves out empty repeated fields,
+ * so the Temporal CLI sends `{}` for a history event without payloads.
+ */
+function payloadList(body: unknown): JsonPayload[] | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  if (Object.keys(body).some((k) => k !== 'payloads')) return undefined;
+  const list = (body as { payloads?: unknown }).payloads ?? [];
+  return isPayloadList(list) ? list : undefined;
+}
+
+function isPayloadList(list: unknown): list is JsonPayload[] {
+  if (!Array.isArray(list)) return false;
+  return list.every(
     (p) => !!p && typeof p === 'object' && (typeof (p as JsonPayload).data === 'string' || (p as JsonPayload).data === undefined),
   );
 }
@@ -52,11 +63,12 @@ export function registerCodecEndpoint(app: FastifyInstance, opts: CodecEndpointO
     });
     app.post(`/codec/${op}`, async (req, reply) => {
       cors(req, reply);
-      if (!isPayloadList(req.body)) {
+      const list = payloadList(req.body);
+      if (!list) {
         return reply.code(400).send({ error: 'payloads: must be a list of {metadata, data} with base64 strings', field: 'payloads', rule: 'must be a list of payloads' });
       }
       try {
-        const payloads = req.body.payloads.map(fromJson);
+        const payloads = list.map(fromJson);
         const out = op === 'encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
         return reply.send({ payloads: out.map(toJson) });
       } catch (err) {

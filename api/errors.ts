@@ -3,7 +3,7 @@
  * ValidationError, NotFoundError, ConflictError, VaultKeyError, and LaunchError) reach the client;
  * anything else is logged server-side (redacted) and answered with a generic 500.
  */
-import { ConflictError, NotFoundError, ValidationError, VaultKeyError, LaunchError } from '../domain/errors';
+import { ConflictError, NotFoundError, ValidationError, VaultKeyError, LaunchError, TemporalUnavailableError } from '../domain/errors';
 import type { MissingPermission } from '../domain/run';
 
 export interface ErrorBody {
@@ -15,6 +15,10 @@ export interface ErrorBody {
   code: string;
   /** not-found and launch-failed: the error type (UserNotFoundError, SecretNotFoundError, AccessVerificationError ...). */
   type?: string;
+  /** already-ended: how the run ended. */
+  outcome?: string;
+  /** temporal-unavailable: seconds to wait before retrying (also the Retry-After header). */
+  retryAfterSeconds?: number;
   /** launch-failed by an access check: each missing permission and the statement that grants it. */
   missing?: MissingPermission[];
 }
@@ -22,6 +26,8 @@ export interface ErrorBody {
 export interface MappedError {
   status: number;
   body: ErrorBody;
+  /** Extra answer headers (Retry-After). */
+  headers?: Record<string, string>;
   /** True when the error was not expected: log its detail. */
   unexpected: boolean;
 }
@@ -41,8 +47,16 @@ export function mapError(err: unknown, bodyLimit: number): MappedError {
   if (err instanceof ConflictError) return { status: 409, body: { error: err.message, code: 'conflict' }, unexpected: false };
   if (err instanceof VaultKeyError) return { status: 500, body: { error: err.message, code: 'vault-key' }, unexpected: true };
   if (err instanceof LaunchError) {
-    const status = err.code === 'duplicate-run' ? 409 : err.code === 'not-found' ? 404 : 422;
-    return { status, body: { error: err.message, code: err.code, ...(err.type ? { type: err.type } : {}), ...(err.missing ? { missing: err.missing } : {}) }, unexpected: false };
+    const status = err.code === 'duplicate-run' || err.code === 'already-ended' ? 409 : err.code === 'not-found' ? 404 : 422;
+    return {
+      status,
+      body: { error: err.message, code: err.code, ...(err.type ? { type: err.type } : {}), ...(err.outcome ? { outcome: err.outcome } : {}), ...(err.missing ? { missing: err.missing } : {}) },
+      unexpected: false,
+    };
+  }
+  if (err instanceof TemporalUnavailableError) {
+    const retryAfterSeconds = err.retryAfterSeconds;
+    return { status: 503, body: { error: err.message, code: 'temporal-unavailable', retryAfterSeconds }, headers: { 'retry-after': String(retryAfterSeconds) }, unexpected: false };
   }
   // Temporal's client raises WorkflowNotFoundError for an unknown run; matched by name so the API
   // does not import the Temporal SDK. Its message names the workflow id only.

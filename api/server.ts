@@ -109,6 +109,7 @@ export function buildApiServer(options: BuildApiServerOptions): FastifyInstance 
         stack: redact(e.stack ?? '', secrets),
       });
     }
+    if (mapped.headers) reply.headers(mapped.headers);
     return reply.code(mapped.status).send(mapped.body);
   });
 

@@ -24,6 +24,8 @@ export interface BrokerConfig {
   hpcMaxConnections: number;
   /** How often the orphan sweep runs (a Temporal duration). */
   sweepEvery: string;
+  /** How often the reaper looks for terminated runs (a Temporal duration). */
+  reapEvery: string;
   /** Where credential rotations reach Azure and AWS (unset: the real clouds). */
   rotators: Omit<RotatorDeps, 'vault'>;
 }
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
     localWorkDir: path.resolve(env.BROKER_LOCAL_WORKDIR ?? path.join(dataDir, 'local-ce')),
     hpcMaxConnections: positive(env.BROKER_HPC_MAX_CONNECTIONS, 'BROKER_HPC_MAX_CONNECTIONS', 4),
     sweepEvery: env.BROKER_SWEEP_EVERY || '1h',
+    reapEvery: env.BROKER_REAP_EVERY || '1m',
     uiOrigins: (env.BROKER_UI_ORIGINS ?? `http://127.0.0.1:${env.TEMPORAL_UI_PORT ?? 8233},http://localhost:${env.TEMPORAL_UI_PORT ?? 8233}`)
       .split(',')
       .map((s) => s.trim())

@@ -4,7 +4,8 @@
  * run as separate processes (`--role worker`, `--role api`) on one PostgreSQL server (DATABASE_URL).
  */
 import * as fs from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporal } from '../services/temporal';
 import { buildApiServer, stderrLogger } from '../api/server';
 import { CredentialRotations } from '../services/rotations';
 import { VaultKeyRotations } from '../services/vault-key';
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   const keyring = loadCodecKeyring({ dataDir: config.dataDir });
   const dataConverter = createDataConverter(keyring);
 
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await connectTemporal({ address: config.temporalAddress });
   await ensureSearchAttributes(connection, config.namespace);
   const client = new Client({ connection, namespace: config.namespace, dataConverter });
 

@@ -98,6 +98,13 @@ const VAULT_KEY_SCHEDULE_URL = '/v1/vault/master-key/rotation-schedule';
 /** The manual rotation's workflow id (workflows/vault-key.ts VAULT_KEY_ROTATION_WORKFLOW_ID). */
 const VAULT_KEY_ROTATION_WORKFLOW_ID = 'vault-master-key-rotation';
 
+/** What the API answers to complete and cancel. */
+export interface RunEndAnswer {
+  runId: string;
+  result?: 'accepted' | 'already-ended';
+  outcome?: string;
+}
+
 export class BrokerApiClient {
   readonly baseUrl: URL;
 
@@ -176,11 +183,12 @@ export class BrokerApiClient {
   runStatus(runId: string): Promise<RunStatus> {
     return this.request('GET', `/v1/runs/${seg(runId)}`);
   }
-  async completeRun(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
-    await this.request('POST', `/v1/runs/${seg(runId)}/complete`, { status });
+  /** accepted: this call ended the run; already-ended: it had ended (a retry), with its outcome. */
+  completeRun(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<RunEndAnswer> {
+    return this.request('POST', `/v1/runs/${seg(runId)}/complete`, { status });
   }
-  async cancelRun(runId: string): Promise<void> {
-    await this.request('POST', `/v1/runs/${seg(runId)}/cancel`, {});
+  cancelRun(runId: string): Promise<RunEndAnswer> {
+    return this.request('POST', `/v1/runs/${seg(runId)}/cancel`, {});
   }
   async renewRun(runId: string, extendBy: string): Promise<void> {
     await this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });

@@ -194,16 +194,31 @@ export class RotationRefusedError extends Error {
 
 // ---- launches ----------------------------------------------------------------------------------
 
-/** Launch refused: a missing secret, a failed verification, a duplicate run id. */
+/**
+ * Launch refused: a missing secret, a failed verification, a run id already used by a different
+ * request (`duplicate-run`), or a run that already ended (`already-ended`, with its outcome).
+ */
 export class LaunchError extends Error {
   override readonly name = 'LaunchError';
   constructor(
     message: string,
-    readonly code: 'duplicate-run' | 'launch-failed' | 'not-found',
+    readonly code: 'duplicate-run' | 'launch-failed' | 'not-found' | 'already-ended',
     readonly type?: string,
     /** For a failed access check: every missing permission with the statement that would grant it. */
     readonly missing?: MissingPermission[],
+    /** already-ended: how the run ended. */
+    readonly outcome?: string,
   ) {
     super(message);
   }
+}
+
+/**
+ * Temporal did not answer in time (down, unreachable, overloaded): the call did not happen, or its
+ * answer was lost. Every call the launch service makes is safe to retry.
+ */
+export class TemporalUnavailableError extends Error {
+  override readonly name = 'TemporalUnavailableError';
+  /** Seconds a caller should wait before retrying. */
+  readonly retryAfterSeconds = 5;
 }

@@ -52,6 +52,11 @@ export interface PipelineRunInput {
   historyLimit?: number;
   /** Set only by the workflow itself when it continues as new: the state it carries on with. */
   resume?: ResumeState;
+  /**
+   * The workflow shape the run was launched with (workflows/pipeline-run.ts): 2 is the short launch.
+   * Absent in runs launched before it existed, which keep their shape.
+   */
+  shape?: 2;
 }
 
 /** Why a launch failed, as the launch service hears it (names and permissions, never values). */
@@ -158,10 +163,44 @@ export interface ReadyResult {
 
 export type Phase = 'resolving' | 'pushing' | 'verifying' | 'ready' | 'deleting' | 'deleted';
 
-export type Outcome = 'succeeded' | 'failed' | 'cancelled' | 'lease-expired' | 'launch-failed';
+/**
+ * How a run ended. `terminated`: an operator (or a timeout) stopped its workflow before it deleted;
+ * the cleanup of terminated runs deletes what it left (RunStatus.cleanup says how far it got).
+ */
+export type Outcome = 'succeeded' | 'failed' | 'cancelled' | 'lease-expired' | 'launch-failed' | 'terminated';
 
 export interface RunCompletion {
   status: 'succeeded' | 'failed' | 'cancelled';
+}
+
+/** What a launch asks for: a retried launch must ask for the same, or it is refused naming the difference. */
+export interface LaunchKey {
+  workspaceId: string;
+  userId: string;
+  computeEnvId: string;
+  secretNames: string[];
+}
+
+/** The fields in which `asked` differs from what the run was launched with (secret names as a set). */
+export function launchKeyDifferences(asked: LaunchKey, launched: LaunchKey): string[] {
+  const out: string[] = [];
+  for (const f of ['workspaceId', 'userId', 'computeEnvId'] as const) {
+    if (asked[f] !== launched[f]) out.push(`${f} (launched with ${launched[f]}, asked ${asked[f]})`);
+  }
+  const a = [...new Set(asked.secretNames)].sort();
+  const l = [...new Set(launched.secretNames)].sort();
+  if (a.join(',') !== l.join(',')) out.push(`secretNames (launched with [${l.join(', ')}], asked [${a.join(', ')}])`);
+  return out;
+}
+
+/** The answer to "the run ended": this call ended it, or it had ended already (and how). */
+export interface CompleteAnswer {
+  runId: string;
+  /** The status this call reported. */
+  status: RunCompletion['status'];
+  result: 'accepted' | 'already-ended';
+  /** already-ended: how the run ended (or is ending). */
+  outcome?: Outcome;
 }
 
 export interface RenewLease {
@@ -188,6 +227,8 @@ export interface RunStatus {
   /** The latest error, sanitized: never a secret value. */
   lastError?: string;
   deleteAttempts: number;
+  /** For a terminated run: the cleanup that deletes what it left (absent until it starts, within minutes). */
+  cleanup?: { workflowId: string; phase: 'awaiting' | 'reading' | 'deleting' | 'deleted' | 'unreadable'; deleteAttempts: number; lastError?: string; deletedAt?: string };
 }
 
 /** Search attribute names registered with the Temporal server (Keyword type). */

@@ -35,12 +35,15 @@ trap cleanup INT TERM EXIT
 
 sa_flags=()
 for sa in BrokerRunId BrokerWorkspace BrokerComputeEnv BrokerPlatform BrokerPhase; do sa_flags+=(--search-attribute "$sa=Keyword"); done
+# The same dynamic configuration as the tests (one KEY=VALUE a line; # comments).
+dc_flags=()
+while read -r kv; do [[ -z $kv || $kv == \#* ]] || dc_flags+=(--dynamic-config-value "$kv"); done <scripts/temporal-dev.args
 
 "$BROKER_VENV/bin/temporal" server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
   --db-filename "$DATA_DIR/temporal.db" --log-level warn \
   --ui-codec-endpoint "http://127.0.0.1:$API_PORT/codec" \
-  "${sa_flags[@]}" >"$DATA_DIR/temporal.log" 2>&1 &
+  "${sa_flags[@]}" "${dc_flags[@]}" >"$DATA_DIR/temporal.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 150); do port_busy "$TEMPORAL_PORT" && break; sleep 0.2; done

@@ -80,6 +80,18 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX compute_environments_credential_idx ON compute_environments (credential_id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'rate slots',
+    statements: [
+      // One row per rate-limited key (cloud account, region, kind of call): the time in epoch
+      // milliseconds of its next free slot (store/rate-slots.ts).
+      `CREATE TABLE rate_slots (
+        key text PRIMARY KEY,
+        next_ms double precision NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Call inside a transaction. Returns the versions it applied. */

@@ -1,3 +1,4 @@
+import type { RateSlots } from '../domain/rate';
 import type { Platform, SecretRef } from '../domain/run';
 import { type ComputeEnvRecord } from '../domain/run';
 
@@ -52,6 +53,9 @@ export interface ComputeEnvPatch {
 export interface ResolveResult {
   found: SecretRef[];
   missing: string[];
+  /** The names of the workspace and user resolved against (for messages and the Web UI). */
+  workspaceName: string;
+  userName: string;
 }
 
 export interface RewrapProgress {
@@ -115,6 +119,8 @@ export interface VaultApi {
   resolveSecrets(input: { workspaceId: string; userId: string; names: string[] }): Promise<ResolveResult>;
   /** The only way a value leaves the vault: for the push activity. */
   readSecretValue(ref: SecretRef): Promise<string>;
+  /** The values of several refs in one query, in order (a run's push). */
+  readSecretValues(refs: SecretRef[]): Promise<string[]>;
 
   createCredential(input: { workspaceId: string; name: string; kind: string; fields: Record<string, unknown> }): Promise<CredentialMeta>;
   getCredential(idOrName: string, workspaceId?: string): Promise<CredentialMeta>;
@@ -168,6 +174,12 @@ export interface VaultApi {
    * keeps reading and writing throughout; one rotation at a time per vault.
    */
   rotateMasterKey(opts?: RotateMasterKeyOptions): Promise<MasterKeyRotationResult>;
+
+  /**
+   * Rate slots every worker process on this vault's database shares (PostgreSQL); absent on PGlite,
+   * which one process holds alone, so a process-wide limit is already the whole broker's.
+   */
+  readonly rateSlots?: RateSlots;
 
   close(): Promise<void>;
 }

@@ -16,6 +16,8 @@ import { ConflictError, ValidationError, VaultKeyError, notFound } from '../doma
 import { Keyring } from './master-key';
 import { rewrapOpenStore } from './rewrap';
 import { openStore, sealedOf, type OpenStore, type VaultOptions } from './open';
+import { sqlRateSlots } from './rate-slots';
+import type { RateSlots } from '../domain/rate';
 import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem, storableTextProblem } from '../domain/rules';
 import type {
   ComputeEnv,
@@ -142,6 +144,7 @@ export async function openVault(opts: VaultOptions): Promise<VaultApi> {
 
 class SqlVault implements VaultApi {
   private closed = false;
+  readonly rateSlots?: RateSlots;
   private readonly db: Db;
   private readonly keyring: Keyring;
   private readonly kinds: (name: string) => CredentialKind;
@@ -152,6 +155,7 @@ class SqlVault implements VaultApi {
     opts: VaultOptions,
   ) {
     this.db = store.db;
+    if (this.db.backend === 'postgresql') this.rateSlots = sqlRateSlots(this.db);
     this.keyring = store.keyring;
     this.kinds = opts.credentialKinds ?? defaultCredentialKind;
     this.specs = opts.platformSpecs ?? defaultPlatformSpec;
@@ -296,7 +300,8 @@ class SqlVault implements VaultApi {
     return db.tx(async (q) => {
       const ws = await this.findNamed(q, 'workspaces', 'workspace', input.workspaceId);
       const user = await this.findNamed(q, 'users', 'user', input.userId);
-      if (!names.length) return { found: [], missing: [] };
+      const who = { workspaceName: ws.name, userName: user.name };
+      if (!names.length) return { found: [], missing: [], ...who };
       const rows = await q.query(
         `SELECT id, scope, name, version FROM secrets
          WHERE ((scope = 'workspace' AND owner_id = $1) OR (scope = 'user' AND owner_id = $2)) AND name = ANY($3::text[])`,
@@ -309,7 +314,7 @@ class SqlVault implements VaultApi {
         if (!hit) missing.push(name);
         else found.push({ name, scope: hit.scope as SecretScope, secretId: String(hit.id), version: Number(hit.version) });
       }
-      return { found, missing };
+      return { found, missing, ...who };
     });
   }
 
@@ -324,6 +329,20 @@ class SqlVault implements VaultApi {
     if (!row || row.name !== ref.name || row.scope !== ref.scope) throw notFound('secret', typeof ref.name === 'string' ? ref.name : secretId);
     const what = `secret "${String(row.name)}" (${secretId})`;
     return unsealString(this.keyFor(String(row.kek_id), what), aadFor.secret(secretId), sealedOf(row));
+  }
+
+  /** The current values of the secrets these refs point at, in one query, in the refs' order. */
+  async readSecretValues(refs: SecretRef[]): Promise<string[]> {
+    if (!Array.isArray(refs)) throw new ValidationError('refs', 'must be a list of secret refs');
+    const ids = refs.map((ref, i) => requireString(ref?.secretId, `refs[${i}].secretId`));
+    if (!ids.length) return [];
+    const rows = await this.live().query('SELECT id, scope, name, kek_id, wrapped_key, ciphertext FROM secrets WHERE id = ANY($1::text[])', [ids]);
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
+    return refs.map((ref, i) => {
+      const row = byId.get(ids[i]);
+      if (!row || row.name !== ref.name || row.scope !== ref.scope) throw notFound('secret', typeof ref.name === 'string' ? ref.name : ids[i]);
+      return unsealString(this.keyFor(String(row.kek_id), `secret "${String(row.name)}" (${ids[i]})`), aadFor.secret(ids[i]), sealedOf(row));
+    });
   }
 
   // -- credentials ------------------------------------------------------------------------------

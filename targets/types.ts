@@ -1,3 +1,4 @@
+import type { RateSlots } from '../domain/rate';
 import type { ComputeEnvRecord, MissingPermission, Platform, PushResult, RemoteRef } from '../domain/run';
 
 /** Who a run belongs to: enough to tag, name and check ownership. */
@@ -5,6 +6,11 @@ export interface RunContext {
   runId: string;
   workspaceId: string;
   computeEnv: ComputeEnvRecord;
+  /**
+   * Aborts when the activity is cancelled or its attempt given up: targets pass it into every
+   * provider call (and check it between steps), so an abandoned attempt writes nothing more.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PlainSecret {
@@ -56,6 +62,11 @@ export interface TargetDeps {
     aws?: string;
     gcp?: { apiEndpoint: string; port: number; insecure?: boolean };
   };
+  /**
+   * Rate slots shared by every worker process of the broker (the vault's PostgreSQL), so a cloud
+   * account's write quota holds for the fleet; absent, limits are per process.
+   */
+  rateSlots?: RateSlots;
   /** Decrypted credential secret fields (private keys, passphrases ...) plus public fields. */
   readCredential(credentialId: string): Promise<{ kind: string; public: Record<string, unknown>; secret: Record<string, string> }>;
 }

@@ -10,7 +10,7 @@ import { configureSsh } from '../remote/ssh/session';
 import type { RotatorDeps } from '../rotators';
 import type { VaultApi } from '../store/types';
 import type { TargetDeps } from '../targets/types';
-import { ensureSweepSchedule } from './schedules';
+import { ensureReaperSchedule, ensureSweepSchedule } from './schedules';
 import { WORKFLOWS_PATH, createBrokerWorker } from './worker';
 
 export interface WorkerRoleConfig {
@@ -23,6 +23,8 @@ export interface WorkerRoleConfig {
   hpcMaxConnections: number;
   /** How often the orphan sweep runs (a Temporal duration: "1h", "30m" ...). */
   sweepEvery: string;
+  /** How often the reaper looks for terminated runs (a Temporal duration; default 1m). */
+  reapEvery?: string;
 }
 
 export interface WorkerRoleOptions {
@@ -59,7 +61,10 @@ export async function startWorkerRole(opts: WorkerRoleOptions): Promise<{ stop()
     opts.onFailure(err);
   });
   const sweep = await ensureSweepSchedule(opts.client, config.taskQueue, config.sweepEvery as Duration);
-  log('sweep schedule', { scheduleId: 'secret-broker-sweep', state: sweep });
+  log('sweep schedule', { scheduleId: 'secret-broker-sweep', every: config.sweepEvery, state: sweep });
+  const reapEvery = config.reapEvery ?? '1m';
+  const reaper = await ensureReaperSchedule(opts.client, config.taskQueue, reapEvery as Duration);
+  log('reaper schedule', { scheduleId: 'secret-broker-reaper', every: reapEvery, state: reaper });
   log('worker polling', { taskQueue: config.taskQueue, namespace: config.namespace, temporal: config.temporalAddress });
   return {
     async stop() {

@@ -7,7 +7,7 @@ import { createTarget } from '../targets';
 import type { TargetDeps } from '../targets/types';
 import type { VaultApi } from '../store/types';
 import { TASK_QUEUE } from '../domain/run';
-import { runLivenessFrom } from './run-liveness';
+import { runLivenessFrom, runsReaderFrom } from './runs-reader';
 
 export interface BrokerWorkerOptions {
   connection: NativeConnection;
@@ -30,8 +30,8 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 export async function createBrokerWorker(opts: BrokerWorkerOptions): Promise<Worker> {
   const { vault } = opts;
-  const deps: TargetDeps = { ...opts.targetDeps, readCredential: (id) => vault.readCredential(id) };
-  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client), rotators: opts.rotators });
+  const deps: TargetDeps = { ...opts.targetDeps, ...(vault.rateSlots ? { rateSlots: vault.rateSlots } : {}), readCredential: (id) => vault.readCredential(id) };
+  const activities = createActivities({ vault, target: (ce) => createTarget(ce, deps), runLiveness: runLivenessFrom(opts.client), runsReader: runsReaderFrom(opts.client), rotators: opts.rotators });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

@@ -22,6 +22,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertMemo,
@@ -29,7 +30,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createPipelineRunActivities } from '../activities/pipeline-run';
-import { cleanup, cleanupBackoffMs, cloudWrite, iamVerify, vaultRead } from './activity-options';
+import { cleanup, cleanupBackoffMs, cloudWrite, iamVerify, localVaultRead, vaultRead } from './activity-options';
 import { errorMessage } from './failures';
 import { ComputeEnvKey, PhaseKey, PlatformKey, WorkspaceKey } from './search-attributes';
 import {
@@ -38,6 +39,9 @@ import {
   isValidLease,
   type Phase,
   type PipelineRunInput,
+  launchKeyDifferences,
+  type CompleteAnswer,
+  type LaunchKey,
   type ReadyResult,
   type RenewLease,
   type ResumeState,
@@ -53,14 +57,37 @@ export type PipelineRunActivities = ReturnType<typeof createPipelineRunActivitie
 
 const { resolveRun } = proxyActivities<PipelineRunActivities>(vaultRead);
 // A cancelled launch waits for the push to stop before deleting, so nothing is written after the delete.
-const { pushSecrets } = proxyActivities<PipelineRunActivities>({ ...cloudWrite, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { pushSecrets, placeSecrets } = proxyActivities<PipelineRunActivities>({ ...cloudWrite, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 const { verifyAccess } = proxyActivities<PipelineRunActivities>(iamVerify);
 const { deleteSecrets } = proxyActivities<PipelineRunActivities>(cleanup);
+// Resolving reads the vault and plans names: short, idempotent, no side effect. As a local activity it
+// runs inside the workflow task, without a trip through the task queue.
+const local = proxyLocalActivities<PipelineRunActivities>(localVaultRead);
 
-/** The launch service's wait: returns once the secrets are in place, or fails with the launch error. */
-export const waitReadyUpdate = defineUpdate<ReadyResult>('waitReady');
+/**
+ * Runs launched with `shape: 2` (services/pipeline-runs.ts launches so since December 2026) take the
+ * short launch: resolve as a local activity, push and verify in one activity, the search attributes
+ * and memo the launch already set not set again, one phase upsert at ready, and BrokerPhase set to
+ * deleting only when a delete round fails. Runs launched before keep the shape their histories
+ * recorded, to their end (replay: test/replay/). The shape is chosen by the input, which never
+ * changes, rather than by patched(): a patch costs every run a marker and a search-attribute upsert.
+ */
+const shortLaunch = (input: PipelineRunInput) => input.shape === 2;
+
+/**
+ * The launch service's wait: returns once the secrets are in place, or fails with the launch error.
+ * A retried launch waits the same way on the same run; given what it asks for, a different request
+ * is refused naming the difference (older callers send nothing and are not compared).
+ */
+export const waitReadyUpdate = defineUpdate<ReadyResult, [LaunchKey?]>('waitReady');
 /** The run ended (succeeded, failed, cancelled on the platform side): delete now. */
 export const runCompletedSignal = defineSignal<[RunCompletion]>('runCompleted');
+/** The same as runCompletedSignal, answered: accepted, or already ended (and how). Safe to repeat. */
+export const completeRunUpdate = defineUpdate<CompleteAnswer, [RunCompletion]>('completeRun');
+
+/** Failure types of refused launch and complete requests (validators), which the services map. */
+export const RUN_ALREADY_ENDED = 'RunAlreadyEnded';
+export const DIFFERENT_REQUEST = 'DifferentLaunchRequest';
 /** Extend the lease to now + extendByMs. */
 export const renewLeaseSignal = defineSignal<[RenewLease]>('renewLease');
 /** Phase, names, refs, timestamps, last error. Never values. */
@@ -142,8 +169,16 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
       throw toApplicationFailure(failure, `${failure.message} (deleting what was pushed is still being retried: ${status.lastError ?? 'in progress'})`);
     },
     {
-      validator: () => {
-        if (over()) throw new Error(`run ${input.runId} is already ${status.phase === 'deleted' ? 'over' : 'ending'} (${status.outcome ?? 'in progress'})`);
+      validator: (asked?: LaunchKey) => {
+        // A launch that failed is answered with its error (after its first cleanup round); a run that
+        // got past its launch and ended is not launched again under the same id.
+        if (over() && end?.outcome !== 'launch-failed' && !(end?.outcome === 'cancelled' && !ready)) {
+          throw ApplicationFailure.create({ type: RUN_ALREADY_ENDED, message: `run ${input.runId} already ended (${status.outcome ?? 'ending'})`, details: [status.outcome], nonRetryable: true });
+        }
+        const diff = asked ? launchKeyDifferences(asked, input) : [];
+        if (diff.length) {
+          throw ApplicationFailure.create({ type: DIFFERENT_REQUEST, message: `run ${input.runId} was launched with a different request: ${diff.join('; ')}`, nonRetryable: true });
+        }
       },
     },
   );
@@ -155,6 +190,19 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     }
     completion ??= { status: said };
   });
+  setHandler(
+    completeRunUpdate,
+    (c) => {
+      if (completion || over()) return { runId: input.runId, status: c.status, result: 'already-ended', ...(status.outcome || completion ? { outcome: status.outcome ?? completion!.status } : {}) };
+      completion = { status: c.status };
+      return { runId: input.runId, status: c.status, result: 'accepted' };
+    },
+    {
+      validator: (c) => {
+        if (!RUN_END_STATUSES.includes(c?.status)) throw new Error(`status: must be one of ${RUN_END_STATUSES.join(', ')}`);
+      },
+    },
+  );
   setHandler(renewLeaseSignal, (r) => {
     const extendByMs = r?.extendByMs;
     if (!isValidLease(extendByMs)) {
@@ -182,23 +230,43 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
       // Checked here, not before the try: the run goes through deletion (of nothing) like any failed launch.
       throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `leaseMs: ${LEASE_RULE}`, nonRetryable: true });
     }
-    const resolved = await resolveRun(input);
+    const short = shortLaunch(input);
+    const resolved = short ? await local.resolveRun(input) : await resolveRun(input);
     status.platform = resolved.platform;
     status.refs = resolved.plannedRefs.map((ref) => ({ ref, state: 'planned' }));
-    upsertSearchAttributes([
+    // Names for the Web UI; the launch gives them at start, so only what it did not give is set.
+    const names = [
       { key: WorkspaceKey, value: resolved.workspaceName },
       { key: ComputeEnvKey, value: resolved.computeEnvName },
       { key: PlatformKey, value: resolved.platform },
-    ]);
-    upsertMemo({ workspace: resolved.workspaceName, user: resolved.userName, computeEnv: resolved.computeEnvName, secretNames: status.secretNames });
+    ];
+    const memo = { workspace: resolved.workspaceName, user: resolved.userName, computeEnv: resolved.computeEnvName, secretNames: status.secretNames };
+    let namesLeft = names;
+    if (short) {
+      namesLeft = names.filter((n) => workflowInfo().typedSearchAttributes.get(n.key) !== n.value);
+      const given = workflowInfo().memo ?? {};
+      if (Object.entries(memo).some(([k, v]) => JSON.stringify(given[k]) !== JSON.stringify(v))) upsertMemo(memo);
+    } else {
+      upsertSearchAttributes(names);
+      upsertMemo(memo);
+      setPhase('pushing');
+    }
 
-    setPhase('pushing');
-    const pushed = await pushSecrets({ run: input, secrets: resolved.secrets });
-    for (const tracked of status.refs) tracked.state = 'pushed';
-    status.headJobEnv = pushed.headJobEnv;
-
-    setPhase('verifying');
-    await verifyAccess({ run: input, refs: pushed.refs });
+    status.phase = 'pushing';
+    let pushed;
+    if (short) {
+      pushed = await placeSecrets({ run: input, secrets: resolved.secrets });
+      for (const tracked of status.refs) tracked.state = 'pushed';
+      status.headJobEnv = pushed.headJobEnv;
+      // Cancelled while the push ran to its end (it was past the point of stopping): not ready.
+      if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`run ${input.runId} was cancelled during launch`);
+    } else {
+      pushed = await pushSecrets({ run: input, secrets: resolved.secrets });
+      for (const tracked of status.refs) tracked.state = 'pushed';
+      status.headJobEnv = pushed.headJobEnv;
+      setPhase('verifying');
+      await verifyAccess({ run: input, refs: pushed.refs });
+    }
 
     status.readyAt = now();
     status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
@@ -212,7 +280,12 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
       headJobEnv: pushed.headJobEnv,
       leaseExpiresAt: status.leaseExpiresAt,
     };
-    setPhase('ready');
+    if (short) {
+      status.phase = 'ready';
+      upsertSearchAttributes([...namesLeft, { key: PhaseKey, value: 'ready' }]);
+    } else {
+      setPhase('ready');
+    }
     log.info('run secrets ready', { runId: input.runId, platform: resolved.platform, secrets: status.secretNames.length });
   }
 
@@ -231,9 +304,16 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     }
   }
 
-  /** Delete every planned or pushed ref, round after round, until none is left. */
+  /**
+   * Delete every planned or pushed ref, round after round, until none is left. BrokerPhase says
+   * `deleting` while rounds fail (a run stuck in delete shows in the Web UI); a delete that succeeds
+   * at once goes straight to `deleted` in runs that took the short launch.
+   */
   async function deleteEverything(): Promise<void> {
-    setPhase('deleting');
+    const short = shortLaunch(input);
+    if (short) status.phase = 'deleting';
+    else setPhase('deleting');
+    let phaseShown = !short;
     const pending = () => status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
     while (pending().length) {
       status.deleteAttempts++;
@@ -250,6 +330,10 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
       } catch (err) {
         status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
         log.warn('delete round failed; retrying', { runId: input.runId, round: status.deleteAttempts });
+        if (!phaseShown) {
+          setPhase('deleting');
+          phaseShown = true;
+        }
         cleanupRounds++;
         if (historyFull()) await carryOn();
         await sleep(cleanupBackoffMs(status.deleteAttempts));

@@ -1,8 +1,10 @@
 /**
- * The scheduled sweep: the net under a run workflow that an operator terminated. For every compute
- * environment, delete what the broker owns there for runs whose workflow is no longer running.
+ * The scheduled sweep: the net under a run workflow that an operator terminated, or whose history
+ * is gone. For every compute environment, delete what the broker owns there for runs whose
+ * workflow is no longer running. A fleet of compute environments continues as new every few hundred
+ * of them, carrying what is left and the counts so far, so its history stays bounded.
  */
-import { log, proxyActivities } from '@temporalio/workflow';
+import { continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { createSweepActivities } from '../activities/sweep';
 import { cloudWrite, vaultRead } from './activity-options';
 import { errorMessage } from './failures';
@@ -11,7 +13,7 @@ import { errorMessage } from './failures';
 export type SweepActivities = ReturnType<typeof createSweepActivities>;
 
 const { listComputeEnvIds } = proxyActivities<SweepActivities>(vaultRead);
-const { sweepComputeEnv } = proxyActivities<SweepActivities>({ ...cloudWrite, startToCloseTimeout: '30m', heartbeatTimeout: '2m' });
+const { sweepComputeEnv } = proxyActivities<SweepActivities>({ ...cloudWrite, startToCloseTimeout: '30m' });
 
 export const SWEEP_SCHEDULE_ID = 'secret-broker-sweep';
 
@@ -22,11 +24,25 @@ export interface SweepSummary {
   failed: { computeEnvId: string; error: string }[];
 }
 
-export async function sweepOrphans(): Promise<SweepSummary> {
-  const ids = await listComputeEnvIds();
-  const summary: SweepSummary = { computeEnvs: ids.length, deleted: 0, kept: 0, failed: [] };
+/** What a sweep carries into its next run when it continues as new. */
+export interface SweepResume {
+  /** Compute environments not swept yet. */
+  left: string[];
+  summary: SweepSummary;
+}
+
+/** Continue as new once history has this many events (each environment takes about six). */
+const HISTORY_LIMIT = 2_000;
+
+export async function sweepOrphans(resume?: SweepResume, historyLimit = HISTORY_LIMIT): Promise<SweepSummary> {
+  const ids = resume ? resume.left : await listComputeEnvIds();
+  const summary: SweepSummary = resume ? resume.summary : { computeEnvs: ids.length, deleted: 0, kept: 0, failed: [] };
   // One environment at a time: a sweep is background work and must not compete with launches.
-  for (const id of ids) {
+  for (const [i, id] of ids.entries()) {
+    if (i > 0 && (workflowInfo().historyLength >= historyLimit || workflowInfo().continueAsNewSuggested)) {
+      log.info('sweep continues as new to keep history bounded', { left: ids.length - i });
+      return continueAsNew<typeof sweepOrphans>({ left: ids.slice(i), summary }, historyLimit);
+    }
     try {
       const r = await sweepComputeEnv(id);
       summary.deleted += r.deleted;

@@ -21,6 +21,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createVaultKeyActivities } from '../activities/vault-key';
+import { HEARTBEAT_TIMEOUT } from './activity-options';
 import { PhaseKey } from './search-attributes';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import {
@@ -38,7 +39,7 @@ export const vaultKeyRotationStatusQuery = defineQuery<VaultKeyRotationStatus>('
 /** A big vault takes a while; progress heartbeats keep a live attempt apart from a dead one. */
 const { vaultRewrap } = proxyActivities<VaultKeyActivities>({
   startToCloseTimeout: '6h',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: {
     initialInterval: '5s',
     backoffCoefficient: 2,

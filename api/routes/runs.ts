@@ -45,8 +45,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
     handler: async (req, body) => {
       const runId = pathParam(req, 'runId', 'runId');
       const { status } = body();
-      await runs.complete(runId, status);
-      return { runId, accepted: 'complete', status };
+      const answer = await runs.complete(runId, status);
+      // accepted: this call ended the run; already-ended: it had ended (retries land here), with how.
+      return { runId, accepted: 'complete', status, result: answer.result, ...(answer.outcome ? { outcome: answer.outcome } : {}) };
     },
   });
   addRoute(app, ctx, {
@@ -57,8 +58,8 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
     handler: async (req, body) => {
       const runId = pathParam(req, 'runId', 'runId');
       body();
-      await runs.cancel(runId);
-      return { runId, accepted: 'cancel' };
+      const answer = await runs.cancel(runId);
+      return { runId, accepted: 'cancel', result: answer.result, ...(answer.outcome ? { outcome: answer.outcome } : {}) };
     },
   });
   addRoute(app, ctx, {

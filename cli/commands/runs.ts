@@ -44,6 +44,7 @@ function describeStatus(s: RunStatus): string {
     ['lease expires', s.leaseExpiresAt],
     ['delete attempts', String(s.deleteAttempts)],
     ['last error', s.lastError],
+    ['cleanup', s.cleanup ? `${s.cleanup.phase} (${s.cleanup.workflowId}; delete rounds ${s.cleanup.deleteAttempts}${s.cleanup.lastError ? `; ${s.cleanup.lastError}` : ''})` : undefined],
   ]);
   const refs = s.refs.length
     ? `\n${table(['SECRET', 'STATE', 'REMOTE', 'LOCATION'], s.refs.map((t) => [t.ref.secretName, t.state, t.ref.remoteId, t.ref.location]))}`
@@ -111,8 +112,9 @@ Examples:
     .addOption(new Option('--status <status>', 'how the run ended').choices(END_STATUSES).makeOptionMandatory())
     .addHelpText('after', '\nExample:\n  secret-broker runs complete 4fa9c2 --status succeeded')
     .action(async (runId: string, o: { status: 'succeeded' | 'failed' | 'cancelled' }, cmd: Command) => {
-      await client(cmd).completeRun(runId, o.status);
-      out(asJson(cmd) ? json({ runId, completed: o.status }) : `run ${runId}: reported ${o.status}; its secrets are being deleted\n`);
+      const a = await client(cmd).completeRun(runId, o.status);
+      if (asJson(cmd)) return out(json({ runId, completed: o.status, result: a.result ?? 'accepted', ...(a.outcome ? { outcome: a.outcome } : {}) }));
+      out(a.result === 'already-ended' ? `run ${runId}: already ended (${a.outcome ?? 'ending'}); nothing more to do\n` : `run ${runId}: reported ${o.status}; its secrets are being deleted\n`);
     });
   runs
     .command('cancel')
@@ -120,8 +122,9 @@ Examples:
     .argument('<run-id>', 'run id')
     .addHelpText('after', '\nExample:\n  secret-broker runs cancel 4fa9c2')
     .action(async (runId: string, _o, cmd: Command) => {
-      await client(cmd).cancelRun(runId);
-      out(asJson(cmd) ? json({ runId, cancelled: true }) : `run ${runId}: cancel requested; its secrets are being deleted\n`);
+      const a = await client(cmd).cancelRun(runId);
+      if (asJson(cmd)) return out(json({ runId, cancelled: true, result: a.result ?? 'accepted', ...(a.outcome ? { outcome: a.outcome } : {}) }));
+      out(a.result === 'already-ended' ? `run ${runId}: already ended (${a.outcome ?? 'ending'}); nothing more to do\n` : `run ${runId}: cancel requested; its secrets are being deleted\n`);
     });
   runs
     .command('renew')

@@ -61,14 +61,20 @@ import {
   type GetCallerIdentityCommandOutput,
 } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { createHash } from 'node:crypto';
+
+/** Per-call options the SDK takes: an abort signal cancels the request in flight. */
+export interface CallOptions {
+  abortSignal?: AbortSignal;
+}
 
 export interface SecretsApi {
-  createSecret(input: CreateSecretCommandInput): Promise<CreateSecretCommandOutput>;
-  describeSecret(input: DescribeSecretCommandInput): Promise<DescribeSecretCommandOutput>;
-  putSecretValue(input: PutSecretValueCommandInput): Promise<PutSecretValueCommandOutput>;
-  putResourcePolicy(input: PutResourcePolicyCommandInput): Promise<PutResourcePolicyCommandOutput>;
-  deleteSecret(input: DeleteSecretCommandInput): Promise<DeleteSecretCommandOutput>;
-  listSecrets(input: ListSecretsCommandInput): Promise<ListSecretsCommandOutput>;
+  createSecret(input: CreateSecretCommandInput, options?: CallOptions): Promise<CreateSecretCommandOutput>;
+  describeSecret(input: DescribeSecretCommandInput, options?: CallOptions): Promise<DescribeSecretCommandOutput>;
+  putSecretValue(input: PutSecretValueCommandInput, options?: CallOptions): Promise<PutSecretValueCommandOutput>;
+  putResourcePolicy(input: PutResourcePolicyCommandInput, options?: CallOptions): Promise<PutResourcePolicyCommandOutput>;
+  deleteSecret(input: DeleteSecretCommandInput, options?: CallOptions): Promise<DeleteSecretCommandOutput>;
+  listSecrets(input: ListSecretsCommandInput, options?: CallOptions): Promise<ListSecretsCommandOutput>;
 }
 
 export interface IamApi {
@@ -218,6 +224,52 @@ export function createAwsClients(keys: AwsKeys, opts: ClientOptions): AwsClients
       iamSimulator.destroy();
       sts.destroy();
       creds.destroy();
+    },
+  };
+}
+
+/** What a worker keeps per AWS identity and endpoint across activities: clients and who they are. */
+export interface SharedAwsClients {
+  clients: AwsClients;
+  /** The caller identity, read once (STS GetCallerIdentity). */
+  identity?: Promise<{ arn: string; account: string }>;
+  /** Policy documents read for IAM checks, by principal, with when they were read. */
+  policies: Map<string, { at: number; value: Promise<unknown> }>;
+}
+
+/** How long unused shared clients are kept before they are destroyed. */
+const SHARED_IDLE_MS = 5 * 60_000;
+const shared = new Map<string, SharedAwsClients & { users: number; idleTimer?: NodeJS.Timeout }>();
+
+/**
+ * SDK clients shared by every activity of this worker that acts with the same key in the same region
+ * (a new client per activity costs a connection and its TLS handshake, and re-reads who it is).
+ * Release them when done; they are destroyed after five idle minutes. Keyed by a hash of the key.
+ */
+export function sharedAwsClients(keys: AwsKeys, opts: ClientOptions): { entry: SharedAwsClients; release(): void } {
+  const id = createHash('sha256').update(JSON.stringify([keys, opts])).digest('hex');
+  let e = shared.get(id);
+  if (!e) {
+    e = { clients: createAwsClients(keys, opts), policies: new Map(), users: 0 };
+    shared.set(id, e);
+  }
+  const entry = e;
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  entry.idleTimer = undefined;
+  entry.users++;
+  let released = false;
+  return {
+    entry,
+    release() {
+      if (released) return;
+      released = true;
+      if (--entry.users > 0) return;
+      entry.idleTimer = setTimeout(() => {
+        if (entry.users > 0) return;
+        shared.delete(id);
+        entry.clients.destroy();
+      }, SHARED_IDLE_MS);
+      entry.idleTimer.unref();
     },
   };
 }

@@ -7,10 +7,12 @@
  * bucket (GCRA: a request reserves the next free slot, so waiting callers are served in order), and
  * every target built in this process for that key shares it.
  *
- * It is per worker process: N workers on one account and region may together send N times the rate.
- * Bound the whole fleet with a per-target task queue and `maxTaskQueueActivitiesPerSecond` (server
- * side), and keep the SDK's throttling retries as the last net.
+ * When the vault is on PostgreSQL (several worker processes), the bucket lives in the database
+ * instead (fleetWriteLimiter over store/rate-slots.ts): the rate then holds for the whole fleet, not
+ * per process. The SDK's throttling retries stay as the last net.
  */
+
+import type { RateSlots } from '../../domain/rate';
 
 export const DEFAULT_WRITES_PER_SECOND = 50;
 
@@ -27,7 +29,20 @@ export interface RateLimiterOptions {
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export class RateLimiter {
+/** Something that hands out slots: wait for yours, then make the call. */
+export interface Limiter {
+  acquire(): Promise<void>;
+}
+
+/** Slot spacing for a rate and burst: the GCRA interval and how early a slot may be used. */
+function spacing(ratePerSecond: number, burst?: number): { interval: number; tolerance: number } {
+  if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new RangeError('ratePerSecond must be a positive number');
+  const b = Math.max(1, Math.floor(burst ?? ratePerSecond / 5));
+  const interval = 1000 / ratePerSecond;
+  return { interval, tolerance: (b - 1) * interval };
+}
+
+export class RateLimiter implements Limiter {
   private interval!: number;
   private tolerance!: number;
   /** Theoretical arrival time of the next request (ms). */
@@ -47,11 +62,8 @@ export class RateLimiter {
   }
 
   configure(ratePerSecond: number, burst?: number): void {
-    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new RangeError('ratePerSecond must be a positive number');
-    const b = Math.max(1, Math.floor(burst ?? ratePerSecond / 5));
+    ({ interval: this.interval, tolerance: this.tolerance } = spacing(ratePerSecond, burst));
     this.rate = ratePerSecond;
-    this.interval = 1000 / ratePerSecond;
-    this.tolerance = (b - 1) * this.interval;
   }
 
   /** Wait for this request's slot. Slots are reserved at call time, so callers go in order. */
@@ -80,6 +92,28 @@ export function writeLimiter(accountKey: string, region: string, cls: WriteClass
     limiter.configure(ratePerSecond);
   }
   return limiter;
+}
+
+/**
+ * The fleet-wide limiter for one account (or access key), region and class of write: its slots come
+ * from `slots` (the vault's database), so every worker process on that database shares the rate.
+ */
+export function fleetWriteLimiter(
+  slots: RateSlots,
+  accountKey: string,
+  region: string,
+  cls: WriteClass,
+  ratePerSecond = DEFAULT_WRITES_PER_SECOND,
+  sleep: (ms: number) => Promise<void> = realSleep,
+): Limiter {
+  const { interval, tolerance } = spacing(ratePerSecond);
+  const key = `aws|${accountKey}|${region}|${cls}`;
+  return {
+    async acquire() {
+      const wait = await slots.reserve(key, interval, tolerance);
+      if (wait > 0) await sleep(wait);
+    },
+  };
 }
 
 /** The configured rate: an explicit option, else BROKER_AWS_WRITES_PER_SECOND, else 50. */

@@ -6,10 +6,12 @@
 #   $BROKER_GOBIN/gcp-iam-emulator    github.com/blackwell-systems/gcp-iam-emulator/cmd/server
 #
 # First choice is `go install module@tag` through the Go module proxy. Where the proxy refuses these
-# modules (it does on some workplaces), the same tags are built from source trees at
+# modules (it does on some workplaces), the same tags are built from source trees: the workplace's
+# shared peers folder (../shared/peers/gcp-src beside the project), then
 # $SECRET_BROKER_CACHE/src/<repo>@<tag> (a plain checkout of the upstream tag, e.g.
 # `git clone --branch v1.3.0 <upstream> ...`), with the shared gcp-emulator-auth module resolved from
-# its own source tree. Without either, this step warns and the gcp suites fail, naming this script.
+# its own source tree. Without any, this step says what is missing, and make test says loudly which
+# suites could not run (scripts/test.sh, jest.config.js).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -37,20 +39,33 @@ via_proxy() {
     GOBIN="$tmp/bin" go install "$IAM_MODULE/cmd/server@$IAM_VERSION" 2>>"$tmp/err"
 }
 
-via_source() {
-  local src="$SECRET_BROKER_CACHE/src"
+# A source tree is usable when it is the expected module and holds what the build needs (an export
+# made with the upstream .gitignore loses cmd/server*/ and internal/server/: say so, by name).
+usable_tree() { # DIR MODULE FILE...
+  local dir="$1" module="$2"; shift 2
+  [[ -f $dir/go.mod ]] || { say "gcp emulator: no source tree at $dir"; return 1; }
+  grep -q "^module $module\$" "$dir/go.mod" || { say "gcp emulator: $dir is not $module"; return 1; }
+  local missing=()
+  for f in "$@"; do [[ -e $dir/$f ]] || missing+=("$f"); done
+  ((${#missing[@]} == 0)) || { say "gcp emulator: $dir is incomplete (missing ${missing[*]})"; return 1; }
+}
+
+via_source() { # SRC: a folder holding <repo>@<tag> trees
+  local src="$1"
   local sm="$src/gcp-secret-manager-emulator@$SM_VERSION" iam="$src/gcp-iam-emulator@$IAM_VERSION" auth="$src/gcp-emulator-auth@$AUTH_VERSION"
-  for d in "$sm" "$iam" "$auth"; do [[ -f $d/go.mod ]] || { say "gcp emulator: no source tree at $d"; return 1; }; done
-  grep -q "^module $SM_MODULE\$" "$sm/go.mod" && grep -q "^module $IAM_MODULE\$" "$iam/go.mod" && grep -q "^module $AUTH_MODULE\$" "$auth/go.mod" ||
-    { say "gcp emulator: source trees under $src are not the expected modules"; return 1; }
+  usable_tree "$sm" "$SM_MODULE" cmd/server-dual/main.go internal/server/server.go &&
+    usable_tree "$iam" "$IAM_MODULE" cmd/server/main.go internal/server &&
+    usable_tree "$auth" "$AUTH_MODULE" go.mod || return 1
   say "building the gcp emulators from $src (secret-manager $SM_VERSION, iam $IAM_VERSION)"
-  cp -r "$sm" "$tmp/sm" && cp -r "$iam" "$tmp/iam"
+  rm -rf "$tmp/sm" "$tmp/iam" && cp -r "$sm" "$tmp/sm" && cp -r "$iam" "$tmp/iam" && chmod -R u+w "$tmp/sm" "$tmp/iam"
   mkdir -p "$tmp/bin"
   (cd "$tmp/sm" && go mod edit -replace "$AUTH_MODULE=$auth" && GOFLAGS=-mod=mod go build -trimpath -o "$tmp/bin/server-dual" ./cmd/server-dual) &&
     (cd "$tmp/iam" && go mod edit -replace "$AUTH_MODULE=$auth" && GOFLAGS=-mod=mod go build -trimpath -o "$tmp/bin/server" ./cmd/server)
 }
 
-if via_proxy || via_source; then
+# The project's shared peers folder (../shared/peers/gcp-src from the project root), then the cache.
+SHARED_SRC="$(cd "$(dirname "$0")/../.." && pwd)/../shared/peers/gcp-src"
+if via_proxy || via_source "$SHARED_SRC" || via_source "$SECRET_BROKER_CACHE/src"; then
   install -m 0755 "$tmp/bin/server-dual" "$BROKER_GOBIN/server-dual"
   install -m 0755 "$tmp/bin/server" "$BROKER_GOBIN/gcp-iam-emulator"
   echo "$want" >"$stamp"

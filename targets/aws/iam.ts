@@ -66,6 +66,13 @@ export interface IamCheckOptions {
    * that lacks it (a 5xx or 501) costs a moment before local evaluation, not a full backoff.
    */
   simulator?: Pick<IamApi, 'simulatePrincipalPolicy'>;
+  /**
+   * Policies read by earlier checks with the same identity, reused for POLICY_CACHE_MS (IAM reads are
+   * slow and rate-limited per account). A check that finds something missing reads them again.
+   */
+  policyCache?: PolicyCache;
+  /** How long a cached principal's policies serve; default POLICY_CACHE_MS, 0 reads them every time. */
+  policyCacheMs?: number;
 }
 
 /** One thing the run needs: a principal allowed an action on a resource. */
@@ -174,20 +181,42 @@ async function paged<T>(fetch: (marker?: string) => Promise<{ items: T[]; marker
   return out;
 }
 
+/** How long a principal's policies, read for one run's check, serve the next runs' checks. */
+export const POLICY_CACHE_MS = 30_000;
+
+/** Policies read lately, by principal, kept across checks (one per AWS identity in a worker). */
+export type PolicyCache = Map<string, { at: number; value: Promise<unknown> }>;
+
 class PolicyReader {
   private readonly cache = new Map<string, Promise<LoadedPolicies>>();
   private readonly managed = new Map<string, Promise<unknown>>();
+  /** Keys served from the shared cache in this check (re-read if the check finds something missing). */
+  readonly reused = new Set<string>();
 
   constructor(
     private readonly iam: IamApi,
     private readonly brokerLabel: string,
+    private readonly shared?: PolicyCache,
+    private readonly sharedMs = POLICY_CACHE_MS,
   ) {}
 
   load(p: PrincipalRef): Promise<LoadedPolicies> {
-    const key = `${p.kind}:${p.name}`;
+    const key = `${p.account}:${p.kind}:${p.name}`;
     let hit = this.cache.get(key);
     if (!hit) {
-      hit = p.kind === 'user' ? this.loadUser(p) : this.loadRole(p);
+      const earlier = this.shared?.get(key);
+      if (earlier && Date.now() - earlier.at < this.sharedMs) {
+        this.reused.add(key);
+        hit = earlier.value as Promise<LoadedPolicies>;
+      } else {
+        hit = p.kind === 'user' ? this.loadUser(p) : this.loadRole(p);
+        const entry = { at: Date.now(), value: hit };
+        this.shared?.set(key, entry);
+        // A failed read is not kept: the next check reads again.
+        hit.catch(() => {
+          if (this.shared?.get(key) === entry) this.shared.delete(key);
+        });
+      }
       this.cache.set(key, hit);
     }
     return hit;
@@ -465,9 +494,17 @@ async function simulateWithService(iam: Pick<IamApi, 'simulatePrincipalPolicy'>,
  * that are not about permissions (network, throttling ...), so the activity retries.
  */
 export async function verifyIam(iam: IamApi, input: IamCheckInput, opts: IamCheckOptions): Promise<MissingPermission[]> {
+  const cache = opts.policyCache;
+  const reader = () => new PolicyReader(iam, `broker ${input.callerArn}`, cache, opts.policyCacheMs);
+  const first = await verifyOnce(iam, input, opts, reader());
+  if (first.missing.length === 0 || !cache || first.reused.size === 0) return first.missing;
+  // Something is missing by policies read for an earlier run: read them again, so a grant made since counts.
+  for (const key of first.reused) cache.delete(key);
+  return (await verifyOnce(iam, input, opts, reader())).missing;
+}
+
+async function verifyOnce(iam: IamApi, input: IamCheckInput, opts: IamCheckOptions, reader: PolicyReader): Promise<{ missing: MissingPermission[]; reused: Set<string> }> {
   const needs = requiredPermissions(input);
-  const brokerLabel = `broker ${input.callerArn}`;
-  const reader = new PolicyReader(iam, brokerLabel);
   const missing: MissingPermission[] = [];
   let serviceUsable = opts.mode === 'service' || (opts.mode === 'auto' && !opts.emulated);
 
@@ -552,5 +589,5 @@ export async function verifyIam(iam: IamApi, input: IamCheckInput, opts: IamChec
     );
     if (d.result !== 'allowed') missing.push(trustMissing(d));
   }
-  return missing;
+  return { missing, reused: reader.reused };
 }

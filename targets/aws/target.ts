@@ -16,16 +16,28 @@
  */
 import { createHash } from 'node:crypto';
 import type { DescribeSecretCommandOutput, Tag } from '@aws-sdk/client-secrets-manager';
+import type { RateSlots } from '../../domain/rate';
 import type { MissingPermission, PushResult, RemoteRef } from '../../domain/run';
 import type { DeleteOutcome, OwnedObject, PlainSecret, RunContext, SecretTarget, TargetDeps, VerifyResult } from '../types';
-import { createAwsClients, keysFrom, type AwsClients } from '../../remote/aws/clients';
+import { keysFrom, sharedAwsClients, type AwsClients, type SharedAwsClients } from '../../remote/aws/clients';
 import { parseAwsConfig, type AwsConfig } from '../../platforms/aws';
 import { AwsServiceError, isAwsCode, sanitizeAwsError } from '../../remote/aws/errors';
 import { verifyIam, type IamEvaluation } from './iam';
 import { perRunResourcePolicy, type PolicyDocument } from './policies';
-import { writeLimiter, writesPerSecondFrom, type RateLimiter } from '../../remote/aws/rate-limit';
+import { fleetWriteLimiter, writeLimiter, writesPerSecondFrom, type Limiter } from '../../remote/aws/rate-limit';
 import { InvalidInputError, NotOwnedError } from '../../domain/errors';
 import { type ComputeEnvRecord } from '../../domain/run';
+
+
+/**
+ * SDK call options carrying the activity's abort signal: a cancelled (or given-up) attempt aborts its
+ * request in flight, and one not yet sent is refused, so nothing is written after the delete that
+ * follows a cancellation.
+ */
+function abortable(run: { signal?: AbortSignal }): { abortSignal?: AbortSignal } {
+  run.signal?.throwIfAborted();
+  return run.signal ? { abortSignal: run.signal } : {};
+}
 
 export const NAME_PREFIX = 'tower-';
 export const TAG = {
@@ -102,15 +114,20 @@ export interface AwsTargetOptions {
   listPageSize?: number;
   /** How IAM is verified: see iam.ts. Default 'auto'. */
   iamEvaluation?: IamEvaluation;
+  /**
+   * How long policies read for one run's IAM check serve the next runs' checks with the same key
+   * (default 30 s; 0 reads them every time). A grant added since is seen at once (a check that finds
+   * something missing reads again); a grant removed is seen once the time has passed.
+   */
+  policyCacheMs?: number;
   /** SDK attempts per call (throttling and transient errors); default 10. */
   maxAttempts?: number;
 }
 
 export class AwsSecretTarget implements SecretTarget {
   readonly platform = 'aws' as const;
-  private readonly createLimiter: RateLimiter;
-  private readonly deleteLimiter: RateLimiter;
-  private identity?: Promise<{ arn: string; account: string }>;
+  private readonly createLimiter: Limiter;
+  private readonly deleteLimiter: Limiter;
 
   constructor(
     readonly ce: ComputeEnvRecord,
@@ -121,10 +138,17 @@ export class AwsSecretTarget implements SecretTarget {
     /** Strings no error may carry (the secret access key, session token). */
     private readonly credentialSecrets: string[],
     private readonly opts: AwsTargetOptions & { emulated: boolean },
+    /** What activities with the same key share: who it is, the policies read lately. */
+    private readonly shared: Pick<SharedAwsClients, 'identity' | 'policies'> = { policies: new Map() },
+    /** Give the clients back (shared clients stay for the next activity); default: destroy them. */
+    private readonly release: () => void = () => clients.destroy(),
+    /** Slots shared by every worker process (the vault's PostgreSQL); absent: this process's own. */
+    rateSlots?: RateSlots,
   ) {
     const rate = writesPerSecondFrom(opts.writesPerSecond);
-    this.createLimiter = writeLimiter(rateKey, config.region, 'create', rate);
-    this.deleteLimiter = writeLimiter(rateKey, config.region, 'delete', rate);
+    const limiter = (cls: 'create' | 'delete') => (rateSlots ? fleetWriteLimiter(rateSlots, rateKey, config.region, cls, rate) : writeLimiter(rateKey, config.region, cls, rate));
+    this.createLimiter = limiter('create');
+    this.deleteLimiter = limiter('delete');
   }
 
   private fail(err: unknown, operation: string, target?: string, values: string[] = []): Error {
@@ -175,7 +199,7 @@ export class AwsSecretTarget implements SecretTarget {
       if (policy) {
         await this.createLimiter.acquire();
         try {
-          await this.clients.secrets.putResourcePolicy({ SecretId: arn, ResourcePolicy: JSON.stringify(policy), BlockPublicPolicy: true });
+          await this.clients.secrets.putResourcePolicy({ SecretId: arn, ResourcePolicy: JSON.stringify(policy), BlockPublicPolicy: true }, abortable(run));
         } catch (err) {
           throw this.fail(err, 'PutResourcePolicy', refs[i]!.remoteId, [s.value]);
         }
@@ -193,20 +217,23 @@ export class AwsSecretTarget implements SecretTarget {
     const token = clientRequestToken(run.runId, s.name);
     await this.createLimiter.acquire();
     try {
-      const out = await this.clients.secrets.createSecret({
-        Name: name,
-        SecretString: s.value,
-        ClientRequestToken: token,
-        Description: `Pipeline secret ${s.name} of run ${run.runId}; created by secret-broker, deleted when the run ends`,
-        Tags: ownershipTags(run),
-      });
+      const out = await this.clients.secrets.createSecret(
+        {
+          Name: name,
+          SecretString: s.value,
+          ClientRequestToken: token,
+          Description: `Pipeline secret ${s.name} of run ${run.runId}; created by secret-broker, deleted when the run ends`,
+          Tags: ownershipTags(run),
+        },
+        abortable(run),
+      );
       if (!out.ARN) throw new Error('CreateSecret returned no ARN');
       return out.ARN;
     } catch (err) {
       if (!isAwsCode(err, 'ResourceExistsException')) throw this.fail(err, 'CreateSecret', name, [s.value]);
     }
     // The name is taken: ours from an earlier attempt of this push, or someone else's.
-    const existing = await this.describe(name, [s.value]);
+    const existing = await this.describe(name, [s.value], run.signal);
     if (!existing) throw this.fail(new Error('the secret vanished while it was being created'), 'CreateSecret', name, [s.value]);
     if (!ownedByRun(existing.Tags, run)) {
       throw new NotOwnedError(
@@ -222,7 +249,7 @@ export class AwsSecretTarget implements SecretTarget {
       // Ours, with a value this push did not write (or none): set ours, idempotently by the token.
       await this.createLimiter.acquire();
       try {
-        await this.clients.secrets.putSecretValue({ SecretId: existing.ARN ?? name, SecretString: s.value, ClientRequestToken: token });
+        await this.clients.secrets.putSecretValue({ SecretId: existing.ARN ?? name, SecretString: s.value, ClientRequestToken: token }, abortable(run));
       } catch (err) {
         throw this.fail(err, 'PutSecretValue', name, [s.value]);
       }
@@ -232,34 +259,36 @@ export class AwsSecretTarget implements SecretTarget {
   }
 
   /** DescribeSecret, or undefined when there is no such secret. */
-  private async describe(name: string, values: string[] = []): Promise<DescribeSecretCommandOutput | undefined> {
+  private async describe(name: string, values: string[] = [], signal?: AbortSignal): Promise<DescribeSecretCommandOutput | undefined> {
     try {
-      return await this.clients.secrets.describeSecret({ SecretId: name });
+      return await this.clients.secrets.describeSecret({ SecretId: name }, abortable({ signal }));
     } catch (err) {
       if (isAwsCode(err, 'ResourceNotFoundException')) return undefined;
       throw this.fail(err, 'DescribeSecret', name, values);
     }
   }
 
+  /** Who the broker is with this key: read once per key (shared by the worker's activities). */
   private callerIdentity(): Promise<{ arn: string; account: string }> {
-    this.identity ??= (async () => {
+    const shared = this.shared;
+    shared.identity ??= (async () => {
       try {
         const who = await this.clients.sts.getCallerIdentity({});
         if (!who.Arn || !who.Account) throw new Error('GetCallerIdentity returned no ARN');
         return { arn: who.Arn, account: who.Account };
       } catch (err) {
-        this.identity = undefined;
+        shared.identity = undefined;
         throw sanitizeAwsError(err, { service: 'sts', operation: 'GetCallerIdentity', sensitive: this.credentialSecrets });
       }
     })();
-    return this.identity;
+    return shared.identity;
   }
 
   async verify(run: RunContext, refs: RemoteRef[]): Promise<VerifyResult> {
     const missing: MissingPermission[] = [];
     const arns: string[] = [];
     for (const ref of refs) {
-      const d = await this.describe(ref.remoteId);
+      const d = await this.describe(ref.remoteId, [], run.signal);
       if (!d?.ARN || d.DeletedDate) {
         missing.push({
           principal: 'broker',
@@ -294,7 +323,7 @@ export class AwsSecretTarget implements SecretTarget {
         secretArns: arns,
         ...(policy ? { resourcePolicy: policy } : {}),
       },
-      { mode: this.opts.iamEvaluation ?? 'auto', emulated: this.opts.emulated, simulator: this.clients.iamSimulator },
+      { mode: this.opts.iamEvaluation ?? 'auto', emulated: this.opts.emulated, simulator: this.clients.iamSimulator, policyCache: this.shared.policies, policyCacheMs: this.opts.policyCacheMs },
     ).catch((err) => {
       throw sanitizeAwsError(err, { service: 'iam', operation: 'verify', sensitive: this.credentialSecrets });
     });
@@ -313,13 +342,13 @@ export class AwsSecretTarget implements SecretTarget {
       );
     }
     return mapLimit(refs, DELETE_CONCURRENCY, async (ref) => {
-      const existing = await this.describe(ref.remoteId);
+      const existing = await this.describe(ref.remoteId, [], run.signal);
       if (!existing) return 'not-found';
       if (!ownedByRun(existing.Tags, run)) return 'not-owned';
       await this.deleteLimiter.acquire();
       try {
         // The exact ARN: a secret re-created under the same name since is a different ARN.
-        await this.clients.secrets.deleteSecret({ SecretId: existing.ARN ?? ref.remoteId, ForceDeleteWithoutRecovery: true });
+        await this.clients.secrets.deleteSecret({ SecretId: existing.ARN ?? ref.remoteId, ForceDeleteWithoutRecovery: true }, abortable(run));
         return 'deleted';
       } catch (err) {
         if (isAwsCode(err, 'ResourceNotFoundException')) return 'not-found';
@@ -362,7 +391,7 @@ export class AwsSecretTarget implements SecretTarget {
   }
 
   async close(): Promise<void> {
-    this.clients.destroy();
+    this.release();
   }
 }
 
@@ -374,9 +403,9 @@ export async function createAwsTarget(ce: ComputeEnvRecord, deps: TargetDeps, op
   if (cred.kind !== 'aws') throw new InvalidInputError(`aws compute environment ${ce.name} needs an aws credential, not ${cred.kind}`);
   const keys = keysFrom(cred);
   const endpoint = deps.endpoints?.aws;
-  const clients = createAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+  const { entry, release } = sharedAwsClients(keys, { region: config.region, ...(endpoint ? { endpoint } : {}), ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
   const rateKey = keys.roleArn ? `account:${keys.roleArn.split(':')[4]}` : `key:${keys.accessKeyId}`;
   const sensitive = [keys.secretAccessKey, ...(keys.sessionToken ? [keys.sessionToken] : [])];
-  return new AwsSecretTarget(ce, config, clients, rateKey, sensitive, { ...opts, emulated: !!endpoint });
+  return new AwsSecretTarget(ce, config, entry.clients, rateKey, sensitive, { ...opts, emulated: !!endpoint }, entry, release, deps.rateSlots);
 }
 

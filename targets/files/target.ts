@@ -93,9 +93,11 @@ export class SecretsFileTarget implements SecretTarget {
 
   async push(run: RunContext, secrets: PlainSecret[], progress?: (done: number) => void): Promise<PushResult> {
     const dir = this.runDir(run.runId);
+    const live = () => run.signal?.throwIfAborted(); // a cancelled attempt writes nothing more
     await this.withFs(async (fs) => {
       progress?.(0); // connected: a heartbeat before the writes
       await this.checkWorkDir(fs);
+      live();
       const created = await fs.mkdir(dir, DIR_MODE);
       if (!created) await this.adopt(fs, dir, run);
       await fs.chmod(dir, DIR_MODE); // mkdir's mode passes through the umask
@@ -107,6 +109,7 @@ export class SecretsFileTarget implements SecretTarget {
       // The marker first: any directory that ever holds a secret carries the broker's mark, so a
       // retried or interrupted delete can always recognise it.
       if (!(await readMarker(fs, dir))) await fs.writeAtomic(dir, MARKER_FILE, Buffer.from(renderMarker(run)));
+      live();
       await fs.writeAtomic(dir, STORE_FILE, Buffer.from(renderStore(secrets), 'utf8'));
     });
     progress?.(secrets.length);
@@ -186,7 +189,7 @@ export class SecretsFileTarget implements SecretTarget {
     if (elsewhere) throw this.opts.refusesElsewhere!(run, elsewhere.location!);
     const dirs = [...new Set(refs.map((r) => r.remoteId))];
     const outcomes = new Map<string, DeleteOutcome>();
-    const ours = (d: string) => posix.isAbsolute(d) && posix.normalize(d) === d && posix.basename(d) === name;
+    const ours = (d: string) => posix.isAbsolute(d) && posix.normalize(d) === d && (posix.basename(d) === name || isCreatingLeftover(posix.basename(d), name));
     for (const d of dirs) if (!ours(d)) outcomes.set(d, 'not-owned'); // never outside a directory named for this run
     const todo = dirs.filter(ours);
     if (todo.length) {
@@ -207,7 +210,7 @@ export class SecretsFileTarget implements SecretTarget {
         if (!e.name.startsWith('tower-') || e.kind !== 'directory') continue;
         const dir = posix.join(workDir, e.name);
         const marker = await readMarker(fs, dir).catch(() => null);
-        if (marker && RUN_ID_PATTERN.test(marker.runId) && runDirName(marker.runId) === e.name) {
+        if (marker && RUN_ID_PATTERN.test(marker.runId) && (runDirName(marker.runId) === e.name || isCreatingLeftover(e.name, runDirName(marker.runId)))) {
           owned.push({ remoteId: dir, runId: marker.runId, workspaceId: marker.workspaceId });
         }
       }
@@ -219,6 +222,15 @@ export class SecretsFileTarget implements SecretTarget {
     this.closed = true;
     await this.opts.close?.();
   }
+}
+
+/**
+ * `tower-<run>.creating-<12 hex>`: where earlier versions of the local target built a run directory
+ * before renaming it into place. A crash in between left it behind (holding only the marker); the
+ * sweep removes it like the run's own directory.
+ */
+function isCreatingLeftover(entry: string, runDir: string): boolean {
+  return entry.startsWith(`${runDir}.creating-`) && /^[0-9a-f]{12}$/.test(entry.slice(runDir.length + '.creating-'.length));
 }
 
 /** `p` for a message: "p on host:port", or just p on this host. */

@@ -274,6 +274,7 @@ export class GcpSecretTarget implements SecretTarget {
     const id = ref.remoteId.slice(`${this.parent}/secrets/`.length);
     let created = false;
     try {
+      run.signal?.throwIfAborted(); // a cancelled attempt creates nothing more (close() cuts calls in flight)
       await this.p.client.createSecret(
         {
           parent: this.parent,
@@ -309,6 +310,7 @@ export class GcpSecretTarget implements SecretTarget {
     }
     if (!created && (await this.hasEnabledVersion(ref.remoteId))) return;
     try {
+      run.signal?.throwIfAborted();
       await this.p.client.addSecretVersion({ parent: ref.remoteId, payload: { data: Buffer.from(value, 'utf8') } }, this.callOptions);
     } catch (err) {
       throw sanitizeGcpError(err, this.ctx('add version to', ref.remoteId, 'secretmanager.versions.add'));
@@ -345,6 +347,7 @@ export class GcpSecretTarget implements SecretTarget {
       }
       if (!this.owns(secret, run)) return 'not-owned';
       try {
+        run.signal?.throwIfAborted();
         await this.p.client.deleteSecret({ name: ref.remoteId, etag: secret.etag ?? '' }, this.callOptions);
         return 'deleted';
       } catch (err) {

@@ -7,7 +7,8 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPipelineRunActivities } from '../../activities/pipeline-run';
-import { createRotationActivities, ROTATION_HEARTBEAT_MS } from '../../activities/rotation';
+import { HEARTBEAT_EVERY_MS, heartbeating } from '../../activities/heartbeat';
+import { createRotationActivities } from '../../activities/rotation';
 import { createSweepActivities } from '../../activities/sweep';
 import { createVaultKeyActivities } from '../../activities/vault-key';
 import { AuthenticationFailedError, ErrorType, VaultKeyError, notFound } from '../../domain/errors';
@@ -39,6 +40,7 @@ describe('pushSecrets', () => {
   const vault = fakeVault({
     getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }),
     readSecretValue: async (ref) => VALUES[ref.secretId],
+    readSecretValues: async (refs) => refs.map((ref) => VALUES[ref.secretId]),
   });
 
   test('heartbeats the count placed as the target reports progress', async () => {
@@ -79,14 +81,89 @@ describe('pushSecrets', () => {
 
 describe('resolveRun', () => {
   test.each([
-    { missing: 'user', type: 'UserNotFoundError', vault: { getUser: async () => Promise.reject(notFound('user', 'u-9')), getWorkspace: async () => ({ id: 'ws-1', name: 'ws', createdAt: '' }) } },
-    { missing: 'workspace', type: 'WorkspaceNotFoundError', vault: { getWorkspace: async () => Promise.reject(notFound('workspace', 'ws-9')), getUser: async () => ({ id: 'u-1', name: 'u', createdAt: '' }) } },
+    { missing: 'user', type: 'UserNotFoundError', vault: { resolveSecrets: async () => Promise.reject(notFound('user', 'u-9')) } },
+    { missing: 'workspace', type: 'WorkspaceNotFoundError', vault: { resolveSecrets: async () => Promise.reject(notFound('workspace', 'ws-9')) } },
   ])('a missing $missing fails the launch as $type, not as a missing compute environment', async ({ missing, type, vault }) => {
     const acts = createPipelineRunActivities({ vault: fakeVault(vault as Partial<VaultApi>), target: async () => Promise.reject(new Error('not reached')) });
     const err = (await new MockActivityEnvironment().run(acts.resolveRun, RUN).catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err.type).toBe(type);
     expect(err.message).toMatch(new RegExp(`^${missing} "[a-z0-9-]+" not found$`));
+  });
+});
+
+describe('heartbeating', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('nothing at start; every 2 s it repeats the last progress; a retried attempt repeats the previous one until it reports its own', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    let release!: () => void;
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: 7 } });
+    const beats = recordHeartbeats(env);
+    const running = env.run(() =>
+      heartbeating(async ({ progress }) => {
+        await new Promise<void>((r) => setTimeout(r, HEARTBEAT_EVERY_MS * 2 + 10));
+        progress({ done: 8 });
+        await new Promise<void>((r) => (release = r));
+        return 'ok';
+      }),
+    );
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_EVERY_MS * 2 + 10);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_EVERY_MS);
+    release();
+    await expect(running).resolves.toBe('ok');
+    expect(beats).toEqual([{ done: 7 }, { done: 7 }, { done: 8 }, { done: 8 }]);
+  });
+
+  test('a cancellation aborts the signal, and what the aborted call threw is reported as a cancellation', async () => {
+    const env = new MockActivityEnvironment();
+    let sawAbort = false;
+    const running = env.run(() =>
+      heartbeating(async ({ signal }) => {
+        await new Promise<void>((_, reject) =>
+          signal.addEventListener('abort', () => {
+            sawAbort = true;
+            reject(new Error('socket hang up')); // what a destroyed connection throws
+          }),
+        );
+      }),
+    );
+    env.cancel();
+    const err = await running.catch((e: unknown) => e);
+    expect(sawAbort).toBe(true);
+    expect(err).toBeInstanceOf(CancelledFailure);
+  });
+
+  test('pushSecrets closes its target at once when cancelled, so the provider call stops', async () => {
+    const env = new MockActivityEnvironment();
+    let closed = 0;
+    let pushStarted!: () => void;
+    const started = new Promise<void>((r) => (pushStarted = r));
+    const target = {
+      platform: 'local',
+      push: (run: { signal?: AbortSignal }) =>
+        new Promise((_, reject) => {
+          pushStarted();
+          run.signal?.addEventListener('abort', () => reject(new Error('aborted by the broker')));
+        }),
+      close: async () => void closed++,
+    } as unknown as SecretTarget;
+    const vault = fakeVault({ getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }), readSecretValues: async (refs) => refs.map((ref) => VALUES[ref.secretId]) });
+    const acts = createPipelineRunActivities({ vault, target: async () => target });
+    const running = env.run(acts.pushSecrets, { run: RUN, secrets: [{ name: 'A', scope: 'workspace' as const, secretId: 's1', version: 1 }] });
+    await started;
+    env.cancel();
+    await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+    expect(closed).toBeGreaterThanOrEqual(1);
+  });
+
+  test('a run with no secrets places nothing and checks nothing', async () => {
+    const target = { platform: 'local', push: jest.fn(), verify: jest.fn(), close: async () => undefined } as unknown as SecretTarget;
+    const acts = createPipelineRunActivities({ vault: fakeVault({ getComputeEnv: async () => ({ ...CE, createdAt: '', updatedAt: '' }) }), target: async () => target });
+    await expect(new MockActivityEnvironment().run(acts.pushSecrets, { run: { ...RUN, secretNames: [] }, secrets: [] })).resolves.toEqual({ refs: [], headJobEnv: {} });
+    await expect(new MockActivityEnvironment().run(acts.verifyAccess, { run: { ...RUN, secretNames: [] }, refs: [] })).resolves.toBeUndefined();
+    expect(target.push).not.toHaveBeenCalled();
+    expect(target.verify).not.toHaveBeenCalled();
   });
 });
 
@@ -111,7 +188,7 @@ describe('rotation steps', () => {
 
   afterEach(() => jest.useRealTimers());
 
-  test('a step heartbeats its name at once and every 15 s while it runs, and closes its rotator', async () => {
+  test('a step heartbeats its name at once and every 2 s while it runs, and closes its rotator', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     let finish!: () => void;
     const r = rotator({ regenerate: () => new Promise<string>((resolve) => (finish = () => resolve('Secondary'))) });
@@ -121,11 +198,11 @@ describe('rotation steps', () => {
     const running = env.run(acts.rotationRegenerate, target, 'Secondary');
     await jest.advanceTimersByTimeAsync(0);
     expect(beats).toEqual(['regenerate']);
-    await jest.advanceTimersByTimeAsync(ROTATION_HEARTBEAT_MS * 3);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_EVERY_MS * 3);
     expect(beats).toEqual(['regenerate', 'regenerate', 'regenerate', 'regenerate']);
     finish();
     await expect(running).resolves.toBe('Secondary');
-    await jest.advanceTimersByTimeAsync(ROTATION_HEARTBEAT_MS * 3);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_EVERY_MS * 3);
     expect(beats).toHaveLength(4); // no heartbeat after the step ended
     expect(r.closed).toBe(1);
   });
@@ -224,6 +301,6 @@ describe('sweepComputeEnv', () => {
     const result = await env.run(acts.sweepComputeEnv, 'ce-1');
     expect(result).toEqual({ computeEnvId: 'ce-1', owned: 3, deleted: 2, kept: 1, notOwned: 0 });
     expect(deleted).toEqual(['/w/tower-gone', '/w/tower-old']);
-    expect(beats).toHaveLength(3);
+    expect(beats.map((b) => (b as { deleted?: number } | undefined)?.deleted)).toEqual([0, 0, 1]);
   });
 });

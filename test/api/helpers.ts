@@ -11,13 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApiServer, type ApiLogger } from '../../api/server';
-import { type LaunchRequest, type PipelineRunsApi } from '../../services/types';
+import { type CancelAnswer, type LaunchRequest, type PipelineRunsApi } from '../../services/types';
 import { credentialKind as realCredentialKind, type CredentialKind } from '../../credentials';
 import { platformSpec as realPlatformSpec, type PlatformSpec } from '../../platforms';
 import { ValidationError, LaunchError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
-import type { ReadyResult, RunStatus } from '../../domain/run';
+import type { CompleteAnswer, ReadyResult, RunStatus } from '../../domain/run';
 
 /** A credential kind for tests: public `user`, secret `token`. */
 export const tokenKind: CredentialKind = {
@@ -135,20 +135,22 @@ export class FakeRuns implements PipelineRunsApi {
     };
   }
 
-  async complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+  async complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<CompleteAnswer> {
     this.takeFailure();
     const st = this.get(runId);
     this.completions.push({ runId, status });
     st.phase = 'deleted';
     st.outcome = status;
+    return { runId, status, result: 'accepted' };
   }
 
-  async cancel(runId: string): Promise<void> {
+  async cancel(runId: string): Promise<CancelAnswer> {
     this.takeFailure();
     const st = this.get(runId);
     this.cancels.push(runId);
     st.phase = 'deleted';
     st.outcome = 'cancelled';
+    return { runId, result: 'accepted' };
   }
 
   async renew(runId: string, extendByMs: number): Promise<void> {
@@ -188,6 +190,7 @@ export class CapturingLogger implements ApiLogger {
 export interface HttpAnswer {
   status: number;
   text: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 /** One request over real HTTP (Fastify's inject needs an ES-module-only dependency Jest cannot load). */
@@ -196,7 +199,7 @@ export function httpRequest(port: number, method: string, urlPath: string, paylo
     const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: { ...headers, connection: 'close' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
       res.on('error', reject);
     });
     req.on('error', reject);

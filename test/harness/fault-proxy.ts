@@ -14,6 +14,14 @@
  * It also does what moto does not: `revoke(accessKeyId)` makes every later call signed with that key
  * fail as AWS fails a deleted key (UnrecognizedClientException / InvalidClientTokenId), and `calls()`
  * lists which access key id (public, from the SigV4 credential scope) signed each call.
+ *
+ * For chaos and cancellation tests, `setFaults` adds more kinds of trouble, each a share of the
+ * eligible calls drawn from the same seeded generator:
+ *   error5xx  HTTP 500 InternalFailure (JSON) / 503 ServiceUnavailable (query)
+ *   reset     the connection is destroyed without an answer (the call may not have happened)
+ *   latency   the call is held `latencyMs` before it is forwarded; a caller that gives up meanwhile
+ *             (closes its connection: an aborted SDK call) is never forwarded, as a request that never
+ *             reached AWS
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -37,18 +45,35 @@ export interface FaultProxyOptions {
   eligible?: (call: CallInfo) => boolean;
   /** Seed of the generator that draws the faults; default 1. */
   seed?: number;
+  /** Faults beyond throttling; none by default. */
+  faults?: Faults;
 }
 
 export interface FaultProxyStats {
   forwarded: number;
   throttled: number;
+  /** Answered 5xx, connections reset, calls held, and held calls dropped because the caller left. */
+  errors5xx: number;
+  resets: number;
+  held: number;
+  abandoned: number;
   byOperation: Record<string, { forwarded: number; throttled: number }>;
+}
+
+/** Shares (0..1) of eligible calls for each fault beyond throttling, and how long a held call waits. */
+export interface Faults {
+  error5xx?: number;
+  reset?: number;
+  latency?: number;
+  latencyMs?: number;
 }
 
 export interface FaultProxy {
   endpoint: string;
   stats(): FaultProxyStats;
   setShare(share: number): void;
+  /** Replace the faults beyond throttling. */
+  setFaults(faults: Faults): void;
   /** Every call seen, in order, with the access key id that signed it. */
   calls(): CallInfo[];
   /** From now on, calls signed with this key fail as calls with a deleted key do. */
@@ -90,7 +115,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const eligible = opts.eligible ?? ((c: CallInfo) => c.service === 'secretsmanager');
   const rand = seeded(opts.seed ?? 1);
   let share = opts.share;
-  const stats: FaultProxyStats = { forwarded: 0, throttled: 0, byOperation: {} };
+  let faults: Faults = opts.faults ?? {};
+  const stats: FaultProxyStats = { forwarded: 0, throttled: 0, errors5xx: 0, resets: 0, held: 0, abandoned: 0, byOperation: {} };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const seen: CallInfo[] = [];
   const revoked = new Set<string>();
@@ -141,21 +167,59 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         }
         return;
       }
-      stats.forwarded++;
-      op.forwarded++;
-      const headers = { ...req.headers, host: upstream.host };
-      const up = http.request(
-        { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
-        (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        },
-      );
-      up.on('error', () => {
-        if (!res.headersSent) res.writeHead(502);
-        res.end();
-      });
-      up.end(body);
+      // Only drawn when faults are set, so suites that throttle only keep their seeded sequence.
+      if (eligible(call) && (faults.error5xx || faults.reset || faults.latency)) {
+        const draw = rand();
+        const e5 = faults.error5xx ?? 0;
+        const rs = faults.reset ?? 0;
+        if (draw < e5) {
+          stats.errors5xx++;
+          const requestId = randomUUID();
+          const payload = call.json
+            ? JSON.stringify({ __type: 'InternalServiceError', message: 'An error occurred on the server side.' })
+            : `<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Service is unavailable</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+          res.writeHead(call.json ? 500 : 503, { 'content-type': call.json ? 'application/x-amz-json-1.1' : 'text/xml', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(payload) });
+          res.end(payload);
+          return;
+        }
+        if (draw < e5 + rs) {
+          stats.resets++;
+          req.socket.destroy();
+          return;
+        }
+        if (faults.latency && rand() < faults.latency) {
+          stats.held++;
+          let gone = false;
+          res.on('close', () => (gone = !res.writableFinished));
+          setTimeout(() => {
+            if (gone || req.socket.destroyed) {
+              stats.abandoned++;
+              return;
+            }
+            forward();
+          }, faults.latencyMs ?? 1_000);
+          return;
+        }
+      }
+      forward();
+
+      function forward(): void {
+        stats.forwarded++;
+        op.forwarded++;
+        const headers = { ...req.headers, host: upstream.host };
+        const up = http.request(
+          { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+          (upRes) => {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+          },
+        );
+        up.on('error', () => {
+          if (!res.headersSent) res.writeHead(502);
+          res.end();
+        });
+        up.end(body);
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -165,6 +229,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     stats: () => JSON.parse(JSON.stringify(stats)) as FaultProxyStats,
     setShare(s: number) {
       share = s;
+    },
+    setFaults(f: Faults) {
+      faults = f;
     },
     calls: () => seen.map((c) => ({ ...c })),
     revoke(accessKeyId: string) {

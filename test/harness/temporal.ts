@@ -1,4 +1,6 @@
 /** A real Temporal dev server on free loopback ports, with the broker's search attributes registered. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/run';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
@@ -7,13 +9,26 @@ import { tool } from './tools';
 export interface TemporalServer {
   address: string;
   namespace: string;
+  /** The `temporal` arguments the server was started with (the bench prints them). */
+  args: string[];
   process: ServerProcess;
   stop(): Promise<void>;
 }
 
-export async function startTemporal(opts: { dbFile?: string } = {}): Promise<TemporalServer> {
-  const port = await freePort();
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+/** The dynamic configuration the project runs the dev server with (scripts/temporal-dev.args). */
+export function devServerDynamicConfig(): string[] {
+  const file = path.join(__dirname, '../../scripts/temporal-dev.args');
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .flatMap((kv) => ['--dynamic-config-value', kv]);
+}
+
+export async function startTemporal(opts: { dbFile?: string; port?: number } = {}): Promise<TemporalServer> {
+  const port = opts.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...devServerDynamicConfig()];
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
   const proc = spawnServer(tool('temporal'), args);
@@ -40,5 +55,5 @@ export async function startTemporal(opts: { dbFile?: string } = {}): Promise<Tem
     await proc.stop('SIGKILL');
     throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${proc.output().slice(-2000)}`);
   }
-  return { address, namespace: 'default', process: proc, stop: () => proc.stop() };
+  return { address, namespace: 'default', args, process: proc, stop: () => proc.stop() };
 }

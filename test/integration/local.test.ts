@@ -127,14 +127,16 @@ describe('pipeline run on local', () => {
     expect(fs.existsSync(runDir(runId))).toBe(false);
   });
 
-  test('a second launch of the same run id is refused', async () => {
+  test('a second launch of the same run id: the same request gets the same answer, another one is refused, an ended run is not launched again', async () => {
+    // Launch is idempotent (issue: a launch could not be safely retried); test/integration/retries.test.ts has the rest.
     const runId = uniqueRunId();
-    await launch(runId);
-    await expect(launch(runId)).rejects.toMatchObject({ name: 'LaunchError', code: 'duplicate-run' });
+    const first = await launch(runId);
+    await expect(launch(runId)).resolves.toEqual(first);
+    await expect(launch(runId, ['DB_PASSWORD'])).rejects.toMatchObject({ name: 'LaunchError', code: 'duplicate-run' });
     await broker.runs.complete(runId, 'succeeded');
     await broker.runs.waitClosed(runId);
-    // Closed runs are not relaunched either: a run id is used once.
-    await expect(launch(runId)).rejects.toMatchObject({ code: 'duplicate-run' });
+    // A run that got past its launch is not relaunched: its run id is spent.
+    await expect(launch(runId)).rejects.toMatchObject({ code: 'already-ended', outcome: 'succeeded' });
   });
 
   test('a missing secret fails the launch at once, naming it, and leaves nothing', async () => {
@@ -175,6 +177,8 @@ describe('pipeline run on local', () => {
     // Raw, as the server stores it, and decoded with the broker's codec: references only.
     const rawHistory = await historyText(history);
     const decoded = await historyText(history, broker.codec);
+    // Control: the worker's log lines for this run have arrived (they may trail the workflow's close).
+    await eventually(async () => broker.workerLogs().includes(runId), 'the worker to log this run');
     const logs = broker.workerLogs();
 
     for (const value of [WS_VALUE, USER_VALUE, OTHER_VALUE]) {
@@ -184,10 +188,9 @@ describe('pipeline run on local', () => {
       }
     }
     // Controls: the searches can find things. Decoded history names the secrets; raw history is
-    // encrypted, so not even the names appear there; the logs mention the run.
+    // encrypted, so not even the names appear there.
     expect(decoded).toContain('DB_PASSWORD');
     expect(rawHistory).not.toContain('DB_PASSWORD');
-    expect(logs).toContain(runId);
   });
 
   test('the sweep deletes what a terminated run left, and leaves live runs and foreign directories alone', async () => {

@@ -27,7 +27,7 @@ const HISTORIES_DIR = path.join(__dirname, 'histories');
 const MIN_FIXTURES = 30;
 
 /** Every workflow type that can have runs in flight needs at least one fixture. */
-const WORKFLOW_TYPES = ['pipelineRun', 'rotateCredential', 'scheduledRotation', 'rotateVaultMasterKey', 'scheduledVaultKeyRotation', 'sweepOrphans'];
+const WORKFLOW_TYPES = ['pipelineRun', 'rotateCredential', 'scheduledRotation', 'rotateVaultMasterKey', 'scheduledVaultKeyRotation', 'sweepOrphans', 'reapTerminatedRuns', 'cleanUpTerminatedRun'];
 
 interface Fixture {
   file: string;

@@ -1,5 +1,6 @@
 /** The vault's behaviour on both databases: records, resolution, listings, persistence, integrity. */
 import { openDb } from '../../store/db';
+import { MIGRATIONS } from '../../store/migrations';
 import { ConflictError, NotFoundError, ValidationError, VaultIntegrityError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
@@ -111,11 +112,16 @@ describe.each(BACKENDS)('vault on %s', (name) => {
 
     // Another user of the same workspace gets the workspace value.
     const rc = await vault.resolveSecrets({ workspaceId: 'ws-resolve', userId: 'res-carol', names: ['SHARED'] });
-    expect(rc).toEqual({ found: [{ name: 'SHARED', scope: 'workspace', secretId: wsA.id, version: 1 }], missing: [] });
+    expect(rc).toEqual({ found: [{ name: 'SHARED', scope: 'workspace', secretId: wsA.id, version: 1 }], missing: [], workspaceName: 'ws-resolve', userName: 'res-carol' });
     expect(await vault.readSecretValue(rc.found[0]!)).toBe('workspace-shared');
     expect(carol.id).not.toBe(alice.id);
 
-    await expect(vault.resolveSecrets({ workspaceId: ws.id, userId: alice.id, names: [] })).resolves.toEqual({ found: [], missing: [] });
+    await expect(vault.resolveSecrets({ workspaceId: ws.id, userId: alice.id, names: [] })).resolves.toEqual({ found: [], missing: [], workspaceName: ws.name, userName: alice.name });
+
+    // A run's push reads all its values in one query, in the refs' order; a stale ref is not found.
+    expect(await vault.readSecretValues([r.found[1]!, r.found[0]!])).toEqual(['workspace-only', 'alice-shared-v2']);
+    await expect(vault.readSecretValues([r.found[0]!, { ...r.found[1]!, name: 'RENAMED' }])).rejects.toThrow(NotFoundError);
+    expect(await vault.readSecretValues([])).toEqual([]);
     await expect(vault.resolveSecrets({ workspaceId: 'nope', userId: alice.id, names: ['SHARED'] })).rejects.toThrow(NotFoundError);
     await expect(vault.resolveSecrets({ workspaceId: ws.id, userId: 'nobody', names: ['SHARED'] })).rejects.toThrow(NotFoundError);
   });
@@ -188,6 +194,8 @@ describe.each(BACKENDS)('vault on %s', (name) => {
     await v.close();
     v = await openVault(vaultOptions(l));
     try {
+      // Rate slots for the fleet only where several processes can share the database.
+      expect(v.rateSlots !== undefined).toBe(name === 'postgresql');
       expect(await v.readSecretValue({ name: 'KEPT', scope: 'workspace', secretId: m.id, version: 1 })).toBe('kept-value');
       expect((await v.readCredential(c.id)).secret).toEqual({ token: 'kept-token' });
     } finally {
@@ -195,7 +203,7 @@ describe.each(BACKENDS)('vault on %s', (name) => {
     }
     const db = await openDb(l);
     try {
-      expect(await db.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }]);
+      expect(await db.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
     } finally {
       await db.close();
     }

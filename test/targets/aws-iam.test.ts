@@ -169,6 +169,17 @@ describe('IAM verification against moto (local evaluation)', () => {
     expect(missing[0]!.grant).toMatch(/^Explicitly denied by .*deny-secrets \(Sid NoSecrets\)/);
   });
 
+  test('a grant made after a check is seen by the next check at once (policies read for an earlier run are read again)', async () => {
+    const s = await pushed(await setUpAccount(iam, REGION, { executionRead: true }));
+    expect(await missingOf(s)).toHaveLength(2);
+    await iam.putRolePolicy({
+      RoleName: s.account.executionRoleArn.split('/').pop()!,
+      PolicyName: 'read-run-secrets',
+      PolicyDocument: JSON.stringify(asPolicy(executionReadStatement(REGION))),
+    });
+    expect(await missingOf(s)).toEqual([]);
+  });
+
   test('attached managed policies are read at their default version, and AWS managed policies are read too', async () => {
     const execName = uniqueName('exec-managed');
     const execArn = `arn:aws:iam::${MOTO_ACCOUNT}:role/${execName}`;
@@ -188,7 +199,11 @@ describe('IAM verification against moto (local evaluation)', () => {
       PolicyDocument: JSON.stringify(asPolicy({ Effect: 'Allow', Action: 'secretsmanager:DescribeSecret', Resource: '*' })),
       SetAsDefault: true,
     });
-    expect(summary(await missingOf(s))).toEqual(s.arns.map((a) => `execution role secretsmanager:GetSecretValue ${a}`).sort());
+    // Within the cache window the worker still uses what it read for the last check (a removed grant
+    // is seen once the window has passed); a check that reads afresh sees the new version.
+    expect(await missingOf(s)).toEqual([]);
+    const fresh = await pushed(account, {}, { policyCacheMs: 0 });
+    expect(summary(await missingOf(fresh))).toEqual(fresh.arns.map((a) => `execution role secretsmanager:GetSecretValue ${a}`).sort());
   });
 
   test("a broker user's group policies count", async () => {

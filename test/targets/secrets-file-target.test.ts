@@ -177,6 +177,22 @@ describe('listOwned', () => {
   });
 });
 
+test('a .creating- directory an earlier version left behind (marker only) is listed as its run\'s and deleted; a foreign one is not', async () => {
+  const t = new LocalTarget(workDir);
+  const r = run('crashed1');
+  const left = path.join(workDir, 'tower-crashed1.creating-0123456789ab');
+  fs.mkdirSync(left, { mode: 0o700 });
+  fs.writeFileSync(path.join(left, '.secret-broker.json'), marker(r), { mode: 0o600 });
+  const foreign = path.join(workDir, 'tower-crashed1.creating-zzzz');
+  fs.mkdirSync(foreign, { mode: 0o700 });
+  fs.writeFileSync(path.join(foreign, '.secret-broker.json'), marker(r), { mode: 0o600 });
+  expect(await t.listOwned()).toEqual([{ remoteId: left, runId: 'crashed1', workspaceId: 'w1' }]);
+  const ref = { platform: 'local' as const, computeEnvId: 'ce1', secretName: '(sweep)', remoteId: left };
+  expect(await t.delete(r, [ref, { ...ref, remoteId: foreign }])).toEqual(['deleted', 'not-owned']);
+  expect(fs.existsSync(left)).toBe(false);
+  expect(fs.existsSync(foreign)).toBe(true);
+});
+
 describe('LocalFs', () => {
   test('writeAtomic leaves exactly one 0600 file, whatever the umask, and replaces an old one', async () => {
     const lfs = new LocalFs();

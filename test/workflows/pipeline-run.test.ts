@@ -39,21 +39,30 @@ function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
     ],
     plannedRefs: [ref('A'), ref('B')],
   };
-  const base: Activities = {
+  const base: Omit<Activities, 'placeSecrets'> = {
     resolveRun: async () => resolved,
     pushSecrets: async () => ({ refs: [ref('A'), ref('B')], headJobEnv: { NXF_SECRETS_FILE: '/runs/tower-x/store.json' } }),
     verifyAccess: async () => undefined,
     deleteSecrets: async ({ refs }) => refs.map((r) => ({ ref: r, outcome: 'deleted' as const })),
   };
-  return mocked({ ...base, ...overrides });
+  const acts = mocked({ ...base, ...overrides, placeSecrets: async () => ({ refs: [], headJobEnv: {} }) } as Activities);
+  // placeSecrets is push then verify in one activity: its stub runs the two stubs above, so a test
+  // that makes the push or the check fail does so for either launch shape.
+  acts.placeSecrets.mockImplementation(async (i) => {
+    const pushed = await acts.pushSecrets(i);
+    await acts.verifyAccess({ run: i.run, refs: pushed.refs });
+    return pushed;
+  });
+  return acts;
 }
 
 function withWorker<T>(activities: Activities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   return withStubWorker(env, activities, fn);
 }
 
+/** A run as the services launch it now (the short launch); runs of the earlier shape are the replay fixtures'. */
 function input(leaseMs?: number): PipelineRunInput {
-  return { runId: `r${randomBytes(4).toString('hex')}`, workspaceId: 'w1', userId: 'u1', computeEnvId: 'ce1', secretNames: ['A', 'B'], ...(leaseMs ? { leaseMs } : {}) };
+  return { runId: `r${randomBytes(4).toString('hex')}`, workspaceId: 'w1', userId: 'u1', computeEnvId: 'ce1', secretNames: ['A', 'B'], ...(leaseMs ? { leaseMs } : {}), shape: 2 };
 }
 
 function launch(taskQueue: string, run: PipelineRunInput) {

@@ -1,0 +1,48 @@
+/**
+ * The services' connection to Temporal, and what its failures mean to a caller.
+ *
+ * The SDK's default gRPC retry keeps trying an unreachable server for half a minute or more before a
+ * caller hears anything; a launch service waiting on the API is better told at once that Temporal is
+ * unavailable, and retries (launch, complete, cancel and renew are idempotent). So the connection
+ * retries briefly, every call has a deadline, and both failures become TemporalUnavailableError
+ * (503 with Retry-After at the API).
+ */
+import { Connection, isGrpcServiceError, makeGrpcRetryInterceptor, defaultGrpcRetryOptions, ServiceError, type ConnectionLike, type ConnectionOptions } from '@temporalio/client';
+import { TemporalUnavailableError } from '../domain/errors';
+
+/** Attempts of one gRPC call while Temporal is unreachable (the SDK's default is 10, about 30 s). */
+export const TEMPORAL_CALL_ATTEMPTS = 3;
+/** A call that has not been answered by then is given up (a stalled server). */
+export const TEMPORAL_CALL_DEADLINE_MS = 15_000;
+
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+
+/** Connect with a bounded retry of unavailable-server errors. */
+export function connectTemporal(options: ConnectionOptions): Promise<Connection> {
+  return Connection.connect({
+    ...options,
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: TEMPORAL_CALL_ATTEMPTS }))],
+  });
+}
+
+/** True when `err` (or what it wraps) says Temporal did not answer. */
+export function isTemporalUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isGrpcServiceError(e) && (e.code === UNAVAILABLE || e.code === DEADLINE_EXCEEDED)) return true;
+    if (e instanceof ServiceError && /UNAVAILABLE|DEADLINE_EXCEEDED|Failed to connect|No connection established/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** Run a Temporal call under a deadline; an unanswered or unreachable server is TemporalUnavailableError. */
+export async function withTemporal<T>(connection: ConnectionLike, what: string, fn: () => Promise<T>, deadlineMs = TEMPORAL_CALL_DEADLINE_MS): Promise<T> {
+  try {
+    return await connection.withDeadline(Date.now() + deadlineMs, fn);
+  } catch (err) {
+    if (isTemporalUnavailable(err)) {
+      throw new TemporalUnavailableError(`Temporal is unavailable (${what} got no answer); retry in a few seconds: the call is safe to repeat`);
+    }
+    throw err;
+  }
+}
