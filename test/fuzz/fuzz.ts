@@ -44,7 +44,17 @@ export function over(alphabet: string[], minLength: number, maxLength: number): 
 export const ASCII_LETTERS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'];
 export const DIGITS = [...'0123456789'];
 
-/** The error a call throws, or undefined. */
+/** The error a synchronous call throws, or undefined. */
+export function thrownNow(fn: () => unknown): unknown {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+/** The error a call throws (or its promise rejects with), or undefined. */
 export async function thrown(fn: () => unknown): Promise<unknown> {
   try {
     await fn();

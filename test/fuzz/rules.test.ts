@@ -21,7 +21,7 @@ import {
   secretValueProblem,
   storableTextProblem,
 } from '../../domain/rules';
-import { ASCII_LETTERS, DIGITS, anyString, edgeChar, fuzz, over } from './fuzz';
+import { ASCII_LETTERS, DIGITS, anyString, edgeChar, fuzz, over, thrownNow } from './fuzz';
 
 const isAscii = (ch: string) => ch.codePointAt(0)! <= 0x7f;
 const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -84,12 +84,7 @@ describe('secret names', () => {
           return;
         }
         expect(secretNameRuleHolds(name, problem)).toBe(true);
-        let err: unknown;
-        try {
-          assertSecretName(name);
-        } catch (e) {
-          err = e;
-        }
+        const err = thrownNow(() => assertSecretName(name));
         expect(err).toBeInstanceOf(ValidationError);
         expect(err).toMatchObject({ field: 'name', rule: problem });
       }),
@@ -207,13 +202,7 @@ describe('secret values', () => {
           return;
         }
         expect(valueRuleHolds(value, problem)).toBe(true);
-        let err: unknown;
-        try {
-          assertSecretValue(value);
-        } catch (e) {
-          err = e;
-        }
-        expect(err).toMatchObject({ name: 'ValidationError', field: 'value', rule: problem });
+        expect(thrownNow(() => assertSecretValue(value))).toMatchObject({ name: 'ValidationError', field: 'value', rule: problem });
       }),
       fuzz(3000),
     );
