@@ -3,6 +3,8 @@
  * node:http(s) so a launch may wait as long as the broker needs (no client-side timeout).
  */
 import type { MissingPermission } from '../domain/run';
+import { firstLoneSurrogate } from '../domain/rules';
+import { UsageError } from './io';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AuditRecord, AuditVerification, ComputeEnv, CredentialMeta, MemberInfo, PrincipalRecord, SecretMeta, SecretScope, TokenMeta, Workspace } from '../store/types';
@@ -405,7 +407,12 @@ export class BrokerApiClient {
   }
 }
 
+/** One path segment, percent-encoded; a lone surrogate, which no URL can carry, is a usage mistake. */
 function seg(s: string): string {
+  const at = firstLoneSurrogate(s);
+  if (at !== null) {
+    throw new UsageError(`a name or id given holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair, which is no character) at character ${at}`);
+  }
   return encodeURIComponent(s);
 }
 

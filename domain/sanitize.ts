@@ -25,9 +25,19 @@ export function redact(text: string, values: readonly (string | undefined | null
     forms.add(JSON.stringify(v).slice(1, -1));
   }
   let out = text;
-  for (const f of [...forms].sort((a, b) => b.length - a.length)) {
-    if (f.length >= SHORT) out = out.split(f).join(REDACTED);
-    else out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(f)}(?![A-Za-z0-9])`, 'g'), REDACTED);
+  const sorted = [...forms].sort((a, b) => b.length - a.length);
+  for (const f of sorted) if (f.length >= SHORT) out = out.split(f).join(REDACTED);
+  // Short values: again until nothing changes, so one that touched only another (now redacted) value
+  // stands alone and goes too ("0 " with values "0" and " "). Each pass shortens the text outside the
+  // markers, and no short form matches inside a marker (its letters touch every part of it).
+  const short = sorted.filter((f) => f.length < SHORT).map((f) => new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(f)}(?![A-Za-z0-9])`, 'g'));
+  for (let changed = short.length > 0; changed; ) {
+    changed = false;
+    for (const re of short) {
+      const next = out.replace(re, REDACTED);
+      if (next !== out) changed = true;
+      out = next;
+    }
   }
   return out;
 }

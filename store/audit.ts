@@ -90,6 +90,18 @@ function checkEntry(e: AuditEntry): void {
   }
 }
 
+/**
+ * PostgreSQL's text and jsonb hold neither NUL nor a lone surrogate, yet a refused request may carry
+ * them (a secret name with a NUL is refused, and the refusal is audited): such characters are
+ * recorded as the six characters `\\uXXXX`, so the attempt is on the trail as it was made.
+ */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const storable = (s: string) => s.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+function storableFields(v: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(v ?? {}).map(([k, x]) => [storable(k), typeof x === 'string' ? storable(x) : Array.isArray(x) ? x.map((y: string) => storable(y)) : x]));
+}
+
 const SELECT = `SELECT a.*, w.name AS workspace_name FROM audit_log a LEFT JOIN workspaces w ON w.id = a.workspace_id`;
 
 export class SqlAudit implements AuditApi {
@@ -109,12 +121,12 @@ export class SqlAudit implements AuditApi {
         via: entry.via,
         action: entry.action,
         ...(entry.workspaceId ? { workspaceId: entry.workspaceId } : {}),
-        target: entry.target ?? {},
+        target: storableFields(entry.target) as AuditRecord['target'],
         outcome: entry.outcome,
         ...(entry.status !== undefined ? { status: entry.status } : {}),
         ...(entry.code !== undefined ? { code: entry.code } : {}),
         ...(entry.ip !== undefined ? { ip: entry.ip } : {}),
-        detail: entry.detail ?? {},
+        detail: storableFields(entry.detail) as AuditRecord['detail'],
         prevHash: last ? String(last.hash) : GENESIS,
       };
       const hash = recordHash(record);

@@ -18,7 +18,7 @@ import { rewrapOpenStore } from './rewrap';
 import { openStore, sealedOf, type OpenStore, type VaultOptions } from './open';
 import { sqlRateSlots } from './rate-slots';
 import type { RateSlots } from '../domain/rate';
-import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem } from '../domain/rules';
+import { assertEntityName, assertSecretName, assertSecretValue, secretNameProblem, storableTextProblem } from '../domain/rules';
 import { SqlAccess } from './access';
 import { SqlAudit } from './audit';
 import type {
@@ -90,6 +90,19 @@ function computeEnvOf(r: Row): ComputeEnv {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/**
+ * Refuse a string anywhere in settings or credential fields that the vault cannot store as given (a
+ * NUL character, a lone surrogate), naming its field, e.g. `config.workDir` or `tags.0`.
+ */
+function assertStorable(v: unknown, field: string): void {
+  if (typeof v === 'string') {
+    const problem = storableTextProblem(v);
+    if (problem) throw new ValidationError(field, problem);
+  } else if (Array.isArray(v) || isPlainObject(v)) {
+    for (const [k, inner] of Object.entries(v)) assertStorable(inner, field ? `${field}.${k}` : k);
+  }
 }
 
 /** JSON with object keys sorted: jsonb keeps its own key order, so compare values this way. */
@@ -355,6 +368,7 @@ class SqlVault implements VaultApi {
     if (typeof input.kind !== 'string') throw new ValidationError('kind', 'must be a string');
     const kind = this.kinds(input.kind);
     if (!isPlainObject(input.fields)) throw new ValidationError('fields', 'must be an object');
+    assertStorable(input.fields, '');
     const parsed = await kind.parse(input.fields);
     if (!isPlainObject(parsed.public) || !isPlainObject(parsed.secret)) throw new Error(`internal: credential kind ${kind.kind} returned a malformed result`);
     for (const [field, v] of Object.entries(parsed.secret)) {
@@ -507,6 +521,7 @@ class SqlVault implements VaultApi {
     const spec = this.specs(input.platform);
     const rawConfig = input.config ?? {};
     if (!isPlainObject(rawConfig)) throw new ValidationError('config', 'must be an object');
+    assertStorable(rawConfig, 'config');
     const config = spec.parseConfig(rawConfig);
     const name = input.name;
     const credentialRef = input.credentialId;
@@ -584,6 +599,7 @@ class SqlVault implements VaultApi {
     const { config: rawConfig, credentialId: credentialRef } = patch;
     if (rawConfig === undefined && credentialRef === undefined) throw new ValidationError('patch', 'must change config, credentialId or both');
     if (rawConfig !== undefined && !isPlainObject(rawConfig)) throw new ValidationError('config', 'must be an object');
+    if (rawConfig !== undefined) assertStorable(rawConfig, 'config');
     return this.live().tx(async (q) => {
       // The row lock orders concurrent updates of one environment; nothing is written until every
       // check below has passed, and any refusal rolls the transaction back.

@@ -3,7 +3,7 @@
  * endpoint as `make start` wires it, finds a run by BrokerWorkspace and shows what it is and why it is
  * stuck without anyone opening a payload. The run is an hpc run whose cluster (sshd) went away after
  * the launch, so its delete rounds fail. Debian's chromium, driven by playwright-core (no browser
- * download); the screenshot it saves is docs/operator-ui.png, which docs/operator.md shows.
+ * download); the screenshot it saves (.data/screenshots/, or docs/ with UPDATE_SCREENSHOTS=1) is docs/operator-ui.png, which docs/operator.md shows.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +11,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildApiServer, type ApiLogger } from '../../api/server';
 import { pipelineRunWorkflowId } from '../../domain/run';
+import { grant, harnessIdentity, type TestIdentity } from '../api/helpers';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
 import { currentDetails } from '../harness/history';
 import { freePort } from '../harness/process';
@@ -18,8 +19,12 @@ import { startSshd, type Sshd } from '../harness/sshd';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
 
 const CHROMIUM = '/usr/bin/chromium'; // scripts/test-deps.d/60-chromium.sh; jest.config.js fails the run without it
-const SCREENSHOT = path.join(__dirname, '../../docs/operator-ui.png');
-const LIST_SCREENSHOT = path.join(__dirname, '../../docs/operator-ui-list.png');
+// docs/ with UPDATE_SCREENSHOTS=1 (commit them when the UI's look changes); else .data/, so a test
+// run leaves the tree as it was.
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(__dirname, '../../docs') : path.join(__dirname, '../../.data/screenshots');
+fs.mkdirSync(SHOTS, { recursive: true });
+const SCREENSHOT = path.join(SHOTS, 'operator-ui.png');
+const LIST_SCREENSHOT = path.join(SHOTS, 'operator-ui-list.png');
 const WS_VALUE = 'ui-workspace-value-3f9c1e7a52';
 const USER_VALUE = 'ui-user-value-8b4d2a6c0e1f';
 
@@ -32,6 +37,8 @@ let api: FastifyInstance;
 let browser: Browser | undefined;
 let uiUrl: string;
 let ids: Awaited<ReturnType<TestBroker['seed']>>;
+/** The launch service: a member of the workspace that launches for its users. */
+let launcher: TestIdentity;
 
 beforeAll(async () => {
   const [apiPort, uiPort] = [await freePort(), await freePort()];
@@ -43,6 +50,9 @@ beforeAll(async () => {
   await api.listen({ host: '127.0.0.1', port: apiPort });
 
   ids = await broker.seed();
+  launcher = await harnessIdentity(broker.vault);
+  await grant(broker.vault, ids.workspaceId, launcher.id, 'launch', true);
+  await grant(broker.vault, ids.workspaceId, ids.userId, 'launch');
   const { vault } = broker;
   await vault.setSecret({ scope: 'workspace', ownerId: ids.workspaceId, name: 'DB_PASSWORD', value: WS_VALUE });
   await vault.setSecret({ scope: 'user', ownerId: ids.userId, name: 'API_TOKEN', value: USER_VALUE });
@@ -80,7 +90,7 @@ test('the Web UI finds a stuck delete by BrokerWorkspace and says what it is and
   const runId = uniqueRunId('ui');
   const workflowId = pipelineRunWorkflowId(runId);
   // Launched through the API, as a launch service does: it resolves the names the UI shows.
-  const launched = await api.inject({ method: 'POST', url: '/v1/runs', payload: { runId, workspace: ids.workspaceName, user: ids.userName, computeEnv: 'slurm-login', secrets: ['DB_PASSWORD', 'API_TOKEN'] } });
+  const launched = await api.inject({ method: 'POST', url: '/v1/runs', headers: launcher.headers, payload: { runId, workspace: ids.workspaceName, user: ids.userName, computeEnv: 'slurm-login', secrets: ['DB_PASSWORD', 'API_TOKEN'] } });
   expect(launched.statusCode).toBe(200);
 
   // The cluster goes away; the run ends; every delete round fails.

@@ -156,6 +156,14 @@ describe.each(BACKENDS)('identities and audit on %s', (name) => {
     expect(await v.audit.verify()).toEqual({ ok: false, records: 2, brokenAt: { seq: 3, reason: expect.stringMatching(/does not match its hash/) } });
   });
 
+  test('audit: a refused request naming a NUL or a lone surrogate is recorded, those characters as \\uXXXX text', async () => {
+    const rec = await v.audit.append({ via: 'token', action: 'setWorkspaceSecret', target: { name: 'A\u0000B\ud800', other: '\udc00' }, outcome: 'refused', status: 400, code: 'validation' });
+    expect(rec.target).toEqual({ name: 'A\\u0000B\\ud800', other: '\\udc00' });
+    const [back] = await v.audit.list({ limit: 10 });
+    expect(back!.target).toEqual(rec.target);
+    expect(await v.audit.verify()).toMatchObject({ ok: true, records: 1 });
+  });
+
   test('audit: a removed record, or one whose hash was recomputed, breaks the chain too', async () => {
     for (let i = 0; i < 4; i++) await v.audit.append({ via: 'system', action: 'sweep', outcome: 'ok', detail: { n: i } });
     await v.close();
