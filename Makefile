@@ -1,4 +1,4 @@
-.PHONY: start test build lint typecheck bench clean help
+.PHONY: start test build lint typecheck bench chaos clean help
 
 help: ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,9 @@ lint: ## eslint (workflow determinism rules included)
 
 bench: ## benchmarks beside their floors, on every platform (BENCH_QUICK=1: a few minutes); writes .data/bench/
 	@scripts/bench.sh
+
+chaos: ## chaos run: a few hundred runs while workers are killed, the dev server restarts and cloud calls fail (README: Reliability)
+	@scripts/chaos.sh
 
 clean: ## remove build output (keeps .data/)
 	rm -rf lib

@@ -90,6 +90,26 @@ export interface ResumeState {
   launchError?: { type: string; message: string };
 }
 
+/**
+ * A run's status before its workflow does anything: a fresh run's, or the one a run that continued
+ * as new carried in. The workflow starts from it; a run whose workflow closed before it ran any code
+ * (terminated before its first workflow task) still has exactly this status.
+ */
+export function statusAtStart(input: PipelineRunInput, startedAt: string): RunStatus {
+  if (input.resume) return { ...input.resume.status };
+  return {
+    runId: input.runId,
+    workspaceId: input.workspaceId,
+    userId: input.userId,
+    computeEnvId: input.computeEnvId,
+    phase: 'resolving',
+    secretNames: [...input.secretNames],
+    refs: [],
+    startedAt,
+    deleteAttempts: 0,
+  };
+}
+
 /** Pointer to a secret in the vault. Never carries the value. */
 export interface SecretRef {
   name: string;

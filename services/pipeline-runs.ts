@@ -33,11 +33,13 @@ import {
 } from '../workflows/pipeline-run';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../workflows/search-attributes';
 import { cleanupWorkflowId, runCleanupStatusQuery } from '../workflows/cleanup';
+import { isClosedBeforeFirstTask, startInput } from '../codec/start-input';
 import {
   LEASE_RULE,
   TASK_QUEUE,
   isValidLease,
   pipelineRunWorkflowId,
+  statusAtStart,
   type CompleteAnswer,
   type LaunchKey,
   type MissingPermission,
@@ -49,7 +51,7 @@ import { runDetails, runSummary, type RunLabels } from '../domain/operator-view'
 import { ErrorType, LaunchError, TemporalUnavailableError, ValidationError } from '../domain/errors';
 import { RUN_ID_PATTERN, RUN_ID_RULE } from '../domain/rules';
 import { noopMetrics, type LaunchMetrics, type LaunchOutcome } from '../telemetry/metrics';
-import { TEMPORAL_CALL_DEADLINE_MS, withTemporal } from './temporal';
+import { TEMPORAL_CALL_DEADLINE_MS, isWorkflowTaskFailing, withTemporal } from './temporal';
 import type { CancelAnswer, LaunchRequest, PipelineRunsApi } from './types';
 
 /** How long a launch may wait for its run to be ready before the caller is told to retry. */
@@ -103,6 +105,10 @@ export class PipelineRuns implements PipelineRunsApi {
   /** Start the run, or join the one going with the same request; a run id past its launch is refused. */
   private async launchOrJoin(req: LaunchRequest): Promise<ReadyResult> {
     const key: LaunchKey = { workspaceId: req.workspaceId, userId: req.userId, computeEnvId: req.computeEnvId, secretNames: req.secretNames };
+    // A run whose workflow task is failing (its worker was lost mid-task) refuses the update until a
+    // worker runs the task again: asked again (it attaches to the same run) until the launch deadline.
+    const deadline = Date.now() + this.launchDeadlineMs;
+    let pauseMs = 250;
     // Twice at most: a run that closes between the look and the start is looked at again.
     for (let attempt = 1; ; attempt++) {
       const prior = await this.describe(req.runId);
@@ -116,6 +122,13 @@ export class PipelineRuns implements PipelineRunsApi {
         return await this.start(req, key, closed ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE');
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 2) continue;
+        if (isWorkflowTaskFailing(err)) {
+          if (Date.now() + pauseMs >= deadline) throw new TemporalUnavailableError(`the launch of run ${req.runId} was not answered: its workflow task keeps failing (no worker runs it); retry: the call is safe to repeat`);
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+          pauseMs = Math.min(pauseMs * 2, 5_000);
+          attempt = 0;
+          continue;
+        }
         throw toLaunchError(err, req.runId);
       }
     }
@@ -183,8 +196,9 @@ export class PipelineRuns implements PipelineRunsApi {
     try {
       return await withTemporal(this.client.connection, `complete of run ${runId}`, () => this.handle(runId).executeUpdate(completeRunUpdate, { args: [{ status }] }), COMPLETE_ANSWER_MS);
     } catch (err) {
-      // No worker answered in time (all down, or busy): the durable signal still ends the run.
-      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return signal();
+      // No worker answered in time (all down, or busy), or the update was refused while the run's
+      // workflow task is failing (its worker lost mid-task): the durable signal still ends the run.
+      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isWorkflowTaskFailing(err)) return signal();
       // A run started before completeRun existed only has the signal.
       if (err instanceof WorkflowUpdateFailedError && /handler|update type|not registered/i.test(`${err.cause?.message ?? err.message}`)) return signal();
       const ended = await this.endedAnswer(runId, err instanceof WorkflowNotFoundError ? new LaunchError(`run ${runId} not found`, 'not-found') : err);
@@ -219,7 +233,15 @@ export class PipelineRuns implements PipelineRunsApi {
    * terminated runs did with what it left (workflows/cleanup.ts), not the phase it was stopped in.
    */
   async state(runId: string): Promise<RunStatus> {
-    const st = await this.call(runId, 'status', () => this.handle(runId).query(statusQuery));
+    const st = await this.call(runId, 'status', () => this.handle(runId).query(statusQuery)).catch((err: unknown) => {
+      // Closed before its first workflow task (terminated while no worker ran): nothing to replay,
+      // and nothing ran; its status is what it started with.
+      if (!isClosedBeforeFirstTask(err)) throw err;
+      return this.call(runId, 'status', () => startInput<PipelineRunInput>(this.client, pipelineRunWorkflowId(runId))).then((s) => {
+        if (!s) throw err;
+        return statusAtStart(s.input, s.startedAt);
+      });
+    });
     if (st.phase === 'deleted') return st;
     const d = await this.describe(runId);
     if (!d || (d.status.name !== 'TERMINATED' && d.status.name !== 'TIMED_OUT')) return st;

@@ -35,6 +35,19 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when the server refused an update because the workflow's task is failing: the worker that ran
+ * it was lost mid-task (SIGKILL, crash), and until a worker runs the task again the server refuses
+ * every update (gRPC FAILED_PRECONDITION, "Workflow Task in failed state"). The update was not
+ * delivered; repeating it once a worker has the task is safe and is answered.
+ */
+export function isWorkflowTaskFailing(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && /Workflow Task in failed state/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** Run a Temporal call under a deadline; an unanswered or unreachable server is TemporalUnavailableError. */
 export async function withTemporal<T>(connection: ConnectionLike, what: string, fn: () => Promise<T>, deadlineMs = TEMPORAL_CALL_DEADLINE_MS): Promise<T> {
   try {

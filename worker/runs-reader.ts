@@ -2,7 +2,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunLiveness } from '../activities';
 import type { RunsReader } from '../activities/cleanup';
-import { pipelineRunWorkflowId, type RunStatus } from '../domain/run';
+import { isClosedBeforeFirstTask, startInput } from '../codec/start-input';
+import { pipelineRunWorkflowId, statusAtStart, type PipelineRunInput, type RunStatus } from '../domain/run';
 import { statusQuery } from '../workflows/pipeline-run';
 
 /** Whether a run's workflow still runs (the sweep leaves those alone). */
@@ -35,6 +36,12 @@ export function runsReaderFrom(client: Client): RunsReader {
         return await client.workflow.getHandle(pipelineRunWorkflowId(runId)).query(statusQuery);
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return undefined;
+        // Terminated before its first workflow task: it ran no code, so it has what it started with
+        // (for a run that continued as new, the refs it carried in).
+        if (isClosedBeforeFirstTask(err)) {
+          const start = await startInput<PipelineRunInput>(client, pipelineRunWorkflowId(runId));
+          return start && statusAtStart(start.input, start.startedAt);
+        }
         throw err;
       }
     },

@@ -41,6 +41,7 @@ import {
   type Phase,
   type PipelineRunInput,
   launchKeyDifferences,
+  statusAtStart,
   type CompleteAnswer,
   type LaunchKey,
   type ReadyResult,
@@ -126,19 +127,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   const now = () => new Date(Date.now()).toISOString();
   const resumed = input.resume;
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-  const status: RunStatus = resumed
-    ? { ...resumed.status }
-    : {
-        runId: input.runId,
-        workspaceId: input.workspaceId,
-        userId: input.userId,
-        computeEnvId: input.computeEnvId,
-        phase: 'resolving',
-        secretNames: [...input.secretNames],
-        refs: [],
-        startedAt: now(),
-        deleteAttempts: 0,
-      };
+  const status: RunStatus = statusAtStart(input, now());
   let ready: ReadyResult | undefined = resumed?.ready;
   let end: RunEnd | undefined = resumed ? endOf(resumed) : undefined;
   let cleanupRounds = 0;

@@ -22,10 +22,13 @@
  *   latency   the call is held `latencyMs` before it is forwarded; a caller that gives up meanwhile
  *             (closes its connection: an aborted SDK call) is never forwarded, as a request that never
  *             reached AWS
+ *
+ * `startTcpFaultProxy` (below) does what a network does for peers that speak something other than
+ * HTTP/1 (the Google Secret Manager emulator speaks gRPC over HTTP/2), from the same generator.
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
 
 export interface CallInfo {
   /** "secretsmanager", "iam", "sts" ... (from X-Amz-Target or the SigV4 credential scope). */
@@ -81,8 +84,8 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** mulberry32: small, seeded, good enough to spread faults. */
-function seeded(seed: number): () => number {
+/** mulberry32: small, seeded, good enough to spread faults (and to draw a chaos run's plan). */
+export function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -223,7 +226,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port } = server.address() as net.AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stats: () => JSON.parse(JSON.stringify(stats)) as FaultProxyStats,
@@ -241,6 +244,143 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       agent.destroy();
+    },
+  };
+}
+
+/**
+ * The TCP fault proxy, on loopback, for peers that speak something other than plain HTTP/1 (the
+ * Google Secret Manager emulator speaks gRPC over HTTP/2): it cannot answer with a protocol error,
+ * but it can do what a network does. Clients keep their connections open (gRPC shares one per address), so the
+ * faults are drawn per chunk the client sends (a call, or part of one), from a seeded generator:
+ *   reset    the connection is cut with a TCP RST, either before the chunk is passed on (the call
+ *            never reached the server) or a moment after (it did, and its answer is lost); every
+ *            call in flight on the connection fails and the client must reconnect
+ *   latency  the chunk is held `latencyMs` before it is passed on (order kept)
+ * `cutAll()` resets every open connection at once (a network blip). Forwards to loopback only.
+ */
+
+export interface TcpFaults {
+  /** Share of client chunks whose connection is reset, 0..1. */
+  reset?: number;
+  /** Share of client chunks held latencyMs, 0..1. */
+  latency?: number;
+  latencyMs?: number;
+}
+
+export interface TcpFaultProxyStats {
+  connections: number;
+  chunks: number;
+  /** Connections reset before the chunk reached the server, after it did, and by cutAll. */
+  resetsBefore: number;
+  resetsAfter: number;
+  cuts: number;
+  delayed: number;
+}
+
+export interface TcpFaultProxy {
+  host: string;
+  port: number;
+  setFaults(f: TcpFaults): void;
+  /** Reset every open connection now. */
+  cutAll(): number;
+  stats(): TcpFaultProxyStats;
+  stop(): Promise<void>;
+}
+
+/** Pass `from`'s bytes to `to` in order, each chunk through `gate`: pass now, after a delay, or drop. */
+function pass(from: net.Socket, to: net.Socket, gate: (chunk: Buffer) => { delayMs: number; drop?: boolean; after?: () => void }): void {
+  let held = false;
+  let ended = false;
+  from.on('data', (chunk: Buffer) => {
+    const g = gate(chunk);
+    if (g.drop) return;
+    const write = () => {
+      if (!to.destroyed) to.write(chunk);
+      g.after?.();
+    };
+    if (g.delayMs <= 0) return write();
+    held = true;
+    from.pause();
+    setTimeout(() => {
+      held = false;
+      write();
+      if (ended) to.end();
+      else if (!from.destroyed) from.resume();
+    }, g.delayMs);
+  });
+  from.on('end', () => {
+    ended = true;
+    if (!held && !to.destroyed) to.end();
+  });
+}
+
+export async function startTcpFaultProxy(opts: { target: { host: string; port: number }; seed?: number; faults?: TcpFaults }): Promise<TcpFaultProxy> {
+  if (!['127.0.0.1', 'localhost', '::1'].includes(opts.target.host)) throw new Error('the TCP fault proxy forwards to loopback only');
+  const rand = seeded(opts.seed ?? 1);
+  let faults: TcpFaults = opts.faults ?? {};
+  const stats: TcpFaultProxyStats = { connections: 0, chunks: 0, resetsBefore: 0, resetsAfter: 0, cuts: 0, delayed: 0 };
+  const pairs = new Map<net.Socket, net.Socket>();
+  const cut = (a: net.Socket, b: net.Socket) => {
+    for (const s of [a, b]) if (!s.destroyed) s.resetAndDestroy();
+  };
+
+  const server = net.createServer((client) => {
+    stats.connections++;
+    const upstream = net.connect({ host: opts.target.host, port: opts.target.port });
+    pairs.set(client, upstream);
+    client.on('close', () => {
+      pairs.delete(client);
+      upstream.destroy();
+    });
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    upstream.on('close', () => client.destroy());
+    pass(client, upstream, () => {
+      stats.chunks++;
+      const draw = rand();
+      const reset = faults.reset ?? 0;
+      if (draw < reset) {
+        if (rand() < 0.5) {
+          stats.resetsBefore++;
+          cut(client, upstream);
+          return { delayMs: 0, drop: true };
+        }
+        stats.resetsAfter++;
+        return { delayMs: 0, after: () => setTimeout(() => cut(client, upstream), 20 + Math.floor(rand() * 300)) };
+      }
+      if (draw < reset + (faults.latency ?? 0)) {
+        stats.delayed++;
+        return { delayMs: faults.latencyMs ?? 500 };
+      }
+      return { delayMs: 0 };
+    });
+    pass(upstream, client, () => ({ delayMs: 0 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    host: '127.0.0.1',
+    port,
+    setFaults(f) {
+      faults = f;
+    },
+    cutAll() {
+      let n = 0;
+      for (const [c, u] of [...pairs]) {
+        cut(c, u);
+        n++;
+      }
+      stats.cuts += n;
+      return n;
+    },
+    stats: () => ({ ...stats }),
+    async stop() {
+      for (const [c, u] of [...pairs]) {
+        c.destroy();
+        u.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

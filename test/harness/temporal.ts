@@ -33,8 +33,16 @@ export interface TemporalUiOptions {
   codecEndpoint: string;
 }
 
-/** Headless unless `ui` is given: then the Web UI too, wired to a codec endpoint like `make start`'s. */
-export async function startTemporal(opts: { dbFile?: string; port?: number; ui?: TemporalUiOptions } = {}): Promise<TemporalServer> {
+export interface TemporalOptions {
+  /** Keep state in this SQLite file (in memory otherwise): a restart on the same file keeps every workflow. */
+  dbFile?: string;
+  /** Listen on this port (a restarted server keeps its address); a free one by default. */
+  port?: number;
+  /** Headless unless given: then the Web UI too, wired to a codec endpoint like `make start`'s. */
+  ui?: TemporalUiOptions;
+}
+
+export async function startTemporal(opts: TemporalOptions = {}): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const ui = opts.ui ? ['--ui-ip', '127.0.0.1', '--ui-port', String(opts.ui.port), '--ui-codec-endpoint', opts.ui.codecEndpoint] : ['--headless'];
   const args = ['server', 'start-dev', ...ui, '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...devServerDynamicConfig()];

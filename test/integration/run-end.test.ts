@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
-import { pipelineRunWorkflowId } from '../../domain/run';
+import { pipelineRunWorkflowId, statusAtStart, type PipelineRunInput } from '../../domain/run';
+import { LocalTarget } from '../../targets/files/local';
+import { pipelineRun } from '../../workflows/pipeline-run';
 import { cleanupWorkflowId, reapTerminatedRuns } from '../../workflows/cleanup';
 import { ensureReaperSchedule, ensureSweepSchedule } from '../../worker/schedules';
 import { eventually, startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
@@ -114,6 +116,53 @@ describe('a run whose workflow was terminated', () => {
     // A second firing starts nothing more for it.
     const again = await broker.client.workflow.execute(reapTerminatedRuns, { taskQueue: broker.taskQueue, workflowId: `reaper-again-${runId}` });
     expect(again.started).toBe(0);
+  });
+});
+
+/** Run the reaper until it has started the run's cleanup (visibility is eventually consistent); its result. */
+async function reap(runId: string) {
+  await eventually(async () => {
+    await broker.client.workflow.execute(reapTerminatedRuns, { taskQueue: broker.taskQueue, workflowId: `reaper-${runId}-${Date.now()}` });
+    return broker.client.workflow.getHandle(cleanupWorkflowId(runId)).describe().then(() => true, () => false);
+  }, 'the reaper starts the cleanup of the terminated run', 30_000);
+  return broker.client.workflow.getHandle(cleanupWorkflowId(runId)).result();
+}
+
+describe('a run terminated before its workflow ran any code (found by make chaos)', () => {
+  // With no worker up, a terminated workflow never had a workflow task: the server refuses every
+  // query on it ("closed before WorkflowTaskStarted"), so its status was unreadable and its cleanup
+  // failed reading what it had recorded. It ran nothing; its state is what it was started with.
+  // No worker polls the queue it is started on: what a run started and terminated while every
+  // worker was down goes through (the reaper and the cleanup run on the broker's queue as ever).
+  const startWithoutWorker = async (input: PipelineRunInput) => {
+    const handle = await broker.client.workflow.start(pipelineRun, { workflowId: pipelineRunWorkflowId(input.runId), taskQueue: `${broker.taskQueue}-nobody`, args: [input] });
+    await handle.terminate('terminated while no worker ran');
+  };
+
+  test('a fresh run: its status says terminated with nothing recorded, and its cleanup completes with nothing to delete', async () => {
+    const runId = uniqueRunId('early');
+    await startWithoutWorker({ runId, workspaceId: ids.workspaceId, userId: ids.userId, computeEnvId: ceId, secretNames: ['DB_PASSWORD'] });
+    expect(await broker.runs.state(runId)).toMatchObject({ runId, phase: 'resolving', outcome: 'terminated', refs: [], cleanup: { phase: 'awaiting' } });
+    const cleaned = await reap(runId);
+    expect(cleaned).toMatchObject({ phase: 'deleted', refs: [], deleteAttempts: 0 });
+    expect(await broker.runs.state(runId)).toMatchObject({ phase: 'deleted', outcome: 'terminated', cleanup: { phase: 'deleted' } });
+  });
+
+  test('a run that continued as new, terminated before its next run\'s first task: the cleanup deletes the refs it carried', async () => {
+    const runId = uniqueRunId('carried');
+    const ce = await broker.vault.getComputeEnv(ceId);
+    // What the run had pushed before it continued as new: its run directory, with its marker.
+    const pushed = await new LocalTarget(broker.localWorkDir).push({ runId, workspaceId: ids.workspaceId, computeEnv: ce }, [{ name: 'DB_PASSWORD', value: 'carried-value-77c1' }]);
+    expect(fs.existsSync(runDir(runId))).toBe(true);
+    const base: PipelineRunInput = { runId, workspaceId: ids.workspaceId, userId: ids.userId, computeEnvId: ceId, secretNames: ['DB_PASSWORD'] };
+    const status = { ...statusAtStart(base, new Date().toISOString()), phase: 'ready' as const, platform: 'local' as const, refs: pushed.refs.map((ref) => ({ ref, state: 'pushed' as const })) };
+    await startWithoutWorker({ ...base, resume: { status, leaseDeadlineMs: Date.now() + 3_600_000 } });
+
+    expect(await broker.runs.state(runId)).toMatchObject({ phase: 'ready', outcome: 'terminated', refs: [{ state: 'pushed' }] });
+    const cleaned = await reap(runId);
+    expect(cleaned).toMatchObject({ phase: 'deleted', refs: [{ state: 'deleted' }] });
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+    expect(await broker.runs.state(runId)).toMatchObject({ phase: 'deleted', outcome: 'terminated', refs: [{ state: 'deleted' }] });
   });
 });
 
