@@ -8,6 +8,7 @@ import type { Payload } from '@temporalio/common';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { LaunchError } from '../domain/errors';
 import { pipelineRunWorkflowId, SearchAttr, type Phase } from '../domain/run';
+import { TEMPORAL_CALL_DEADLINE_MS, withTemporal } from './temporal';
 import type { RunDirectoryApi, RunListFilter, RunListPage, RunLocation, RunSummary } from './types';
 
 /** The workflow type of a pipeline run (workflows/pipeline-run.ts). */
@@ -45,12 +46,16 @@ function iso(ts: { seconds?: unknown; nanos?: number | null } | null | undefined
 }
 
 export class RunDirectory implements RunDirectoryApi {
-  constructor(private readonly client: Client) {}
+  constructor(
+    private readonly client: Client,
+    /** How long one visibility call may take before it answers Temporal unavailable (503). */
+    private readonly callDeadlineMs = TEMPORAL_CALL_DEADLINE_MS,
+  ) {}
 
   async locate(runId: string): Promise<RunLocation> {
     let d;
     try {
-      d = await this.client.workflow.getHandle(pipelineRunWorkflowId(runId)).describe();
+      d = await withTemporal(this.client.connection, `look-up of run ${runId}`, () => this.client.workflow.getHandle(pipelineRunWorkflowId(runId)).describe(), this.callDeadlineMs);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new LaunchError(`run ${runId} not found`, 'not-found');
       throw err;
@@ -68,12 +73,18 @@ export class RunDirectory implements RunDirectoryApi {
     if (filter.computeEnv) clauses.push(`${SearchAttr.ComputeEnv} = ${literal(filter.computeEnv)}`);
     if (filter.execution === 'running') clauses.push('ExecutionStatus = "Running"');
     if (filter.execution === 'closed') clauses.push('ExecutionStatus != "Running"');
-    const res = await this.client.workflowService.listWorkflowExecutions({
-      namespace: this.client.options.namespace,
-      pageSize: filter.pageSize,
-      query: clauses.join(' AND '),
-      ...(filter.pageToken ? { nextPageToken: Buffer.from(filter.pageToken, 'base64url') } : {}),
-    });
+    const res = await withTemporal(
+      this.client.connection,
+      `list of runs of workspace ${filter.workspace}`,
+      () =>
+        this.client.workflowService.listWorkflowExecutions({
+          namespace: this.client.options.namespace,
+          pageSize: filter.pageSize,
+          query: clauses.join(' AND '),
+          ...(filter.pageToken ? { nextPageToken: Buffer.from(filter.pageToken, 'base64url') } : {}),
+        }),
+      this.callDeadlineMs,
+    );
     const runs: RunSummary[] = [];
     for (const e of res.executions ?? []) {
       const sa = e.searchAttributes?.indexedFields ?? {};

@@ -12,9 +12,10 @@ import { buildApiServer } from '../../api/server';
 import { LaunchError, TemporalUnavailableError } from '../../domain/errors';
 import { pipelineRunWorkflowId } from '../../domain/run';
 import { PipelineRuns } from '../../services/pipeline-runs';
+import { RunDirectory } from '../../services/run-directory';
 import { connectTemporal } from '../../services/temporal';
 import { startTestBroker, uniqueRunId, type TestBroker } from '../harness/broker';
-import { httpRequest } from '../api/helpers';
+import { harnessIdentity, httpRequest } from '../api/helpers';
 
 let broker: TestBroker;
 let ids: Awaited<ReturnType<TestBroker['seed']>>;
@@ -151,14 +152,15 @@ describe('Temporal unavailable', () => {
     const connection = await connectTemporal({ address: relay.address });
     const client = new Client({ connection, namespace: broker.temporal.namespace });
     const runs = new PipelineRuns(client, broker.taskQueue, { callDeadlineMs: 2_000, launchDeadlineMs: 2_000 });
-    const api: FastifyInstance = buildApiServer({ vault: broker.vault, runs, logger: { info() {}, warn() {}, error() {} } });
+    const api: FastifyInstance = buildApiServer({ vault: broker.vault, runs, runDirectory: new RunDirectory(client, 2_000), logger: { info() {}, warn() {}, error() {} } });
+    const caller = await harnessIdentity(broker.vault);
     const port = Number(new URL(await api.listen({ host: '127.0.0.1', port: 0 })).port);
     try {
       relay.stall();
       const runId = uniqueRunId('stall');
       await expect(runs.launch(request(runId))).rejects.toBeInstanceOf(TemporalUnavailableError);
       await expect(runs.state(runId)).rejects.toThrow(/Temporal is unavailable \(status of run .*\); retry in a few seconds/);
-      const answer = await httpRequest(port, 'GET', `/v1/runs/${runId}`);
+      const answer = await httpRequest(port, 'GET', `/v1/runs/${runId}`, undefined, caller.headers);
       expect(answer.status).toBe(503);
       expect(answer.headers['retry-after']).toBe('5');
       expect(JSON.parse(answer.text)).toMatchObject({ code: 'temporal-unavailable', retryAfterSeconds: 5 });
