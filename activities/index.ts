@@ -4,9 +4,11 @@ import { createRotationActivities, type RotationDeps } from './rotation';
 import { createSweepActivities, type RunLiveness } from './sweep';
 import { createCleanupActivities, type RunsReader } from './cleanup';
 import { createVaultKeyActivities } from './vault-key';
+import { createAuditActivities } from './audit';
 
 export type { ActivityDeps, DeleteResult, PushInput, RefsInput } from './pipeline-run';
 export type { RunLiveness, SweepResult } from './sweep';
+export type { AuditActivities, SystemEvent } from './audit';
 export type { RotationDeps } from './rotation';
 export type { RunsReader, AbandonedRun } from './cleanup';
 
@@ -18,5 +20,6 @@ export function createActivities(deps: ActivityDeps & { runLiveness: RunLiveness
     ...createCleanupActivities(deps),
     ...createRotationActivities(deps),
     ...createVaultKeyActivities(deps),
+    ...createAuditActivities(deps),
   };
 }

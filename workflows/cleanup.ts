@@ -25,6 +25,7 @@ import type { createCleanupActivities } from '../activities/cleanup';
 import type { createPipelineRunActivities } from '../activities/pipeline-run';
 import type { RemoteRef, RefState } from '../domain/run';
 import { cleanup, cleanupBackoffMs, vaultRead } from './activity-options';
+import { auditSystem } from './audit';
 import { errorMessage } from './failures';
 import { PhaseKey } from './search-attributes';
 import { cleanupCurrentDetails, cleanupSummary } from '../domain/operator-view';
@@ -87,6 +88,12 @@ export async function cleanUpTerminatedRun(runId: string): Promise<RunCleanupSta
   status.deletedAt = new Date(Date.now()).toISOString();
   show();
   upsertSearchAttributes([{ key: PhaseKey, value: 'cleanup:deleted' }]);
+  // The run was terminated, so nothing else tells the audit trail what was deleted for it (patched:
+  // cleanups that finished before replay without the record).
+  if (patched('audit-terminated-cleanup')) {
+    const deleted = status.refs.filter((r) => r.state === 'deleted').length;
+    await auditSystem({ action: 'terminatedRunCleanedUp', workspaceId: found.run.workspaceId, target: { runId }, outcome: 'ok', detail: { deleted, rounds: status.deleteAttempts } });
+  }
   return status;
 }
 

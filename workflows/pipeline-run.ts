@@ -21,6 +21,7 @@ import {
   defineUpdate,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -32,6 +33,7 @@ import {
 } from '@temporalio/workflow';
 import type { createPipelineRunActivities } from '../activities/pipeline-run';
 import { cleanup, cleanupBackoffMs, cloudWrite, iamVerify, localVaultRead, vaultRead } from './activity-options';
+import { auditSystem } from './audit';
 import { errorMessage } from './failures';
 import { ComputeEnvKey, PhaseKey, PlatformKey, WorkspaceKey } from './search-attributes';
 import {
@@ -369,6 +371,14 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     }
   }
   await CancellationScope.nonCancellable(() => deleteEverything());
+  // No API call ended this run: the audit trail hears it from here (patched: runs that expired
+  // before replay without the record).
+  if (end?.outcome === 'lease-expired' && patched('audit-lease-expiry')) {
+    const deleted = status.refs.filter((r) => r.state === 'deleted').length;
+    await CancellationScope.nonCancellable(() =>
+      auditSystem({ action: 'runLeaseExpired', workspaceId: input.workspaceId, target: { runId: input.runId }, outcome: 'ok', detail: { deleted } }),
+    );
+  }
 
   // Every handler answered; then close the way the run ended.
   await condition(allHandlersFinished);

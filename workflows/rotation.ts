@@ -45,6 +45,7 @@ import {
 } from '../domain/rotation';
 import { PhaseKey } from './search-attributes';
 import { ErrorType } from '../domain/errors';
+import { auditSystem } from './audit';
 import { errorMessage } from './failures';
 import { rotationCurrentDetails, rotationDetails, rotationLabels, rotationSummary } from '../domain/operator-view';
 
@@ -179,6 +180,15 @@ function childMetadata(input: RotationInput): { staticSummary: string; staticDet
 }
 
 /**
+ * A schedule's firing on the audit trail: no API call started it (patched: firings that ended before
+ * replay without the record).
+ */
+async function auditFiring(input: RotationInput, outcome: 'ok' | 'failed', detail: Record<string, string>): Promise<void> {
+  if (!patched('audit-scheduled-rotation')) return;
+  await auditSystem({ action: 'scheduledRotation', target: { credential: input.target.credentialId, account: input.account }, outcome, detail });
+}
+
+/**
  * What a rotation schedule starts: the account's rotation as a child with the account's workflow id,
  * so a schedule never runs beside a manual rotation of the same account (it reports the skip). The
  * child is abandoned if this workflow is closed: a rotation, once begun, finishes.
@@ -195,12 +205,15 @@ export async function scheduledRotation(input: RotationInput): Promise<Scheduled
       // so a scheduled rotation that started its child before replays as it ran).
       ...(patched('rotation-child-summary') ? childMetadata(input) : {}),
     });
+    await auditFiring(input, 'ok', { result: result.outcome });
     return { outcome: result.outcome, workflowId, result };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       log.info('a rotation of this account is already running; this firing skips', { workflowId });
+      await auditFiring(input, 'ok', { result: 'skipped-already-running' });
       return { outcome: 'skipped-already-running', workflowId };
     }
+    await auditFiring(input, 'failed', { error: errorMessage(err).slice(0, 500) });
     throw err;
   }
 }

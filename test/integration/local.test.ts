@@ -99,6 +99,10 @@ describe('pipeline run on local', () => {
     const final = await broker.runs.waitClosed(runId);
     expect(final.outcome).toBe('lease-expired');
     expect(fs.existsSync(runDir(runId))).toBe(false);
+    // No API call ended the run: its workflow put it on the workspace's audit trail, as the system.
+    const trail = await broker.vault.audit.list({ workspaceIds: [ids.workspaceId], limit: 500 });
+    expect(trail.filter((r) => r.target?.runId === runId).map((r) => [r.via, r.action, r.outcome, r.detail])).toEqual([['system', 'runLeaseExpired', 'ok', { deleted: 1 }]]);
+    expect((await broker.vault.audit.verify()).ok).toBe(true);
   });
 
   test('renewing the lease keeps the secrets past the original expiry', async () => {

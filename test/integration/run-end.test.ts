@@ -112,6 +112,9 @@ describe('a run whose workflow was terminated', () => {
     const after = await broker.runs.state(runId);
     expect(after).toMatchObject({ phase: 'deleted', outcome: 'terminated', cleanup: { phase: 'deleted', deleteAttempts: 1 } });
     expect(after.refs.map((r) => r.state)).toEqual(['deleted']);
+    // The reaper's cleanup is on the workspace's audit trail, as the system.
+    const trail = await broker.vault.audit.list({ workspaceIds: [ids.workspaceId], limit: 500 });
+    expect(trail.filter((r) => r.target?.runId === runId).map((r) => [r.via, r.action, r.outcome, r.detail])).toEqual([['system', 'terminatedRunCleanedUp', 'ok', { deleted: 1, rounds: 1 }]]);
 
     // A second firing starts nothing more for it.
     const again = await broker.client.workflow.execute(reapTerminatedRuns, { taskQueue: broker.taskQueue, workflowId: `reaper-again-${runId}` });

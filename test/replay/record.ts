@@ -96,6 +96,7 @@ const ACTIVITY_NAMES = Object.keys({
   rotationVerify: 0,
   rotationRetire: 0,
   vaultRewrap: 0,
+  auditSystemEvent: 0,
 } satisfies Record<ActivityName, 0>) as ActivityName[];
 
 function dispatchingActivities(): Activities {

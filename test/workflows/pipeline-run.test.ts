@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate, type PipelineRunActivities } from '../../workflows/pipeline-run';
+import type { AuditActivities } from '../../activities/audit';
 import { type PipelineRunInput, type RemoteRef, type ResolvedRun } from '../../domain/run';
 import { eventually } from '../harness/broker';
 import { mocked, startTimeSkipping, withStubWorker } from '../harness/time-skipping';
 import { ErrorType } from '../../domain/errors';
 
 /** Exactly the activities pipelineRun calls: the worker registers nothing else here. */
-type Activities = PipelineRunActivities;
+type Activities = PipelineRunActivities & AuditActivities;
 
 let env: TestWorkflowEnvironment;
 
@@ -40,6 +41,7 @@ function stubs(overrides: Partial<Activities> = {}): jest.Mocked<Activities> {
     plannedRefs: [ref('A'), ref('B')],
   };
   const base: Omit<Activities, 'placeSecrets'> = {
+    auditSystemEvent: async () => undefined,
     resolveRun: async () => resolved,
     pushSecrets: async () => ({ refs: [ref('A'), ref('B')], headJobEnv: { NXF_SECRETS_FILE: '/runs/tower-x/store.json' } }),
     verifyAccess: async () => undefined,
@@ -89,6 +91,8 @@ test('the default lease is 30 days: secrets stay for 29 days and are deleted aft
     expect(final.outcome).toBe('lease-expired');
     expect(acts.deleteSecrets).toHaveBeenCalledTimes(1);
     expect(acts.deleteSecrets.mock.calls[0][0].refs.map((r) => r.secretName)).toEqual(['A', 'B']);
+    // No API call ended it: the workflow tells the audit trail, after the delete.
+    expect(acts.auditSystemEvent.mock.calls).toEqual([[{ action: 'runLeaseExpired', workspaceId: 'w1', target: { runId: run.runId }, outcome: 'ok', detail: { deleted: 2 } }]]);
   });
 });
 

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorType } from '../../domain/errors';
 import { DEFAULT_GRACE_MS, rotationWorkflowId, type RotationInput, type RotationSnapshot } from '../../domain/rotation';
 import { rotateCredential, rotationStatusQuery, scheduledRotation, type RotationActivities } from '../../workflows/rotation';
+import type { AuditActivities } from '../../activities/audit';
 import { eventually } from '../harness/broker';
 import { mocked, startTimeSkipping, withStubWorker } from '../harness/time-skipping';
 
@@ -24,13 +25,14 @@ afterAll(async () => {
 
 const FIXED: RotationSnapshot = { rotatable: true, slots: ['Primary', 'Secondary'], stored: 'Primary', usedElsewhere: [], fixedSlots: true };
 
-function stubs(snapshot: RotationSnapshot = FIXED, overrides: Partial<RotationActivities> = {}): jest.Mocked<RotationActivities> {
-  return mocked<RotationActivities>({
+function stubs(snapshot: RotationSnapshot = FIXED, overrides: Partial<RotationActivities & AuditActivities> = {}): jest.Mocked<RotationActivities & AuditActivities> {
+  return mocked<RotationActivities & AuditActivities>({
     rotationInspect: async () => snapshot,
     rotationRegenerate: async (_t, slot) => slot ?? 'AKIANEWKEYID',
     rotationStore: async () => undefined,
     rotationVerify: async () => undefined,
     rotationRetire: async () => undefined,
+    auditSystemEvent: async () => undefined,
     ...overrides,
   });
 }
@@ -165,5 +167,10 @@ test('a scheduled firing runs the rotation as a child under the account workflow
     const fired = await env.client.workflow.execute(scheduledRotation, { taskQueue: tq, workflowId: `scheduled-${randomBytes(3).toString('hex')}`, args: [{ ...i, graceMs: 0 }] });
     expect(fired).toMatchObject({ outcome: 'rotated', workflowId: rotationWorkflowId(i.account), result: { outcome: 'rotated' } });
     expect(acts.rotationRetire).toHaveBeenCalledTimes(2);
+    // Both firings are on the audit trail (no API call started them); the manual rotation is not.
+    expect(acts.auditSystemEvent.mock.calls.map(([e]) => [e.action, e.outcome, e.target, e.detail])).toEqual([
+      ['scheduledRotation', 'ok', { credential: 'cred-1', account: i.account }, { result: 'skipped-already-running' }],
+      ['scheduledRotation', 'ok', { credential: 'cred-1', account: i.account }, { result: 'rotated' }],
+    ]);
   });
 });
