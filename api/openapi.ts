@@ -4,7 +4,7 @@
  * the schemas of their answers (api/schemas.ts). Served at GET /openapi.json, without a token.
  */
 import { z } from 'zod';
-import { packageVersionOf } from './version';
+import { packageVersion } from './version';
 import type { RouteSpec } from './route';
 import { errorBody } from './schemas';
 import { paramJsonSchema } from './validation';
@@ -123,7 +123,7 @@ export function buildOpenApiDocument(routes: RouteSpec[]): Json {
     openapi: '3.1.0',
     info: {
       title: 'secret-broker API',
-      version: packageVersionOf(),
+      version: packageVersion(),
       description:
         'Pipeline secrets into a compute environment for exactly the life of one Nextflow run. Every /v1 route needs `Authorization: Bearer <token>` ' +
         '(a broker API token, `sbt_...`, or an OIDC access token). Errors have one shape (`Error`). Lists are paginated: `?limit=` (1 to 1000, default 100) ' +

@@ -1,8 +1,8 @@
-/** The broker's version from package.json, for the OpenAPI document (found from source or lib/). */
+/** The broker's version from package.json, for the OpenAPI document and the CLI's --version (found from source or lib/). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export function packageVersionOf(): string {
+export function packageVersion(): string {
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
     if (fs.existsSync(file)) {

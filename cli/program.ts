@@ -11,7 +11,7 @@
  * This module builds the root command and its global options; each group's commands are in
  * cli/commands/. cli/main.ts runs the program and maps its outcome to an exit code.
  */
-import { packageVersion } from './version';
+import { packageVersion } from '../api/version';
 import { Command, Option } from 'commander';
 import { DEFAULT_API_URL } from './api-client';
 import { createCliContext } from './context';

@@ -27,8 +27,8 @@ export const ROOMS = {
   services: { imports: ['domain', 'telemetry', 'codec', 'workflows', 'store', 'rotators/kinds'] },
   api: { imports: ['domain', 'telemetry', 'codec', 'credentials', 'platforms', 'store', 'verifiers', 'services'] },
   // The CLI speaks HTTP to the API; it borrows the API's answer types and opens the vault only for
-  // `vault rewrap` (offline, on the database itself).
-  cli: { imports: ['domain', 'codec', 'credentials', 'platforms', 'store'], types: ['services', 'verifiers', 'api'] },
+  // `vault rewrap` (offline, on the database itself), and the API's package version for --version.
+  cli: { imports: ['domain', 'codec', 'credentials', 'platforms', 'store', 'api/version'], types: ['services', 'verifiers', 'api'] },
   broker: { imports: ['domain', 'telemetry', 'codec', 'platforms', 'store', 'remote', 'targets', 'rotators', 'verifiers', 'activities', 'worker', 'services', 'api'] },
 };
 

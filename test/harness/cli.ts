@@ -23,6 +23,12 @@ export const ISOLATED_CLI_ENV: Record<string, string> = {
   BROKER_DATA_DIR: path.join(os.tmpdir(), 'secret-broker-tests-no-data-dir'),
 };
 
+/**
+ * For a CLI process beside a broker the suite started: the developer's own token and config file
+ * left out, so the CLI uses the administrator token that broker wrote in its data directory.
+ */
+export const OWN_BROKER_CLI_ENV: NodeJS.ProcessEnv = { BROKER_TOKEN: undefined, BROKER_TOKEN_FILE: undefined, SECRET_BROKER_CONFIG: ISOLATED_CLI_ENV.SECRET_BROKER_CONFIG };
+
 export async function runCliCaptured(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];

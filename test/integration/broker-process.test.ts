@@ -15,6 +15,7 @@ import { createDataConverter, loadCodecKeyring } from '../../codec/data-converte
 import { eventually } from '../harness/broker';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from '../harness/process';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
+import { OWN_BROKER_CLI_ENV } from '../harness/cli';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
@@ -29,7 +30,7 @@ let printed = '';
 
 function env(): NodeJS.ProcessEnv {
   // Isolated from the developer's own CLI settings (a token in the environment, a config file).
-  return { ...process.env, BROKER_TOKEN: undefined, BROKER_TOKEN_FILE: undefined, SECRET_BROKER_CONFIG: path.join(dataDir, 'no-config.json'), TEMPORAL_ADDRESS: temporal.address, BROKER_DATA_DIR: dataDir, BROKER_API_PORT: String(apiPort), BROKER_METRICS_PORT: '0', BROKER_API_URL: `http://127.0.0.1:${apiPort}` };
+  return { ...process.env, ...OWN_BROKER_CLI_ENV, TEMPORAL_ADDRESS: temporal.address, BROKER_DATA_DIR: dataDir, BROKER_API_PORT: String(apiPort), BROKER_METRICS_PORT: '0', BROKER_API_URL: `http://127.0.0.1:${apiPort}` };
 }
 
 async function startBroker(): Promise<void> {

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { eventually } from '../harness/broker';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from '../harness/process';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
+import { OWN_BROKER_CLI_ENV } from '../harness/cli';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
@@ -29,9 +30,7 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     // The CLI acts as the administrator this broker bootstraps, not with the developer's own settings.
-    BROKER_TOKEN: undefined,
-    BROKER_TOKEN_FILE: undefined,
-    SECRET_BROKER_CONFIG: path.join(dataDir, 'no-config.json'),
+    ...OWN_BROKER_CLI_ENV,
     TEMPORAL_ADDRESS: temporal.address,
     BROKER_DATA_DIR: dataDir,
     BROKER_API_PORT: String(apiPort),

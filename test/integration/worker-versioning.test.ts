@@ -22,6 +22,7 @@ import { eventually } from '../harness/broker';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from '../harness/process';
 import { startPostgres, type PostgresServer } from '../harness/postgres';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
+import { OWN_BROKER_CLI_ENV } from '../harness/cli';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
@@ -42,9 +43,7 @@ function env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
     ...process.env,
     // The CLI acts as the administrator this broker bootstraps, not with the developer's own settings.
-    BROKER_TOKEN: undefined,
-    BROKER_TOKEN_FILE: undefined,
-    SECRET_BROKER_CONFIG: path.join(dataDir, 'no-config.json'),
+    ...OWN_BROKER_CLI_ENV,
     TEMPORAL_ADDRESS: temporal.address,
     DATABASE_URL: postgres.url,
     BROKER_DATA_DIR: dataDir,
