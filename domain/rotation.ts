@@ -39,7 +39,10 @@ export interface RotationInput {
   account: string;
   /** How long the old key keeps working after the switch, for launches that read it. Default 10 min. */
   graceMs?: number;
-  /** Seed 003 step 5: go back to the first slot at the end (where the kind has fixed slots). */
+  /**
+   * Go back to the first slot at the end (where the kind has fixed slots), as Azure's documented key
+   * rotation procedure ends on the primary key: apps configured with "key1" keep working unchanged.
+   */
   switchBack?: boolean;
   /** The credential's name as operators know it (the Web UI's summary); the account when absent. */
   label?: string;

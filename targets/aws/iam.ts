@@ -13,8 +13,8 @@
  * it), not allowed, or failing, the identity's policies are read (inline, attached managed at their
  * default version, the groups of a user, the permissions boundary) and evaluated in-process with
  * @cloud-copilot/iam-simulate. Trust policies are always evaluated in-process: the simulator API
- * does not evaluate them. Every miss comes back as a MissingPermission quoting the statement (seed
- * 002) that would grant it.
+ * does not evaluate them. Every miss comes back as a MissingPermission quoting the statement that
+ * would grant it, from the policies Seqera Platform documents for secrets (targets/aws/policies.ts).
  *
  * Limits of the local evaluation: organization SCPs and RCPs, session policies and VPC endpoint
  * policies cannot be read and are taken as allowing; conditions see only aws:PrincipalArn,

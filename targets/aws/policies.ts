@@ -1,6 +1,6 @@
 /**
- * The IAM policy statements a run needs, as the platform documents them (the platform's documented IAM policies, Seqera Platform "Secrets"), with the
- * placeholders filled in. Verification quotes them in every MissingPermission, docs/aws.md shows
+ * The IAM policy statements a run needs, as Seqera Platform documents them on its "Secrets" page
+ * (the Batch head job's and compute jobs' permissions), with the placeholders filled in. Verification quotes them in every MissingPermission, docs/aws.md shows
  * them, and the per-run resource policy is built here too.
  */
 
