@@ -12,7 +12,7 @@ import type { RotatorDeps } from '../rotators/types';
 import type { TargetDeps } from '../targets/types';
 import type { LogLevel } from '../telemetry/logger';
 import type { VersioningMode } from '../worker/versioning';
-import { ConfigError, envconfigVariables, readSettings, type Settings } from './settings';
+import { ConfigError, envconfigVariables, readSettings, settingsOf, type Settings } from './settings';
 
 export { ConfigError } from './settings';
 
@@ -119,8 +119,11 @@ function temporalConnection(env: NodeJS.ProcessEnv, s: Settings): BrokerConfig['
   return { connection, namespace: loaded.namespace ?? s.TEMPORAL_NAMESPACE, tls };
 }
 
+/** What the broker process reads: its roles' rows, not the CLI's or `make start`'s alone. */
+const BROKER_PROCESS_SETTINGS = settingsOf(['broker', 'worker', 'api']);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
-  const s = readSettings(env);
+  const s = readSettings(env, BROKER_PROCESS_SETTINGS);
   const dataDir = path.resolve(s.BROKER_DATA_DIR);
   // Who may listen beyond loopback (TLS, or a TLS proxy in front) is authConfig's rule (broker/auth-config.ts).
   const apiHost = s.BROKER_API_HOST;

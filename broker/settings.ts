@@ -233,6 +233,15 @@ export function readSettings(env: NodeJS.ProcessEnv, names?: readonly SettingNam
   return out as Settings;
 }
 
+/**
+ * The rows some process reads: those whose scope names one of `scopes`. The broker process checks
+ * only its own (`broker`, `worker`, `api`), so a CLI-only variable such as a broken `BROKER_CA_FILE`
+ * left in its environment does not stop it.
+ */
+export function settingsOf(scopes: readonly Scope[]): SettingName[] {
+  return (Object.keys(SETTINGS) as SettingName[]).filter((n) => (SETTINGS[n] as Setting).scope.some((sc) => scopes.includes(sc)));
+}
+
 /** The variables @temporalio/envconfig reads, as set (no defaults: a TOML profile fills the gaps first). */
 export function envconfigVariables(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};

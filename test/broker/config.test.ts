@@ -35,6 +35,13 @@ test.each([
   expect(() => loadConfig(env)).toThrow(error);
 });
 
+test("the broker checks only its own variables: the CLI's and make start's alone do not stop it, its own still do", () => {
+  const cliOnly = { BROKER_CA_FILE: '/nonexistent/ca.pem', BROKER_API_URL: 'ftp://x', BROKER_TOKEN_FILE: '', TEMPORAL_PORT: 'http' };
+  expect(() => loadConfig(cliOnly)).not.toThrow();
+  // A row the broker shares with the CLI is still the broker's.
+  expect(() => loadConfig({ ...cliOnly, DATABASE_URL: 'mysql://db' })).toThrow(/^DATABASE_URL: must be a postgres/);
+});
+
 describe('Temporal connection (through @temporalio/envconfig)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-config-'));
   const pem = (name: string) => {
