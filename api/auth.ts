@@ -95,6 +95,8 @@ export interface AccessControl {
   noteBody(req: FastifyRequest, detail: AuditEntry['detail']): void;
   /** The error code the request was answered with (set by the error handler). */
   noteError(req: FastifyRequest, code: string): void;
+  /** The workspace a request created: its audit record is filed under it, like every later one. */
+  noteWorkspace(req: FastifyRequest, workspace: Workspace): void;
   authenticate(req: FastifyRequest): Promise<Caller>;
   authorize(req: FastifyRequest, access: Access, body: unknown, query: unknown): Promise<Grant>;
   caller(req: FastifyRequest): Caller;
@@ -481,6 +483,7 @@ export function createAccessControl(deps: AccessDeps, opts: AuthOptions = {}): A
     noteRoute: (req, route) => void routes.set(req, route),
     noteBody: (req, detail) => void details.set(req, detail),
     noteError: (req, code) => void codes.set(req, code),
+    noteWorkspace: (req, workspace) => void grants.set(req, { ...grants.get(req), workspace }),
     authenticate,
     authorize,
     caller: callerOf,

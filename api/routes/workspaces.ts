@@ -20,7 +20,9 @@ export function registerWorkspaceRoutes(app: FastifyInstance, ctx: ApiContext): 
     auditDetail: (b) => ({ name: b.name }),
     handler: async (req, body) => {
       const { principal: p } = ctx.access.caller(req);
-      return vault.createWorkspace(body().name, { id: p.id, kind: p.kind, name: p.name });
+      const created = await vault.createWorkspace(body().name, { id: p.id, kind: p.kind, name: p.name });
+      ctx.access.noteWorkspace(req, created);
+      return created;
     },
   });
   addRoute(app, ctx, {

@@ -109,6 +109,8 @@ test('audit list shows who did what with the names; audit verify says intact; ne
   expect(list.code).toBe(0);
   expect(list.stdout).toMatch(new RegExp(`user:${alice}\\s+launchRun .*runId=run-`));
   expect(list.stdout).toMatch(/setMember .*member=/);
+  // The workspace's creation is filed under it too (the record is written once it exists).
+  expect(list.stdout).toMatch(/createWorkspace .*name=/);
   expect(list.stdout).not.toMatch(/sbt_/);
   const byAlice = JSON.parse((await admin(['-o', 'json', 'audit', 'list', '--identity', alice])).stdout) as { actor?: { name: string } }[];
   expect(byAlice.length).toBeGreaterThan(0);
