@@ -4,6 +4,7 @@
  * The API records every call it answers (api/auth.ts); these records come from the workflows, as
  * `via: system`, with no actor. Names and counts only, never a value.
  */
+import { Context } from '@temporalio/activity';
 import type { VaultApi } from '../store/types';
 
 export interface SystemEvent {
@@ -18,19 +19,19 @@ export interface SystemEvent {
 
 export function createAuditActivities(deps: { vault: VaultApi }) {
   return {
-    /** Append one system record. A retry after a lost completion may append it twice; never a value. */
+    /**
+     * Append one system record, once: the key is this activity's workflow, run and activity ids, which
+     * every retry shares, so an attempt that wrote the record before its worker was lost is not
+     * written again by the next. Never a value.
+     */
     async auditSystemEvent(e: SystemEvent): Promise<void> {
+      const { workflowExecution: wf, activityId } = Context.current().info;
+      const once = wf ? { eventKey: `${wf.workflowId}/${wf.runId}/${activityId}` } : {};
       // A rotation knows its credential, not its workspace: the record is filed under the credential's.
       let workspaceId = e.workspaceId;
       if (!workspaceId && e.target.credential) workspaceId = await deps.vault.getCredential(e.target.credential).then((c) => c.workspaceId, () => undefined);
-      await deps.vault.audit.append({
-        via: 'system',
-        action: e.action,
-        ...(workspaceId ? { workspaceId } : {}),
-        target: e.target,
-        outcome: e.outcome,
-        ...(e.detail ? { detail: e.detail } : {}),
-      });
+      const entry = { via: 'system', action: e.action, ...(workspaceId ? { workspaceId } : {}), target: e.target, outcome: e.outcome, ...(e.detail ? { detail: e.detail } : {}) } as const;
+      await deps.vault.audit.append(entry, once);
     },
   };
 }

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../domain/errors';
 import { toIso, type Db, type Row } from './db';
-import type { AuditApi, AuditEntry, AuditFilter, AuditRecord, AuditVerification } from './types';
+import type { AuditApi, AuditAppendOptions, AuditEntry, AuditFilter, AuditRecord, AuditVerification } from './types';
 import type { PrincipalKind } from '../domain/access';
 
 const AUDIT_LOCK = 0x5ecb40d0;
@@ -107,10 +107,17 @@ const SELECT = `SELECT a.*, w.name AS workspace_name FROM audit_log a LEFT JOIN 
 export class SqlAudit implements AuditApi {
   constructor(private readonly db: () => Db) {}
 
-  async append(entry: AuditEntry): Promise<AuditRecord> {
+  async append(entry: AuditEntry, options: AuditAppendOptions = {}): Promise<AuditRecord> {
     checkEntry(entry);
+    const eventKey = options.eventKey;
+    if (eventKey !== undefined && (typeof eventKey !== 'string' || eventKey === '' || eventKey.length > 1000)) throw new ValidationError('eventKey', 'must be 1 to 1000 characters');
     return this.db().tx(async (q) => {
       await q.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`);
+      if (eventKey !== undefined) {
+        // Under the lock, so two attempts racing each other append one record between them.
+        const [already] = await q.query(`${SELECT} WHERE a.event_key = $1`, [eventKey]);
+        if (already) return recordOf(already);
+      }
       const [last] = await q.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       const [clock] = await q.query('SELECT now() AS now');
       const record: Omit<AuditRecord, 'hash'> = {
@@ -131,8 +138,8 @@ export class SqlAudit implements AuditApi {
       };
       const hash = recordHash(record);
       await q.query(
-        `INSERT INTO audit_log (seq, at, actor_id, actor_kind, actor_name, via, action, workspace_id, target, outcome, status, code, ip, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb, $15, $16)`,
+        `INSERT INTO audit_log (seq, at, actor_id, actor_kind, actor_name, via, action, workspace_id, target, outcome, status, code, ip, detail, prev_hash, hash, event_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb, $15, $16, $17)`,
         [
           record.seq,
           record.at,
@@ -150,6 +157,7 @@ export class SqlAudit implements AuditApi {
           JSON.stringify(record.detail),
           record.prevHash,
           hash,
+          eventKey ?? null,
         ],
       );
       return { ...record, hash };

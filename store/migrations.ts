@@ -173,6 +173,16 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'audit event keys',
+    statements: [
+      // The idempotency key of a record a retried writer may append twice (store/audit.ts). Not part
+      // of the record's hash: it names the attempt, not what happened.
+      `ALTER TABLE audit_log ADD COLUMN event_key text`,
+      `CREATE UNIQUE INDEX audit_log_event_key_idx ON audit_log (event_key) WHERE event_key IS NOT NULL`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Call inside a transaction. Returns the versions it applied. */

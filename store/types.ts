@@ -323,8 +323,17 @@ export interface AuditVerification {
   brokenAt?: { seq: number; reason: string };
 }
 
+export interface AuditAppendOptions {
+  /**
+   * The writer's idempotency key (a workflow activity's workflow, run and activity ids): an append
+   * with a key already on the trail appends nothing and returns that record, so a retried activity
+   * whose first attempt wrote its record before the worker was lost writes it once.
+   */
+  eventKey?: string;
+}
+
 export interface AuditApi {
-  append(entry: AuditEntry): Promise<AuditRecord>;
+  append(entry: AuditEntry, options?: AuditAppendOptions): Promise<AuditRecord>;
   /** Oldest first. */
   list(filter: AuditFilter): Promise<AuditRecord[]>;
   verify(): Promise<AuditVerification>;

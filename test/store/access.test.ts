@@ -164,6 +164,21 @@ describe.each(BACKENDS)('identities and audit on %s', (name) => {
     expect(await v.audit.verify()).toMatchObject({ ok: true, records: 1 });
   });
 
+  test('audit: an append with an event key already on the trail appends nothing and returns the first record, even when attempts race', async () => {
+    const entry = { via: 'system', action: 'runLeaseExpired', target: { runId: 'r1' }, outcome: 'ok', detail: { deleted: 2 } } as const;
+    const first = await v.audit.append(entry, { eventKey: 'run-r1/abc/3' });
+    const again = await v.audit.append({ ...entry, detail: { deleted: 0 } }, { eventKey: 'run-r1/abc/3' });
+    expect(again).toEqual(first);
+    const racing = await Promise.all([1, 2, 3].map(() => v.audit.append(entry, { eventKey: 'run-r2/def/3' })));
+    expect(new Set(racing.map((r) => r.seq)).size).toBe(1);
+    // Without a key, or with another one, every append is a record.
+    await v.audit.append(entry);
+    await v.audit.append(entry, { eventKey: 'run-r1/abc/4' });
+    expect((await v.audit.list({ limit: 100 })).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(await v.audit.verify()).toMatchObject({ ok: true, records: 4 });
+    await expect(v.audit.append(entry, { eventKey: '' })).rejects.toThrow(ValidationError);
+  });
+
   test('audit: a removed record, or one whose hash was recomputed, breaks the chain too', async () => {
     for (let i = 0; i < 4; i++) await v.audit.append({ via: 'system', action: 'sweep', outcome: 'ok', detail: { n: i } });
     await v.close();
