@@ -27,6 +27,8 @@ export class ApiError extends Error {
     readonly rule?: string,
     /** A failed access check: what is missing and the statement that would grant it. */
     readonly missing?: MissingPermission[],
+    /** Not found or launch failed: the error type (UserNotFoundError, SecretNotFoundError ...). */
+    readonly type?: string,
   ) {
     super(message);
   }
@@ -395,7 +397,7 @@ export class BrokerApiClient {
       }
     }
     if (status >= 200 && status < 300) return parsed as T;
-    const e = (parsed ?? {}) as { error?: unknown; code?: unknown; field?: unknown; rule?: unknown; missing?: unknown };
+    const e = (parsed ?? {}) as { error?: unknown; code?: unknown; field?: unknown; rule?: unknown; missing?: unknown; type?: unknown };
     throw new ApiError(
       status,
       typeof e.error === 'string' ? e.error : `the broker API answered ${status}`,
@@ -403,6 +405,7 @@ export class BrokerApiClient {
       typeof e.field === 'string' ? e.field : undefined,
       typeof e.rule === 'string' ? e.rule : undefined,
       Array.isArray(e.missing) ? (e.missing as MissingPermission[]) : undefined,
+      typeof e.type === 'string' ? e.type : undefined,
     );
   }
 }

@@ -52,7 +52,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const h = hint(err);
       return fail(
         denied ? EXIT.denied : EXIT.failed,
-        { error: err.message, status: err.status, ...(err.code ? { code: err.code } : {}), ...(err.field ? { field: err.field, rule: err.rule } : {}), ...(err.missing ? { missing: err.missing } : {}) },
+        { error: err.message, status: err.status, ...(err.code ? { code: err.code } : {}), ...(err.type ? { type: err.type } : {}), ...(err.field ? { field: err.field, rule: err.rule } : {}), ...(err.missing ? { missing: err.missing } : {}) },
         missing + (h ? `hint: ${h}\n` : ''),
       );
     }

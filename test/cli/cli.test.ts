@@ -234,6 +234,14 @@ describe('secrets list and delete', () => {
     const again = await cli(['secrets', 'delete', 'GH_TOKEN', '--user', user], { env });
     expect(again).toMatchObject({ code: 1, stderr: 'error: user secret "GH_TOKEN" not found\n' });
   });
+
+  test('a user that does not exist is named as such, not as a compute environment or a secret', async () => {
+    const ghost = uniqueName('ghost');
+    expect(await cli(['secrets', 'list', '--user', ghost])).toMatchObject({ code: 1, stderr: `error: user "${ghost}" not found\n` });
+    const json = await cli(['-o', 'json', 'secrets', 'list', '--user', ghost]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toEqual({ error: `user "${ghost}" not found`, status: 404, code: 'not-found', type: 'UserNotFoundError', exitCode: 1 });
+  });
 });
 
 describe('credentials', () => {
