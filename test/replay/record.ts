@@ -24,15 +24,20 @@
  * vault-key.ts) and never anything secret-looking. Each file is the history in canonical proto JSON
  * (as historyToJSON writes it; see history-json.ts for why not that very function), plus a top-level
  * "workflowId" (histories do not carry it; the replay passes it on).
+ *
+ * A scenario names the patches (patched() ids) its fixture must take; replay.test.ts requires a
+ * fixture taking every patch of workflows/, so a new patch needs a scenario here that takes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, Connection, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
+import type { SystemEvent } from '../../activities/audit';
 import { PipelineRuns } from '../../services/pipeline-runs';
 import { LaunchError } from '../../domain/errors';
 import { VaultKeyRotations } from '../../services/vault-key';
@@ -63,6 +68,7 @@ const VAULT_KEY_ERROR_TYPE = ErrorType.VaultKey;
 import { eventually } from '../harness/broker';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
 import { historyToJSONObject } from './history-json';
+import { patchesTaken } from './patches';
 import { testWorkflowBundle } from '../harness/global-setup';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -181,10 +187,20 @@ function pipelineStubs(ce: ComputeEnvFixture, overrides: Partial<Activities> = {
       Context.current().heartbeat(secrets.length);
       return { refs: secrets.map((s) => remoteRef(ce, run.runId, s.name)), headJobEnv: ce.headJobEnv(run.runId) };
     },
+    // The short launch (shape 2, how services/pipeline-runs.ts launches now): push and verify in one.
+    placeSecrets: async ({ run, secrets }): Promise<PushResult> => {
+      Context.current().heartbeat(secrets.length);
+      return { refs: secrets.map((s) => remoteRef(ce, run.runId, s.name)), headJobEnv: ce.headJobEnv(run.runId) };
+    },
     verifyAccess: async () => undefined,
     deleteSecrets: async ({ refs }) => refs.map((ref) => ({ ref, outcome: 'deleted' as const })),
     ...overrides,
   };
+}
+
+/** auditSystemEvent keeping each system record it is given, for the scenario to check. */
+function auditInto(records: SystemEvent[]): Activities['auditSystemEvent'] {
+  return async (e) => void records.push(e);
 }
 
 // -- recording ------------------------------------------------------------------------------------
@@ -195,6 +211,8 @@ interface Recorded {
   runId: string;
   /** Event types the history must contain, so the fixture covers what its name says. */
   expect: string[];
+  /** Patch ids the history must take (a core_patch marker each), so the patched branch is recorded. */
+  patches?: string[];
 }
 
 interface Ctx {
@@ -429,11 +447,18 @@ const scenarios: Scenario[] = [
   {
     files: ['pipelineRun-lease-expired'],
     async run(ctx) {
+      // No API call ends the run: the workflow appends the system audit record itself (a patch).
       const run = pipelineInput('rec-lease-expired', LOCAL_CE, { leaseMs: 3_000 });
-      const ready = await launch(ctx, run, LOCAL_CE, pipelineStubs(LOCAL_CE));
+      const audits: SystemEvent[] = [];
+      const ready = await launch(ctx, run, LOCAL_CE, pipelineStubs(LOCAL_CE, { auditSystemEvent: auditInto(audits) }));
       const final = await finalStatus(ctx, run.runId);
       check(final.outcome === 'lease-expired', `lease-expired: ${final.outcome}`);
-      return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), 'pipelineRun-lease-expired', [TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED])];
+      const audited: SystemEvent = { action: 'runLeaseExpired', workspaceId: run.workspaceId, target: { runId: run.runId }, outcome: 'ok', detail: { deleted: 2 } };
+      check(isDeepStrictEqual(audits, [audited]), `lease-expired: audit ${JSON.stringify(audits)}`);
+      const handle = ctx.client.workflow.getHandle(ready.workflowId);
+      const launched = await startInput<PipelineRunInput>(handle);
+      check(launched.shape === 2, `lease-expired: launched with shape ${launched.shape}`);
+      return [{ ...pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-lease-expired', [TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED]), patches: ['audit-lease-expiry'] }];
     },
   },
   {
@@ -638,15 +663,15 @@ const scenarios: Scenario[] = [
       const input = rotationInput(STORAGE_TARGET, 'azure-storage-key:00000000-0000-0000-0000-000000000000:rg-genomics:stgenomicsscheduled');
       const childId = rotationWorkflowId(input.account);
       behaviours.set(childId, rotationStubs(fixedSnapshot(['key1', 'key2'], 'key2')));
-      const handle = await ctx.client.workflow.start(scheduledRotation, {
-        workflowId: `scheduled-rotate-cred-storage-0001-${Date.now()}`,
-        taskQueue: TASK_QUEUE,
-        args: [input],
-      });
+      const workflowId = `scheduled-rotate-cred-storage-0001-${Date.now()}`;
+      const audits: SystemEvent[] = [];
+      behaviours.set(workflowId, { auditSystemEvent: auditInto(audits) });
+      const handle = await ctx.client.workflow.start(scheduledRotation, { workflowId, taskQueue: TASK_QUEUE, args: [input] });
       const r = await handle.result();
       check(r.outcome === 'rotated' && r.result?.final === 'key1', `scheduled-rotated: ${JSON.stringify(r)}`);
+      check(isDeepStrictEqual(audits, [firingAudit(input, 'ok', { result: 'rotated' })]), `scheduled-rotated: audit ${JSON.stringify(audits)}`);
       return [
-        recorded(handle, 'scheduledRotation-rotated', [ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED), COMPLETED]),
+        { ...recorded(handle, 'scheduledRotation-rotated', [ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED), COMPLETED]), patches: SCHEDULED_ROTATION_PATCHES },
         await recordedRun(ctx.client.workflow.getHandle(childId), 'rotateCredential-scheduled-child', [TIMER_FIRED, COMPLETED]),
       ];
     },
@@ -659,15 +684,43 @@ const scenarios: Scenario[] = [
       behaviours.set(rotationWorkflowId(input.account), rotationStubs(fixedSnapshot(['Primary', 'Secondary'], 'Secondary')));
       const manual = await startRotation(ctx, input);
       await eventually(async () => (await manual.query(rotationStatusQuery)).step === 'grace', 'the manual rotation to reach its grace period');
-      const handle = await ctx.client.workflow.start(scheduledRotation, {
-        workflowId: `scheduled-rotate-cred-batch-0002-${Date.now()}`,
-        taskQueue: TASK_QUEUE,
-        args: [input],
-      });
+      const workflowId = `scheduled-rotate-cred-batch-0002-${Date.now()}`;
+      const audits: SystemEvent[] = [];
+      behaviours.set(workflowId, { auditSystemEvent: auditInto(audits) });
+      const handle = await ctx.client.workflow.start(scheduledRotation, { workflowId, taskQueue: TASK_QUEUE, args: [input] });
       const r = await handle.result();
       check(r.outcome === 'skipped-already-running', `scheduled-skipped: ${r.outcome}`);
+      check(isDeepStrictEqual(audits, [firingAudit(input, 'ok', { result: 'skipped-already-running' })]), `scheduled-skipped: audit ${JSON.stringify(audits)}`);
       await manual.terminate('recording: the skipped firing is recorded; this rotation is not a fixture');
-      return [recorded(handle, 'scheduledRotation-skipped', [ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED), COMPLETED])];
+      return [{ ...recorded(handle, 'scheduledRotation-skipped', [ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED), COMPLETED]), patches: SCHEDULED_ROTATION_PATCHES }];
+    },
+  },
+  {
+    files: ['scheduledRotation-failed'],
+    async run(ctx) {
+      // The child rotation fails (the fresh password is refused): the firing records the failure and fails.
+      const input = rotationInput(ACR_TARGET, 'acr-token-password:00000000-0000-0000-0000-000000000000:rg-genomics:crgenomics:nextflow-scheduled');
+      const refused = 'verify of token nextflow-pull of registry crgenomics: the token lacks the repositories/pull scope';
+      behaviours.set(
+        rotationWorkflowId(input.account),
+        rotationStubs(
+          { rotatable: true, slots: ['password1', 'password2'], stored: 'password1', usedElsewhere: [], fixedSlots: false },
+          {
+            rotationVerify: async () => {
+              throw failure(ErrorType.PermissionDenied, refused, { nonRetryable: true });
+            },
+          },
+        ),
+      );
+      const workflowId = `scheduled-rotate-cred-acr-0003-${Date.now()}`;
+      const audits: SystemEvent[] = [];
+      behaviours.set(workflowId, { auditSystemEvent: auditInto(audits) });
+      const handle = await ctx.client.workflow.start(scheduledRotation, { workflowId, taskQueue: TASK_QUEUE, args: [input] });
+      await expectFailure(handle, ErrorType.PermissionDenied);
+      // The record's error text is what workflows/failures.ts errorMessage makes of the child's failure.
+      check(audits.length === 1 && isDeepStrictEqual({ ...audits[0], detail: {} }, firingAudit(input, 'failed', {})), `scheduled-failed: audit ${JSON.stringify(audits)}`);
+      check(typeof audits[0].detail?.error === 'string' && audits[0].detail.error !== '', `scheduled-failed: audit detail ${JSON.stringify(audits[0].detail)}`);
+      return [{ ...recorded(handle, 'scheduledRotation-failed', [ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED), ACTIVITY_COMPLETED, FAILED]), patches: SCHEDULED_ROTATION_PATCHES }];
     },
   },
 
@@ -786,7 +839,9 @@ const scenarios: Scenario[] = [
       const refs = run.secretNames.map((n) => ({ platform: HPC_CE.platform, computeEnvId: HPC_CE.id, secretName: n, ...HPC_CE.remote(runId, n) }));
       behaviours.set(reaperId, { listAbandonedRuns: async () => [runId] });
       let rounds = 0;
+      const audits: SystemEvent[] = [];
       behaviours.set(cleanupWorkflowId(runId), {
+        auditSystemEvent: auditInto(audits),
         abandonedRefs: async () => ({ run, refs }),
         deleteSecrets: async ({ refs: asked }) => {
           if (rounds++ === 0) throw failure(ErrorType.Connection, 'login.hpc.example.org:22 refused the connection');
@@ -799,7 +854,13 @@ const scenarios: Scenario[] = [
       const cleanupHandle = ctx.client.workflow.getHandle(cleanupWorkflowId(runId));
       const done = await cleanupHandle.result();
       check(done.phase === 'deleted' && done.deleteAttempts === 2, `cleanup: ${JSON.stringify(done)}`);
-      return [recorded(reaper, 'reapTerminatedRuns-started', [ACTIVITY_COMPLETED, COMPLETED]), await recordedRun(cleanupHandle, 'cleanUpTerminatedRun-deleted', [ACTIVITY_FAILED, TIMER_FIRED, COMPLETED])];
+      // The run was terminated: the cleanup appends the system audit record itself (a patch).
+      const audited: SystemEvent = { action: 'terminatedRunCleanedUp', workspaceId: run.workspaceId, target: { runId }, outcome: 'ok', detail: { deleted: 2, rounds: 2 } };
+      check(isDeepStrictEqual(audits, [audited]), `cleanup: audit ${JSON.stringify(audits)}`);
+      return [
+        { ...recorded(reaper, 'reapTerminatedRuns-started', [ACTIVITY_COMPLETED, COMPLETED]), patches: ['cleanup-child-summary'] },
+        { ...(await recordedRun(cleanupHandle, 'cleanUpTerminatedRun-deleted', [ACTIVITY_FAILED, TIMER_FIRED, COMPLETED])), patches: ['audit-terminated-cleanup'] },
+      ];
     },
   },
 ];
@@ -841,6 +902,14 @@ function rotationStubs(snap: RotationSnapshot, overrides: Partial<Activities> = 
     rotationRetire: async () => undefined,
     ...overrides,
   };
+}
+
+/** The patches every scheduled firing takes (workflows/rotation.ts scheduledRotation). */
+const SCHEDULED_ROTATION_PATCHES = ['rotation-child-summary', 'audit-scheduled-rotation'];
+
+/** The system record of a scheduled firing (workflows/rotation.ts auditFiring). */
+function firingAudit(input: RotationInput, outcome: SystemEvent['outcome'], detail: Record<string, string>): SystemEvent {
+  return { action: 'scheduledRotation', target: { credential: input.target.credentialId, account: input.account }, outcome, detail };
 }
 
 async function startRotation(ctx: Ctx, input: RotationInput) {
@@ -909,6 +978,9 @@ async function write(client: Client, r: Recorded): Promise<string> {
   const types = new Set((history.events ?? []).map((e) => ev(e.eventType ?? 0)));
   const missing = r.expect.filter((t) => !types.has(t));
   check(missing.length === 0, `${r.file}: the history lacks ${missing.join(', ')}`);
+  const taken = patchesTaken(history);
+  const untaken = (r.patches ?? []).filter((id) => !taken.includes(id));
+  check(untaken.length === 0, `${r.file}: the history does not take the patch ${untaken.join(', ')} (takes: ${taken.join(', ') || 'none'})`);
   const last = history.events?.[history.events.length - 1];
   check(
     [COMPLETED, FAILED, CANCELED, CONTINUED].includes(ev(last?.eventType ?? 0)),

@@ -8,6 +8,10 @@
  * histories (patched() / deprecatePatch() from @temporalio/workflow, or a new workflow type) instead
  * of re-recording the fixture. See record.ts for adding fixtures.
  *
+ * Every patch the workflow code uses (patched() / deprecatePatch() in workflows/) needs a fixture
+ * that took it, so the patched branch is replayed as well as the old one: a new patch fails here until
+ * record.ts records a run that takes it (patches.ts reads the ids from the source).
+ *
  * The bundle is the one global setup builds (test/harness/global-setup.ts), with the production
  * failure converter (codec/failure-converter), as record.ts used; no payload codec: the fixtures
  * are plain JSON payloads.
@@ -19,6 +23,7 @@ import { Worker } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
 import { ENCODING as ENCRYPTED_ENCODING } from '../../codec/encryption-codec';
 import { historyFromJSONObject } from './history-json';
+import { patchCallsIn, patchesTaken, workflowPatchIds } from './patches';
 import { testWorkflowBundle } from '../harness/global-setup';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
@@ -29,11 +34,20 @@ const MIN_FIXTURES = 30;
 /** Every workflow type that can have runs in flight needs at least one fixture. */
 const WORKFLOW_TYPES = ['pipelineRun', 'rotateCredential', 'scheduledRotation', 'rotateVaultMasterKey', 'scheduledVaultKeyRotation', 'sweepOrphans', 'reapTerminatedRuns', 'cleanUpTerminatedRun'];
 
+/**
+ * Patch ids the workflow code used when this list was written: the scan must find at least these, so
+ * a scan that silently finds nothing (a moved folder, a renamed import) cannot pass the guard below.
+ * Drop an id here only with its last patched() / deprecatePatch() call.
+ */
+const KNOWN_PATCH_IDS = ['audit-lease-expiry', 'audit-scheduled-rotation', 'audit-terminated-cleanup', 'cleanup-child-summary', 'rotation-child-summary'];
+
 interface Fixture {
   file: string;
   workflowId: string;
   workflowType: string;
   history: History;
+  /** Patch ids the history took (its core_patch markers). */
+  patches: string[];
   /** Every payload metadata "encoding" value in the file. */
   encodings: Set<string>;
 }
@@ -59,6 +73,7 @@ function load(file: string): Fixture {
     workflowId: typeof json.workflowId === 'string' ? json.workflowId : path.basename(file, '.json'),
     workflowType: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '(no start event)',
     history,
+    patches: patchesTaken(history),
     encodings,
   };
 }
@@ -94,6 +109,41 @@ test(`the folder holds at least ${MIN_FIXTURES} fixtures, covering every workflo
   expect(files.length).toBeGreaterThanOrEqual(MIN_FIXTURES);
   const types = new Set(fixtures.map((f) => f.workflowType));
   expect(WORKFLOW_TYPES.filter((t) => !types.has(t))).toEqual([]);
+});
+
+describe('every patch of the workflow code is taken by a fixture', () => {
+  const source = workflowPatchIds();
+
+  test('the scan reads patch ids from calls, not from comments, and names calls it cannot read', () => {
+    const scan = patchCallsIn(
+      [
+        "import * as wf from '@temporalio/workflow';",
+        "// patched('in-a-comment') is no call",
+        "/* nor deprecatePatch('in-a-block-comment') */",
+        "if (patched('a')) x();",
+        'deprecatePatch("b");',
+        'const y = wf.patched(`c`) ? 1 : 0;',
+        "notPatched('d'); obj.patchedThing('e');",
+        "if (patched('a')) z();",
+        'patched(SOME_ID);',
+      ].join('\n'),
+      'example.ts',
+    );
+    expect(scan.ids).toEqual(['a', 'b', 'c']);
+    expect(scan.unreadable).toEqual(['example.ts:9: patched(SOME_ID)']);
+  });
+
+  test('the scan finds the known patch ids in workflows/, each given as a string literal', () => {
+    expect(source.files.length).toBeGreaterThan(0);
+    expect(source.unreadable).toEqual([]);
+    expect(source.ids).toEqual(expect.arrayContaining(KNOWN_PATCH_IDS));
+  });
+
+  test('a fixture takes every patch id of workflows/', () => {
+    const taken = new Set(fixtures.flatMap((f) => f.patches));
+    // A patch without a fixture: record a run that takes it (record.ts, under a new REPLAY_RECORD_SUFFIX).
+    expect(source.ids.filter((id) => !taken.has(id))).toEqual([]);
+  });
 });
 
 test('the bundle carries the production failure converter, as the recording did', () => {
