@@ -174,3 +174,19 @@ test('a scheduled firing runs the rotation as a child under the account workflow
     ]);
   });
 });
+
+test("a scheduled firing whose rotation fails is on the audit trail with the activity's own error, not its wrappers'", async () => {
+  const refused = 'the broker lacks Microsoft.Batch/batchAccounts/regenerateKeys/action on acct';
+  const acts = stubs(FIXED, {
+    rotationInspect: async () => {
+      throw ApplicationFailure.nonRetryable(refused, ErrorType.PermissionDenied);
+    },
+  });
+  await withStubWorker(env, acts, async (tq) => {
+    const i = input();
+    const err = await env.client.workflow.execute(scheduledRotation, { taskQueue: tq, workflowId: `scheduled-${randomBytes(3).toString('hex')}`, args: [i] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    // Child workflow failure → activity failure → the activity's ApplicationFailure.
+    expect(acts.auditSystemEvent.mock.calls.map(([e]) => [e.action, e.outcome, e.detail])).toEqual([['scheduledRotation', 'failed', { error: refused }]]);
+  });
+});
