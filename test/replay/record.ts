@@ -1129,6 +1129,7 @@ function phasesUpserted(history: History): string[] {
 /** Where a fixture is written; an existing file is kept unless REPLAY_RECORD_OVERWRITE=1. */
 const fixturePath = (file: string) => path.join(HISTORIES_DIR, `${file}${SUFFIX}.json`);
 const kept = (file: string) => !OVERWRITE && fs.existsSync(fixturePath(file));
+const NOT_WRITTEN = ': NOT written, the file exists (REPLAY_RECORD_OVERWRITE=1 to write over it)';
 
 async function write(client: Client, r: Recorded): Promise<string> {
   check(r.runId !== '', `${r.file}: no run id`);
@@ -1158,7 +1159,7 @@ async function write(client: Client, r: Recorded): Promise<string> {
   const file = fixturePath(r.file);
   const shown = `${path.relative(process.cwd(), file)} (${json.events.length} events)`;
   // A committed fixture is a run in flight: never written over by accident (see the top of this file).
-  if (kept(r.file)) return `${shown}: NOT written, the file exists (REPLAY_RECORD_OVERWRITE=1 to write over it)`;
+  if (kept(r.file)) return `${shown}${NOT_WRITTEN}`;
   fs.writeFileSync(file, JSON.stringify({ workflowId: r.workflowId, events: json.events }, null, 2) + '\n');
   return shown;
 }
@@ -1225,5 +1226,6 @@ test('record the replay fixtures', async () => {
   });
   await connection.close();
   await nativeConnection.close();
-  process.stdout.write(`recorded ${written.length} histories:\n${written.map((w) => `  ${w}`).join('\n')}\n`);
+  const notWritten = written.filter((w) => w.endsWith(NOT_WRITTEN)).length;
+  process.stdout.write(`recorded ${written.length} histories, ${written.length - notWritten} written:\n${written.map((w) => `  ${w}`).join('\n')}\n`);
 });
