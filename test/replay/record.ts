@@ -294,7 +294,8 @@ function pipelineInput(shape: Shape, runId: string, ce: ComputeEnvFixture, extra
   return { runId: shape === 2 ? `${runId}-s2` : runId, workspaceId: 'ws-genomics', userId: 'usr-alice', computeEnvId: ce.id, secretNames: [...SECRET_NAMES], ...extra };
 }
 
-const LABELS = (ce: ComputeEnvFixture) => ({ workspace: 'genomics', computeEnv: ce.name, platform: ce.platform, user: 'alice' });
+/** The labels the launch service is given for a run (as the API passes them on). */
+const labelsOf = (ce: ComputeEnvFixture) => ({ workspace: 'genomics', computeEnv: ce.name, platform: ce.platform, user: 'alice' });
 
 /**
  * Launch a run in a shape. Shape 2 is the launch service itself (services/pipeline-runs.ts:
@@ -304,7 +305,7 @@ const LABELS = (ce: ComputeEnvFixture) => ({ workspace: 'genomics', computeEnv: 
  */
 async function launch(ctx: Ctx, shape: Shape, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>): Promise<ReadyResult> {
   behaviours.set(pipelineRunWorkflowId(run.runId), stubs);
-  if (shape === 2) return ctx.runs.launch({ ...run, labels: LABELS(ce) });
+  if (shape === 2) return ctx.runs.launch({ ...run, labels: labelsOf(ce) });
   const key: LaunchKey = { workspaceId: run.workspaceId, userId: run.userId, computeEnvId: run.computeEnvId, secretNames: run.secretNames };
   const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
     workflowId: pipelineRunWorkflowId(run.runId),
@@ -314,12 +315,12 @@ async function launch(ctx: Ctx, shape: Shape, run: PipelineRunInput, ce: Compute
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     typedSearchAttributes: [
       { key: RunIdKey, value: run.runId },
-      { key: WorkspaceKey, value: LABELS(ce).workspace },
+      { key: WorkspaceKey, value: labelsOf(ce).workspace },
       { key: ComputeEnvKey, value: ce.name },
       { key: PlatformKey, value: ce.platform },
       { key: PhaseKey, value: 'resolving' },
     ],
-    memo: { user: LABELS(ce).user, secretNames: run.secretNames },
+    memo: { user: labelsOf(ce).user, secretNames: run.secretNames },
   });
   try {
     return await ctx.client.workflow.executeUpdateWithStart(waitReadyUpdate, { args: [key], startWorkflowOperation });
