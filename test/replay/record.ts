@@ -10,13 +10,22 @@
  *   NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" \
  *     npx jest --testMatch '<rootDir>/test/replay/record.ts' --testTimeout 600000 --forceExit
  *
- *   REPLAY_RECORD_ONLY=<regex>   record only the fixtures whose file name matches (e.g. '^pipelineRun-')
+ *   REPLAY_RECORD_ONLY=<regex>   record only the fixtures whose file name matches (e.g. '-s2$')
  *   REPLAY_RECORD_SUFFIX=<tag>   write <workflow>-<scenario><tag>.json instead (e.g. '-v2')
+ *   REPLAY_RECORD_OVERWRITE=1    write over fixtures that exist (never needed to add fixtures)
+ *
+ * A fixture file that exists is never written over unless REPLAY_RECORD_OVERWRITE=1: a scenario whose
+ * fixtures all exist does not even run, so a run without a filter records only what is missing.
  *
  * Do NOT re-record existing fixtures to make a failing replay test pass: a failure means runs started
  * by the old code would break. After a workflow change, keep the old fixtures (they are the runs in
  * flight) and add new ones recorded from the new code under new names (REPLAY_RECORD_SUFFIX); drop an
  * old fixture only once no run of that code can still be open (longest lease, 366 days, plus cleanup).
+ *
+ * pipelineRun scenarios are recorded in both launch shapes of workflows/pipeline-run.ts (see Shape):
+ * pipelineRun-<scenario>-s2.json is the short launch every run launched today takes (`shape: 2`),
+ * pipelineRun-<scenario>.json the shape of runs launched before it. replay.test.ts requires a number
+ * of shape-2 fixtures, so the short launch cannot lose its coverage unnoticed.
  *
  * The recording uses the SDK's default payload converter and NO encryption codec (fixtures need no
  * key), and the production failure converter (codec/failure-converter), as the replay does. Stub
@@ -42,17 +51,19 @@ import { PipelineRuns } from '../../services/pipeline-runs';
 import { LaunchError } from '../../domain/errors';
 import { VaultKeyRotations } from '../../services/vault-key';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
-import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
+import { DIFFERENT_REQUEST, pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../../workflows/rotation';
 import { rotationWorkflowId, type RotationInput, type RotationSnapshot, type RotationTarget } from '../../domain/rotation';
-import { PhaseKey, RunIdKey } from '../../workflows/search-attributes';
+import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../../workflows/search-attributes';
 import { ErrorType } from '../../domain/errors';
 import {
   pipelineRunWorkflowId,
+  type LaunchKey,
   type MissingPermission,
   type PipelineRunInput,
   type Platform,
   type PushResult,
+  type ReadyResult,
   type RemoteRef,
   type ResolvedRun,
   type RunStatus,
@@ -77,6 +88,7 @@ type ActivityName = keyof Activities;
 const HISTORIES_DIR = path.join(__dirname, 'histories');
 const ONLY = process.env.REPLAY_RECORD_ONLY ? new RegExp(process.env.REPLAY_RECORD_ONLY) : undefined;
 const SUFFIX = process.env.REPLAY_RECORD_SUFFIX ?? '';
+const OVERWRITE = process.env.REPLAY_RECORD_OVERWRITE === '1';
 const TASK_QUEUE = 'replay-recording';
 const IDENTITY = 'replay-recorder';
 
@@ -179,22 +191,64 @@ function resolvedRun(ce: ComputeEnvFixture, run: PipelineRunInput): ResolvedRun 
   };
 }
 
-/** A run whose every step works; scenarios override single activities. */
-function pipelineStubs(ce: ComputeEnvFixture, overrides: Partial<Activities> = {}): Partial<Activities> {
+/**
+ * The two launch shapes of workflows/pipeline-run.ts. Shape 2, the short launch, is what
+ * services/pipeline-runs.ts launches since December 2026, so every live run takes it: resolveRun as a
+ * local activity, placeSecrets (push and verify in one activity), BrokerPhase upserted at ready and
+ * deleted only (deleting while delete rounds fail). Shape 1 is a run launched before (no `shape` in its
+ * input), which keeps its shape to its end: recordable for the record (runs of it may still be open).
+ *
+ * The shape is in the fixture's name: pipelineRun-<scenario>.json for shape 1 (the names of the first
+ * fixtures), pipelineRun-<scenario>-s2.json for shape 2. Every scenario is recorded in both shapes
+ * unless it says otherwise (those only the short launch has are shape 2 only).
+ */
+type Shape = 1 | 2;
+const BOTH_SHAPES: Shape[] = [1, 2];
+const SHAPE_2_ONLY: Shape[] = [2];
+
+/** The fixture name of a pipelineRun scenario in one shape. */
+const runFile = (scenario: string, shape: Shape): string => `pipelineRun-${scenario}${shape === 2 ? '-s2' : ''}`;
+
+/** What BrokerPhase a short-launch run ever upserts (never resolving, pushing or verifying). */
+const SHORT_LAUNCH_PHASES = ['ready', 'deleting', 'deleted'];
+
+/** The activities a scenario describes a run with, named as shape 1 calls them. */
+type RunActivities = Pick<Activities, 'resolveRun' | 'pushSecrets' | 'verifyAccess' | 'deleteSecrets' | 'auditSystemEvent'>;
+
+/** What the push places: a ref per secret, or nothing at all for a run without secrets (as the activity). */
+function placed(ce: ComputeEnvFixture, { run, secrets }: Parameters<Activities['pushSecrets']>[0]): PushResult {
+  if (!secrets.length) return { refs: [], headJobEnv: {} };
+  return { refs: secrets.map((s) => remoteRef(ce, run.runId, s.name)), headJobEnv: ce.headJobEnv(run.runId) };
+}
+
+/**
+ * A run whose every step works; scenarios override single activities (as shape 1 names them). Only
+ * what the shape calls is registered, so a run calling another shape's activity fails the recording:
+ * shape 1 gets resolveRun, pushSecrets, verifyAccess; shape 2 gets resolveRun (run as a local activity
+ * by the workflow) and placeSecrets, which is the push then the verification, like the real activity
+ * (activities/pipeline-run.ts): a refused verification fails placeSecrets after the push.
+ */
+function pipelineStubs(ce: ComputeEnvFixture, shape: Shape, overrides: Partial<RunActivities> = {}): Partial<Activities> {
+  const push: Activities['pushSecrets'] =
+    overrides.pushSecrets ??
+    (async (input) => {
+      Context.current().heartbeat(input.secrets.length);
+      return placed(ce, input);
+    });
+  const verify: Activities['verifyAccess'] = overrides.verifyAccess ?? (async () => undefined);
+  const common: Partial<Activities> = {
+    resolveRun: overrides.resolveRun ?? (async (run) => resolvedRun(ce, run)),
+    deleteSecrets: overrides.deleteSecrets ?? (async ({ refs }) => refs.map((ref) => ({ ref, outcome: 'deleted' as const }))),
+    ...(overrides.auditSystemEvent ? { auditSystemEvent: overrides.auditSystemEvent } : {}),
+  };
+  if (shape === 1) return { ...common, pushSecrets: push, verifyAccess: verify };
   return {
-    resolveRun: async (run) => resolvedRun(ce, run),
-    pushSecrets: async ({ run, secrets }): Promise<PushResult> => {
-      Context.current().heartbeat(secrets.length);
-      return { refs: secrets.map((s) => remoteRef(ce, run.runId, s.name)), headJobEnv: ce.headJobEnv(run.runId) };
+    ...common,
+    placeSecrets: async (input) => {
+      const pushed = await push(input);
+      await verify({ run: input.run, refs: pushed.refs });
+      return pushed;
     },
-    // The short launch (shape 2, how services/pipeline-runs.ts launches now): push and verify in one.
-    placeSecrets: async ({ run, secrets }): Promise<PushResult> => {
-      Context.current().heartbeat(secrets.length);
-      return { refs: secrets.map((s) => remoteRef(ce, run.runId, s.name)), headJobEnv: ce.headJobEnv(run.runId) };
-    },
-    verifyAccess: async () => undefined,
-    deleteSecrets: async ({ refs }) => refs.map((ref) => ({ ref, outcome: 'deleted' as const })),
-    ...overrides,
   };
 }
 
@@ -213,6 +267,10 @@ interface Recorded {
   expect: string[];
   /** Patch ids the history must take (a core_patch marker each), so the patched branch is recorded. */
   patches?: string[];
+  /** A pipelineRun's launch shape: its start input must say it (shape 2 is `shape: 2`, shape 1 none). */
+  shape?: Shape;
+  /** The BrokerPhase values the history upserts, in order, when the scenario says exactly which. */
+  phases?: string[];
 }
 
 interface Ctx {
@@ -231,22 +289,66 @@ interface Scenario {
 const E = temporal.api.enums.v1.EventType;
 const ev = (t: temporal.api.enums.v1.EventType) => E[t];
 
-function pipelineInput(runId: string, ce: ComputeEnvFixture, extra: Partial<PipelineRunInput> = {}): PipelineRunInput {
-  return { runId, workspaceId: 'ws-genomics', userId: 'usr-alice', computeEnvId: ce.id, secretNames: [...SECRET_NAMES], ...extra };
+/** A run's input; twins of the two shapes get their own run ids (shape 2's end in -s2). */
+function pipelineInput(shape: Shape, runId: string, ce: ComputeEnvFixture, extra: Partial<PipelineRunInput> = {}): PipelineRunInput {
+  return { runId: shape === 2 ? `${runId}-s2` : runId, workspaceId: 'ws-genomics', userId: 'usr-alice', computeEnvId: ce.id, secretNames: [...SECRET_NAMES], ...extra };
 }
 
-/** Launch as the launch service does (services/pipeline-runs.ts: Update-with-Start waitReady). */
-async function launch(ctx: Ctx, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>) {
+/** The labels the launch service is given for a run (as the API passes them on). */
+const labelsOf = (ce: ComputeEnvFixture) => ({ workspace: 'genomics', computeEnv: ce.name, platform: ce.platform, user: 'alice' });
+
+/**
+ * Launch a run in a shape. Shape 2 is the launch service itself (services/pipeline-runs.ts:
+ * Update-with-Start waitReady), which launches every run with `shape: 2`. Shape 1 is the launch
+ * service as it was before (the same Update-with-Start, without `shape` in the input and without the
+ * resolved names in the memo), its failures told as the service tells them (LaunchError with the type).
+ */
+async function launch(ctx: Ctx, shape: Shape, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>): Promise<ReadyResult> {
   behaviours.set(pipelineRunWorkflowId(run.runId), stubs);
-  return ctx.runs.launch({ ...run, labels: { workspace: 'genomics', computeEnv: ce.name, platform: ce.platform, user: 'alice' } });
+  if (shape === 2) return ctx.runs.launch({ ...run, labels: labelsOf(ce) });
+  const key: LaunchKey = { workspaceId: run.workspaceId, userId: run.userId, computeEnvId: run.computeEnvId, secretNames: run.secretNames };
+  const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
+    workflowId: pipelineRunWorkflowId(run.runId),
+    taskQueue: TASK_QUEUE,
+    args: [run],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [
+      { key: RunIdKey, value: run.runId },
+      { key: WorkspaceKey, value: labelsOf(ce).workspace },
+      { key: ComputeEnvKey, value: ce.name },
+      { key: PlatformKey, value: ce.platform },
+      { key: PhaseKey, value: 'resolving' },
+    ],
+    memo: { user: labelsOf(ce).user, secretNames: run.secretNames },
+  });
+  try {
+    return await ctx.client.workflow.executeUpdateWithStart(waitReadyUpdate, { args: [key], startWorkflowOperation });
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure) throw new LaunchError(cause.message, 'launch-failed', cause.type ?? undefined);
+    throw err;
+  }
 }
 
-async function launchFails(ctx: Ctx, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>, type: string): Promise<void> {
-  const err = await launch(ctx, run, ce, stubs).then(
+async function launchFails(ctx: Ctx, shape: Shape, run: PipelineRunInput, ce: ComputeEnvFixture, stubs: Partial<Activities>, type: string): Promise<LaunchError> {
+  const err = await launch(ctx, shape, run, ce, stubs).then(
     () => undefined,
     (e: unknown) => e,
   );
   if (!(err instanceof LaunchError) || err.type !== type) throw new Error(`expected the launch to fail with ${type}, got ${String(err)}`);
+  return err;
+}
+
+/**
+ * One pipelineRun scenario in each of its shapes: a scenario per shape, with the shape's file names,
+ * and its fixtures checked to carry the shape (Recorded.shape).
+ */
+function runScenarios(names: string[], shapes: Shape[], body: (ctx: Ctx, shape: Shape) => Promise<Recorded[]>): Scenario[] {
+  return shapes.map((shape) => ({
+    files: names.map((n) => runFile(n, shape)),
+    run: async (ctx: Ctx) => (await body(ctx, shape)).map((r) => ({ ...r, shape })),
+  }));
 }
 
 async function closed(handle: WorkflowHandle): Promise<void> {
@@ -283,286 +385,326 @@ const CANCELED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED);
 const CANCEL_REQUESTED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
 const CONTINUED = ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
 const SA_UPSERTED = ev(E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+/** A local activity's result, success or failure (shape 2 resolves as one). */
+const MARKER_RECORDED = ev(E.EVENT_TYPE_MARKER_RECORDED);
 
 const scenarios: Scenario[] = [
-  // ---- pipelineRun ----
-  {
-    files: ['pipelineRun-completed'],
-    async run(ctx) {
-      const run = pipelineInput('rec-completed', AWS_CE);
-      const ready = await launch(ctx, run, AWS_CE, pipelineStubs(AWS_CE));
-      const handle = ctx.client.workflow.getHandle(ready.workflowId);
-      await ctx.runs.complete(run.runId, 'succeeded');
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'succeeded' && final.phase === 'deleted', `completed: ${final.outcome}/${final.phase}`);
-      // The completion is the completeRun update since it exists (a signal before).
-      return [pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-completed', [UPDATE_ACCEPTED, UPDATE_COMPLETED, SA_UPSERTED, COMPLETED])];
-    },
-  },
-  {
-    files: ['pipelineRun-secret-not-found'],
-    async run(ctx) {
-      const run = pipelineInput('rec-secret-not-found', AWS_CE, { secretNames: ['LIMS_API_TOKEN', 'NOT_IN_VAULT'] });
-      await launchFails(
-        ctx,
-        run,
-        AWS_CE,
-        pipelineStubs(AWS_CE, {
-          resolveRun: async () => {
-            throw failure(ErrorType.SecretNotFound, 'secret not found in workspace genomics or for user alice: NOT_IN_VAULT', { nonRetryable: true, details: [['NOT_IN_VAULT']] });
-          },
-        }),
-        ErrorType.SecretNotFound,
-      );
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'launch-failed' && final.refs.length === 0, `secret-not-found: ${final.outcome}`);
-      const wf = pipelineRunWorkflowId(run.runId);
-      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-secret-not-found', [ACTIVITY_FAILED, UPDATE_COMPLETED, FAILED])];
-    },
-  },
-  {
-    files: ['pipelineRun-verify-failed'],
-    async run(ctx) {
-      const run = pipelineInput('rec-verify-failed', AWS_CE);
-      const missing: MissingPermission[] = [
-        {
-          principal: 'head-job role arn:aws:iam::123456789012:role/nextflow-head-job',
-          permission: 'secretsmanager:GetSecretValue',
-          resource: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tower-rec-verify-failed/*',
-          grant: '{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:tower-*"}',
-        },
-      ];
-      const stubs = pipelineStubs(AWS_CE, {
-        verifyAccess: async () => {
-          throw failure(ErrorType.AccessVerification, `access check failed: ${missing[0].principal} lacks ${missing[0].permission} on ${missing[0].resource}`, {
-            nonRetryable: true,
-            details: [missing],
-          });
-        },
-      });
-      await launchFails(ctx, run, AWS_CE, stubs, ErrorType.AccessVerification);
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'launch-failed' && final.refs.every((r) => r.state === 'deleted'), `verify-failed: ${JSON.stringify(final.refs)}`);
-      const wf = pipelineRunWorkflowId(run.runId);
-      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-verify-failed', [ACTIVITY_FAILED, UPDATE_COMPLETED, ACTIVITY_COMPLETED, FAILED])];
-    },
-  },
-  {
-    files: ['pipelineRun-push-failed'],
-    async run(ctx) {
-      // Part of the secrets were placed before the refusal: every planned ref is deleted (one is gone).
-      const run = pipelineInput('rec-push-failed', AWS_CE);
-      const stubs = pipelineStubs(AWS_CE, {
-        pushSecrets: async () => {
-          throw failure(ErrorType.PermissionDenied, `broker lacks secretsmanager:CreateSecret on tower-${run.runId}/REFERENCE_DB_PASSWORD`, { nonRetryable: true });
-        },
-        deleteSecrets: async ({ refs }) => refs.map((ref, i) => ({ ref, outcome: i === 0 ? ('deleted' as const) : ('not-found' as const) })),
-      });
-      await launchFails(ctx, run, AWS_CE, stubs, ErrorType.PermissionDenied);
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'launch-failed', `push-failed: ${final.outcome}`);
-      const wf = pipelineRunWorkflowId(run.runId);
-      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-push-failed', [ACTIVITY_FAILED, UPDATE_COMPLETED, FAILED])];
-    },
-  },
-  {
-    files: ['pipelineRun-invalid-lease'],
-    async run(ctx) {
-      // The client refuses such a lease; a caller that bypasses it meets the workflow's own check.
-      const run = pipelineInput('rec-invalid-lease', LOCAL_CE, { leaseMs: 400 * 24 * 60 * 60 * 1000 });
-      const wf = pipelineRunWorkflowId(run.runId);
-      behaviours.set(wf, pipelineStubs(LOCAL_CE));
-      const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
-        workflowId: wf,
-        taskQueue: TASK_QUEUE,
-        args: [run],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: RunIdKey, value: run.runId },
-          { key: PhaseKey, value: 'resolving' },
-        ],
-      });
-      const err = await ctx.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation }).catch((e: unknown) => e);
-      check(err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === ErrorType.InvalidInput, `invalid-lease: ${String(err)}`);
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'launch-failed', `invalid-lease: ${final.outcome}`);
-      return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), 'pipelineRun-invalid-lease', [UPDATE_COMPLETED, FAILED])];
-    },
-  },
-  {
-    files: ['pipelineRun-cancelled-ready'],
-    async run(ctx) {
-      const run = pipelineInput('rec-cancelled-ready', HPC_CE);
-      const ready = await launch(ctx, run, HPC_CE, pipelineStubs(HPC_CE));
-      await ctx.runs.cancel(run.runId);
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'cancelled' && final.phase === 'deleted', `cancelled-ready: ${final.outcome}/${final.phase}`);
-      return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), 'pipelineRun-cancelled-ready', [CANCEL_REQUESTED, ACTIVITY_COMPLETED, CANCELED])];
-    },
-  },
-  {
-    files: ['pipelineRun-cancelled-pushing'],
-    async run(ctx) {
-      // The push heartbeats, hears the cancellation and stops; then cleanup; then the launch hears it.
-      const run = pipelineInput('rec-cancelled-pushing', AWS_CE);
-      const wf = pipelineRunWorkflowId(run.runId);
-      const stubs = pipelineStubs(AWS_CE, {
-        pushSecrets: async () => {
-          const actx = Context.current();
-          let done = 0;
-          actx.heartbeat(done);
-          const beat = setInterval(() => actx.heartbeat(++done), 200);
-          try {
-            // Rejects with CancelledFailure once the cancellation arrives: the activity ends cancelled.
-            return await actx.cancelled;
-          } finally {
-            clearInterval(beat);
-          }
-        },
-      });
-      const launching = launch(ctx, run, AWS_CE, stubs).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(wf);
-      await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
-      await new Promise((r) => setTimeout(r, 500));
-      await ctx.runs.cancel(run.runId);
-      const err = await launching;
-      check(err instanceof LaunchError, `cancelled-pushing: the launch answered ${String(err)}`);
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'cancelled' && final.refs.every((r) => r.state === 'deleted'), `cancelled-pushing: ${final.outcome}`);
-      return [
-        pipelineFile(wf, await runOf(handle), 'pipelineRun-cancelled-pushing', [
-          CANCEL_REQUESTED,
-          ev(E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED),
-          ev(E.EVENT_TYPE_ACTIVITY_TASK_CANCELED),
-          UPDATE_COMPLETED,
-          CANCELED,
-        ]),
-      ];
-    },
-  },
-  {
-    files: ['pipelineRun-lease-expired'],
-    async run(ctx) {
-      // No API call ends the run: the workflow appends the system audit record itself (a patch).
-      const run = pipelineInput('rec-lease-expired', LOCAL_CE, { leaseMs: 3_000 });
-      const audits: SystemEvent[] = [];
-      const ready = await launch(ctx, run, LOCAL_CE, pipelineStubs(LOCAL_CE, { auditSystemEvent: auditInto(audits) }));
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'lease-expired', `lease-expired: ${final.outcome}`);
-      const audited: SystemEvent = { action: 'runLeaseExpired', workspaceId: run.workspaceId, target: { runId: run.runId }, outcome: 'ok', detail: { deleted: 2 } };
-      check(isDeepStrictEqual(audits, [audited]), `lease-expired: audit ${JSON.stringify(audits)}`);
-      const handle = ctx.client.workflow.getHandle(ready.workflowId);
-      const launched = await startInput<PipelineRunInput>(handle);
-      check(launched.shape === 2, `lease-expired: launched with shape ${launched.shape}`);
-      return [{ ...pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-lease-expired', [TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED]), patches: ['audit-lease-expiry'] }];
-    },
-  },
-  {
-    files: ['pipelineRun-lease-renewed'],
-    async run(ctx) {
-      const run = pipelineInput('rec-lease-renewed', HPC_CE, { leaseMs: 60_000 });
-      const ready = await launch(ctx, run, HPC_CE, pipelineStubs(HPC_CE));
-      await ctx.runs.renew(run.runId, 2 * 60 * 60_000);
-      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
-      await eventually(async () => (await handle.query(statusQuery)).leaseExpiresAt !== ready.leaseExpiresAt, 'the renewal to apply');
-      await ctx.runs.complete(run.runId, 'failed');
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'failed' && final.phase === 'deleted', `lease-renewed: ${final.outcome}`);
-      return [pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-lease-renewed', [SIGNALED, ev(E.EVENT_TYPE_TIMER_CANCELED), COMPLETED])];
-    },
-  },
-  {
-    files: ['pipelineRun-invalid-signals'],
-    async run(ctx) {
-      // A completion without a valid status and malformed renewals are ignored; a valid one ends the run.
-      const run = pipelineInput('rec-invalid-signals', LOCAL_CE, { leaseMs: 10 * 60_000 });
-      const ready = await launch(ctx, run, LOCAL_CE, pipelineStubs(LOCAL_CE));
-      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
-      await handle.signal('runCompleted', { status: 'bogus' });
-      await handle.signal('runCompleted', {});
-      await handle.signal('renewLease', { extendByMs: -5 });
-      const mid = await handle.query(statusQuery);
-      check(mid.phase === 'ready' && mid.leaseExpiresAt === ready.leaseExpiresAt, `invalid-signals: ${mid.phase}`);
-      await handle.signal(runCompletedSignal, { status: 'succeeded' });
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'succeeded', `invalid-signals: ${final.outcome}`);
-      return [pipelineFile(ready.workflowId, await runOf(handle), 'pipelineRun-invalid-signals', [SIGNALED, COMPLETED])];
-    },
-  },
-  {
-    files: ['pipelineRun-delete-retried'],
-    async run(ctx) {
-      // Two delete rounds fail (the host is unreachable, retried by the activity each time), the third works.
-      const run = pipelineInput('rec-delete-retried', HPC_CE);
-      let calls = 0;
-      const stubs = pipelineStubs(HPC_CE, {
-        deleteSecrets: async ({ refs }) => {
-          if (++calls <= 6) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ETIMEDOUT');
-          return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
-        },
-      });
-      const ready = await launch(ctx, run, HPC_CE, stubs);
-      await ctx.runs.complete(run.runId, 'succeeded');
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'succeeded' && final.deleteAttempts === 3 && final.phase === 'deleted', `delete-retried: ${final.deleteAttempts}`);
-      return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), 'pipelineRun-delete-retried', [ACTIVITY_FAILED, TIMER_FIRED, COMPLETED])];
-    },
-  },
-  {
-    files: ['pipelineRun-continued-ready-first', 'pipelineRun-continued-ready-resumed'],
-    async run(ctx) {
-      // historyLimit is below the events of a launch: the run continues as new as soon as it is ready,
-      // and the resumed run waits for the completion, then deletes.
-      const run = pipelineInput('rec-continued-ready', AWS_CE, { historyLimit: 10 });
-      const ready = await launch(ctx, run, AWS_CE, pipelineStubs(AWS_CE));
-      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
-      const first = (await handle.describe()).raw.workflowExecutionInfo?.firstRunId ?? '';
-      check(first !== '', 'continued-ready: the server reports no first run id');
-      await eventually(async () => (await handle.describe()).runId !== first, 'the run to continue as new');
-      const resumed = await runOf(handle);
-      await ctx.runs.complete(run.runId, 'succeeded');
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'succeeded' && final.phase === 'deleted', `continued-ready: ${final.outcome}`);
-      check((await handle.describe()).runId === resumed, 'continued-ready: continued more than once');
-      return [
-        pipelineFile(ready.workflowId, first, 'pipelineRun-continued-ready-first', [UPDATE_COMPLETED, CONTINUED]),
-        pipelineFile(ready.workflowId, resumed, 'pipelineRun-continued-ready-resumed', [SIGNALED, ACTIVITY_COMPLETED, COMPLETED]),
-      ];
-    },
-  },
-  {
-    files: ['pipelineRun-continued-deleting-first', 'pipelineRun-continued-deleting-resumed'],
-    async run(ctx) {
-      // A delete that keeps failing fills the history: the run continues as new in the deleting phase,
-      // and the resumed run's next rounds delete everything.
-      const run = pipelineInput('rec-continued-deleting', HPC_CE, { historyLimit: CONTINUED_DELETING_HISTORY_LIMIT });
-      let calls = 0;
-      const stubs = pipelineStubs(HPC_CE, {
-        deleteSecrets: async ({ refs }) => {
-          if (++calls <= 3) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ECONNREFUSED', { nonRetryable: true });
-          return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
-        },
-      });
-      const ready = await launch(ctx, run, HPC_CE, stubs);
-      const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
-      const first = await runOf(handle);
-      await ctx.runs.complete(run.runId, 'succeeded');
-      const final = await finalStatus(ctx, run.runId);
-      check(final.outcome === 'succeeded' && final.phase === 'deleted' && final.deleteAttempts === 4, `continued-deleting: ${final.outcome}/${final.deleteAttempts}`);
-      const resumed = await runOf(handle);
-      check(resumed !== first, 'continued-deleting: the run did not continue as new');
-      const resumedInput = await startInput<PipelineRunInput>(ctx.client.workflow.getHandle(ready.workflowId, resumed));
-      check(resumedInput.resume?.status.phase === 'deleting', `continued-deleting: resumed in phase ${resumedInput.resume?.status.phase}`);
-      return [
-        pipelineFile(ready.workflowId, first, 'pipelineRun-continued-deleting-first', [ACTIVITY_FAILED, TIMER_FIRED, CONTINUED]),
-        pipelineFile(ready.workflowId, resumed, 'pipelineRun-continued-deleting-resumed', [ACTIVITY_COMPLETED, COMPLETED]),
-      ];
-    },
-  },
+  // ---- pipelineRun (each scenario in both launch shapes unless it says otherwise; see Shape) ----
+  ...runScenarios(['completed'], BOTH_SHAPES, async (ctx, shape) => {
+    const run = pipelineInput(shape, 'rec-completed', AWS_CE);
+    const ready = await launch(ctx, shape, run, AWS_CE, pipelineStubs(AWS_CE, shape));
+    const handle = ctx.client.workflow.getHandle(ready.workflowId);
+    const answer = await ctx.runs.complete(run.runId, 'succeeded');
+    check(answer.result === 'accepted', `completed: the completion was answered ${answer.result}`);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted', `completed: ${final.outcome}/${final.phase}`);
+    // The completion is the completeRun update since it exists (a signal before).
+    return [
+      {
+        ...pipelineFile(ready.workflowId, await runOf(handle), runFile('completed', shape), [UPDATE_ACCEPTED, UPDATE_COMPLETED, SA_UPSERTED, COMPLETED]),
+        phases: shape === 2 ? ['ready', 'deleted'] : ['pushing', 'verifying', 'ready', 'deleting', 'deleted'],
+      },
+    ];
+  }),
+  ...runScenarios(['secret-not-found'], BOTH_SHAPES, async (ctx, shape) => {
+    const run = pipelineInput(shape, 'rec-secret-not-found', AWS_CE, { secretNames: ['LIMS_API_TOKEN', 'NOT_IN_VAULT'] });
+    const stubs = pipelineStubs(AWS_CE, shape, {
+      resolveRun: async () => {
+        throw failure(ErrorType.SecretNotFound, 'secret not found in workspace genomics or for user alice: NOT_IN_VAULT', { nonRetryable: true, details: [['NOT_IN_VAULT']] });
+      },
+    });
+    await launchFails(ctx, shape, run, AWS_CE, stubs, ErrorType.SecretNotFound);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'launch-failed' && final.refs.length === 0, `secret-not-found: ${final.outcome}`);
+    const wf = pipelineRunWorkflowId(run.runId);
+    // Shape 2 resolves as a local activity: its failure is recorded as a marker, not as an activity event.
+    const resolveFailed = shape === 2 ? MARKER_RECORDED : ACTIVITY_FAILED;
+    return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), runFile('secret-not-found', shape), [resolveFailed, UPDATE_COMPLETED, FAILED])];
+  }),
+  ...runScenarios(['verify-failed'], BOTH_SHAPES, async (ctx, shape) => {
+    // The run's role cannot read what was pushed: shape 1 fails verifyAccess, shape 2 placeSecrets
+    // after its push (AccessVerification with every missing permission as details); all is deleted.
+    const run = pipelineInput(shape, 'rec-verify-failed', AWS_CE);
+    const missing: MissingPermission[] = [
+      {
+        principal: 'head-job role arn:aws:iam::123456789012:role/nextflow-head-job',
+        permission: 'secretsmanager:GetSecretValue',
+        resource: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:tower-${run.runId}/*`,
+        grant: '{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:tower-*"}',
+      },
+    ];
+    const stubs = pipelineStubs(AWS_CE, shape, {
+      verifyAccess: async () => {
+        throw failure(ErrorType.AccessVerification, `access check failed: ${missing[0].principal} lacks ${missing[0].permission} on ${missing[0].resource}`, {
+          nonRetryable: true,
+          details: [missing],
+        });
+      },
+    });
+    const err = await launchFails(ctx, shape, run, AWS_CE, stubs, ErrorType.AccessVerification);
+    // The launch service hands the missing permissions on (shape 1's launch here does not map them).
+    check(shape === 1 || isDeepStrictEqual(err.missing, missing), `verify-failed: the launch told ${JSON.stringify(err.missing)}`);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'launch-failed' && final.refs.every((r) => r.state === 'deleted'), `verify-failed: ${JSON.stringify(final.refs)}`);
+    const wf = pipelineRunWorkflowId(run.runId);
+    return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), runFile('verify-failed', shape), [ACTIVITY_FAILED, UPDATE_COMPLETED, ACTIVITY_COMPLETED, FAILED])];
+  }),
+  ...runScenarios(['push-failed'], BOTH_SHAPES, async (ctx, shape) => {
+    // Part of the secrets were placed before the refusal: every planned ref is deleted (one is gone).
+    const run = pipelineInput(shape, 'rec-push-failed', AWS_CE);
+    const stubs = pipelineStubs(AWS_CE, shape, {
+      pushSecrets: async () => {
+        throw failure(ErrorType.PermissionDenied, `broker lacks secretsmanager:CreateSecret on tower-${run.runId}/REFERENCE_DB_PASSWORD`, { nonRetryable: true });
+      },
+      deleteSecrets: async ({ refs }) => refs.map((ref, i) => ({ ref, outcome: i === 0 ? ('deleted' as const) : ('not-found' as const) })),
+    });
+    await launchFails(ctx, shape, run, AWS_CE, stubs, ErrorType.PermissionDenied);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'launch-failed', `push-failed: ${final.outcome}`);
+    const wf = pipelineRunWorkflowId(run.runId);
+    return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), runFile('push-failed', shape), [ACTIVITY_FAILED, UPDATE_COMPLETED, FAILED])];
+  }),
+  ...runScenarios(['invalid-lease'], BOTH_SHAPES, async (ctx, shape) => {
+    // The client refuses such a lease; a caller that bypasses it meets the workflow's own check.
+    const run = pipelineInput(shape, 'rec-invalid-lease', LOCAL_CE, { leaseMs: 400 * 24 * 60 * 60 * 1000, ...(shape === 2 ? { shape: 2 as const } : {}) });
+    const wf = pipelineRunWorkflowId(run.runId);
+    behaviours.set(wf, pipelineStubs(LOCAL_CE, shape));
+    const startWorkflowOperation = new WithStartWorkflowOperation(pipelineRun, {
+      workflowId: wf,
+      taskQueue: TASK_QUEUE,
+      args: [run],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: RunIdKey, value: run.runId },
+        { key: PhaseKey, value: 'resolving' },
+      ],
+    });
+    const err = await ctx.client.workflow.executeUpdateWithStart(waitReadyUpdate, { startWorkflowOperation }).catch((e: unknown) => e);
+    check(err instanceof WorkflowUpdateFailedError && (err.cause as ApplicationFailure).type === ErrorType.InvalidInput, `invalid-lease: ${String(err)}`);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'launch-failed', `invalid-lease: ${final.outcome}`);
+    return [pipelineFile(wf, await runOf(ctx.client.workflow.getHandle(wf)), runFile('invalid-lease', shape), [UPDATE_COMPLETED, FAILED])];
+  }),
+  ...runScenarios(['cancelled-ready'], BOTH_SHAPES, async (ctx, shape) => {
+    const run = pipelineInput(shape, 'rec-cancelled-ready', HPC_CE);
+    const ready = await launch(ctx, shape, run, HPC_CE, pipelineStubs(HPC_CE, shape));
+    await ctx.runs.cancel(run.runId);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'cancelled' && final.phase === 'deleted', `cancelled-ready: ${final.outcome}/${final.phase}`);
+    return [pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), runFile('cancelled-ready', shape), [CANCEL_REQUESTED, ACTIVITY_COMPLETED, CANCELED])];
+  }),
+  ...runScenarios(['cancelled-pushing'], BOTH_SHAPES, async (ctx, shape) => {
+    // The push (shape 2: placeSecrets) heartbeats, hears the cancellation and stops; then cleanup;
+    // then the launch hears it.
+    const run = pipelineInput(shape, 'rec-cancelled-pushing', AWS_CE);
+    const wf = pipelineRunWorkflowId(run.runId);
+    const stubs = pipelineStubs(AWS_CE, shape, {
+      pushSecrets: async () => {
+        const actx = Context.current();
+        let done = 0;
+        actx.heartbeat(done);
+        const beat = setInterval(() => actx.heartbeat(++done), 200);
+        try {
+          // Rejects with CancelledFailure once the cancellation arrives: the activity ends cancelled.
+          return await actx.cancelled;
+        } finally {
+          clearInterval(beat);
+        }
+      },
+    });
+    const launching = launch(ctx, shape, run, AWS_CE, stubs).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(wf);
+    await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
+    await new Promise((r) => setTimeout(r, 500));
+    await ctx.runs.cancel(run.runId);
+    const err = await launching;
+    check(err instanceof LaunchError, `cancelled-pushing: the launch answered ${String(err)}`);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'cancelled' && final.refs.every((r) => r.state === 'deleted'), `cancelled-pushing: ${final.outcome}`);
+    return [
+      pipelineFile(wf, await runOf(handle), runFile('cancelled-pushing', shape), [
+        CANCEL_REQUESTED,
+        ev(E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED),
+        ev(E.EVENT_TYPE_ACTIVITY_TASK_CANCELED),
+        UPDATE_COMPLETED,
+        CANCELED,
+      ]),
+    ];
+  }),
+  ...runScenarios(['lease-expired'], BOTH_SHAPES, async (ctx, shape) => {
+    // No API call ends the run: the workflow appends the system audit record itself (a patch).
+    const run = pipelineInput(shape, 'rec-lease-expired', LOCAL_CE, { leaseMs: 3_000 });
+    const audits: SystemEvent[] = [];
+    const ready = await launch(ctx, shape, run, LOCAL_CE, pipelineStubs(LOCAL_CE, shape, { auditSystemEvent: auditInto(audits) }));
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'lease-expired', `lease-expired: ${final.outcome}`);
+    const audited: SystemEvent = { action: 'runLeaseExpired', workspaceId: run.workspaceId, target: { runId: run.runId }, outcome: 'ok', detail: { deleted: 2 } };
+    check(isDeepStrictEqual(audits, [audited]), `lease-expired: audit ${JSON.stringify(audits)}`);
+    const handle = ctx.client.workflow.getHandle(ready.workflowId);
+    return [{ ...pipelineFile(ready.workflowId, await runOf(handle), runFile('lease-expired', shape), [TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED]), patches: ['audit-lease-expiry'] }];
+  }),
+  ...runScenarios(['lease-renewed'], BOTH_SHAPES, async (ctx, shape) => {
+    // The lease is renewed (a signal), then the run completes (the completeRun update) before it ends.
+    const run = pipelineInput(shape, 'rec-lease-renewed', HPC_CE, { leaseMs: 60_000 });
+    const ready = await launch(ctx, shape, run, HPC_CE, pipelineStubs(HPC_CE, shape));
+    await ctx.runs.renew(run.runId, 2 * 60 * 60_000);
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    await eventually(async () => (await handle.query(statusQuery)).leaseExpiresAt !== ready.leaseExpiresAt, 'the renewal to apply');
+    await ctx.runs.complete(run.runId, 'failed');
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'failed' && final.phase === 'deleted', `lease-renewed: ${final.outcome}`);
+    return [pipelineFile(ready.workflowId, await runOf(handle), runFile('lease-renewed', shape), [SIGNALED, ev(E.EVENT_TYPE_TIMER_CANCELED), UPDATE_COMPLETED, COMPLETED])];
+  }),
+  ...runScenarios(['invalid-signals'], BOTH_SHAPES, async (ctx, shape) => {
+    // A completion without a valid status and malformed renewals are ignored; a valid runCompleted
+    // signal (no update) ends the run.
+    const run = pipelineInput(shape, 'rec-invalid-signals', LOCAL_CE, { leaseMs: 10 * 60_000 });
+    const ready = await launch(ctx, shape, run, LOCAL_CE, pipelineStubs(LOCAL_CE, shape));
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    await handle.signal('runCompleted', { status: 'bogus' });
+    await handle.signal('runCompleted', {});
+    await handle.signal('renewLease', { extendByMs: -5 });
+    const mid = await handle.query(statusQuery);
+    check(mid.phase === 'ready' && mid.leaseExpiresAt === ready.leaseExpiresAt, `invalid-signals: ${mid.phase}`);
+    await handle.signal(runCompletedSignal, { status: 'succeeded' });
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded', `invalid-signals: ${final.outcome}`);
+    return [pipelineFile(ready.workflowId, await runOf(handle), runFile('invalid-signals', shape), [SIGNALED, COMPLETED])];
+  }),
+  ...runScenarios(['delete-retried'], BOTH_SHAPES, async (ctx, shape) => {
+    // Two delete rounds fail (the host is unreachable; a round is one attempt, the workflow retries
+    // rounds after a backoff), the third works. Shape 2 shows BrokerPhase deleting only from the first
+    // failed round.
+    const run = pipelineInput(shape, 'rec-delete-retried', HPC_CE);
+    let calls = 0;
+    const stubs = pipelineStubs(HPC_CE, shape, {
+      deleteSecrets: async ({ refs }) => {
+        if (++calls <= 2) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ETIMEDOUT');
+        return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
+      },
+    });
+    const ready = await launch(ctx, shape, run, HPC_CE, stubs);
+    await ctx.runs.complete(run.runId, 'succeeded');
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.deleteAttempts === 3 && final.phase === 'deleted', `delete-retried: ${final.deleteAttempts}`);
+    return [
+      {
+        ...pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), runFile('delete-retried', shape), [ACTIVITY_FAILED, TIMER_FIRED, COMPLETED]),
+        phases: shape === 2 ? ['ready', 'deleting', 'deleted'] : ['pushing', 'verifying', 'ready', 'deleting', 'deleted'],
+      },
+    ];
+  }),
+  ...runScenarios(['continued-ready-first', 'continued-ready-resumed'], BOTH_SHAPES, async (ctx, shape) => {
+    // historyLimit is below the events of a launch (of either shape): the run continues as new as soon
+    // as it is ready, and the resumed run waits for the completion, then deletes.
+    const run = pipelineInput(shape, 'rec-continued-ready', AWS_CE, { historyLimit: 10 });
+    const ready = await launch(ctx, shape, run, AWS_CE, pipelineStubs(AWS_CE, shape));
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    const first = (await handle.describe()).raw.workflowExecutionInfo?.firstRunId ?? '';
+    check(first !== '', 'continued-ready: the server reports no first run id');
+    await eventually(async () => (await handle.describe()).runId !== first, 'the run to continue as new');
+    const resumed = await runOf(handle);
+    await ctx.runs.complete(run.runId, 'succeeded');
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted', `continued-ready: ${final.outcome}`);
+    check((await handle.describe()).runId === resumed, 'continued-ready: continued more than once');
+    return [
+      pipelineFile(ready.workflowId, first, runFile('continued-ready-first', shape), [UPDATE_COMPLETED, CONTINUED]),
+      // The completion is the completeRun update (the first fixtures of shape 1 had the signal).
+      pipelineFile(ready.workflowId, resumed, runFile('continued-ready-resumed', shape), [UPDATE_COMPLETED, ACTIVITY_COMPLETED, COMPLETED]),
+    ];
+  }),
+  ...runScenarios(['continued-deleting-first', 'continued-deleting-resumed'], BOTH_SHAPES, async (ctx, shape) => {
+    // A delete that keeps failing fills the history: the run continues as new in the deleting phase,
+    // and the resumed run's next rounds delete everything.
+    const run = pipelineInput(shape, 'rec-continued-deleting', HPC_CE, { historyLimit: CONTINUED_DELETING_HISTORY_LIMIT[shape] });
+    let calls = 0;
+    const stubs = pipelineStubs(HPC_CE, shape, {
+      deleteSecrets: async ({ refs }) => {
+        if (++calls <= 3) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ECONNREFUSED', { nonRetryable: true });
+        return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
+      },
+    });
+    const ready = await launch(ctx, shape, run, HPC_CE, stubs);
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    const first = await runOf(handle);
+    await ctx.runs.complete(run.runId, 'succeeded');
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted' && final.deleteAttempts === 4, `continued-deleting: ${final.outcome}/${final.deleteAttempts}`);
+    const resumed = await runOf(handle);
+    check(resumed !== first, 'continued-deleting: the run did not continue as new');
+    const resumedInput = await startInput<PipelineRunInput>(ctx.client.workflow.getHandle(ready.workflowId, resumed));
+    check(resumedInput.resume?.status.phase === 'deleting', `continued-deleting: resumed in phase ${resumedInput.resume?.status.phase}`);
+    check(resumedInput.resume?.status.deleteAttempts === 2, `continued-deleting: continued after delete round ${resumedInput.resume?.status.deleteAttempts} (not 2)`);
+    return [
+      pipelineFile(ready.workflowId, first, runFile('continued-deleting-first', shape), [ACTIVITY_FAILED, TIMER_FIRED, CONTINUED]),
+      pipelineFile(ready.workflowId, resumed, runFile('continued-deleting-resumed', shape), [ACTIVITY_COMPLETED, COMPLETED]),
+    ];
+  }),
+  ...runScenarios(['empty'], SHAPE_2_ONLY, async (ctx, shape) => {
+    // A run without secrets: placeSecrets places nothing, and nothing is deleted (no delete round).
+    const run = pipelineInput(shape, 'rec-empty', LOCAL_CE, { secretNames: [] });
+    const ready = await launch(ctx, shape, run, LOCAL_CE, pipelineStubs(LOCAL_CE, shape));
+    check(ready.refs.length === 0 && Object.keys(ready.headJobEnv).length === 0, `empty: ready with ${JSON.stringify(ready.refs)}`);
+    await ctx.runs.complete(run.runId, 'succeeded');
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted' && final.deleteAttempts === 0, `empty: ${final.outcome}/${final.phase}/${final.deleteAttempts}`);
+    return [
+      {
+        ...pipelineFile(ready.workflowId, await runOf(ctx.client.workflow.getHandle(ready.workflowId)), runFile('empty', shape), [ACTIVITY_COMPLETED, UPDATE_COMPLETED, COMPLETED]),
+        phases: ['ready', 'deleted'],
+      },
+    ];
+  }),
+  ...runScenarios(['launch-retried'], SHAPE_2_ONLY, async (ctx, shape) => {
+    // The launch service retries what it did not hear back from. A second launch of the same request
+    // while the first waits joins it (a second waitReady update) and both hear the same ready; a
+    // different request under the run id is refused naming the difference (by the update's validator:
+    // no event); the same request once ready is answered at once (a third waitReady).
+    const run = pipelineInput(shape, 'rec-launch-retried', AWS_CE);
+    const wf = pipelineRunWorkflowId(run.runId);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const stubs = pipelineStubs(AWS_CE, shape, {
+      pushSecrets: async (input) => {
+        const actx = Context.current();
+        actx.heartbeat(0);
+        const beat = setInterval(() => actx.heartbeat(0), 200);
+        try {
+          await released;
+        } finally {
+          clearInterval(beat);
+        }
+        return placed(AWS_CE, input);
+      },
+    });
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(wf);
+    const waitReadyAccepted = async () =>
+      ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'waitReady').length;
+    const firstLaunch = launch(ctx, shape, run, AWS_CE, stubs);
+    await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
+    const retried = launch(ctx, shape, run, AWS_CE, stubs);
+    await eventually(async () => (await waitReadyAccepted()) === 2, 'the retried launch to join the first');
+    release();
+    const [a, b] = await Promise.all([firstLaunch, retried]);
+    check(isDeepStrictEqual(a, b), `launch-retried: the two launches heard ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
+    const differs = await launch(ctx, shape, { ...run, secretNames: ['LIMS_API_TOKEN'] }, AWS_CE, stubs).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    check(differs instanceof LaunchError && differs.code === 'duplicate-run' && differs.type === DIFFERENT_REQUEST, `launch-retried: a different request was answered ${String(differs)}`);
+    const again = await launch(ctx, shape, run, AWS_CE, stubs);
+    check(isDeepStrictEqual(again, a), `launch-retried: the launch once ready heard ${JSON.stringify(again)}`);
+    await ctx.runs.complete(run.runId, 'succeeded');
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted', `launch-retried: ${final.outcome}/${final.phase}`);
+    check((await waitReadyAccepted()) === 3, `launch-retried: ${await waitReadyAccepted()} waitReady updates accepted (not 3)`);
+    return [pipelineFile(wf, await runOf(handle), runFile('launch-retried', shape), [UPDATE_ACCEPTED, UPDATE_COMPLETED, ACTIVITY_COMPLETED, COMPLETED])];
+  }),
 
   // ---- rotateCredential / scheduledRotation ----
   {
@@ -835,7 +977,7 @@ const scenarios: Scenario[] = [
       // The reaper finds one terminated run and starts its cleanup, which deletes in two rounds.
       const runId = `rec-terminated-${Date.now()}`;
       const reaperId = `secret-broker-reaper-run-${Date.now()}`;
-      const run = pipelineInput(runId, HPC_CE);
+      const run = pipelineInput(1, runId, HPC_CE);
       const refs = run.secretNames.map((n) => ({ platform: HPC_CE.platform, computeEnvId: HPC_CE.id, secretName: n, ...HPC_CE.remote(runId, n) }));
       behaviours.set(reaperId, { listAbandonedRuns: async () => [runId] });
       let rounds = 0;
@@ -867,10 +1009,11 @@ const scenarios: Scenario[] = [
 
 /**
  * The history length the run checks after a failed delete round is the id of the workflow task's
- * started event: about 41 after the first round (launch, completion, one failure), about 52 after the
- * second. 50 lets the first round sleep and retry and continues as new after the second.
+ * started event. Shape 1: about 41 after the first round (launch, completion, one failure), about 52
+ * after the second. Shape 2 (the short launch): about 26 after the first, about 38 after the second. The
+ * limit lets the first round sleep and retry and continues as new after the second.
  */
-const CONTINUED_DELETING_HISTORY_LIMIT = 50;
+const CONTINUED_DELETING_HISTORY_LIMIT: Record<Shape, number> = { 1: 50, 2: 32 };
 
 // -- rotation stubs -------------------------------------------------------------------------------
 
@@ -965,12 +1108,29 @@ async function recordedRun(handle: WorkflowHandle, file: string, expect: string[
   return { file, workflowId: handle.workflowId, runId: await runOf(handle), expect };
 }
 
-async function startInput<T>(handle: WorkflowHandle): Promise<T> {
-  const history = await handle.fetchHistory();
+/** The (plain JSON) argument a history's run was started with. */
+function inputOf<T>(history: History): T {
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   const payload = started?.input?.payloads?.[0];
   return JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as T;
 }
+
+async function startInput<T>(handle: WorkflowHandle): Promise<T> {
+  return inputOf<T>(await handle.fetchHistory());
+}
+
+/** The BrokerPhase values a history upserts, in order (the start's own value is not an upsert). */
+function phasesUpserted(history: History): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const data = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[PhaseKey.name]?.data;
+    return data ? [JSON.parse(Buffer.from(data).toString('utf8')) as string] : [];
+  });
+}
+
+/** Where a fixture is written; an existing file is kept unless REPLAY_RECORD_OVERWRITE=1. */
+const fixturePath = (file: string) => path.join(HISTORIES_DIR, `${file}${SUFFIX}.json`);
+const kept = (file: string) => !OVERWRITE && fs.existsSync(fixturePath(file));
+const NOT_WRITTEN = ': NOT written, the file exists (REPLAY_RECORD_OVERWRITE=1 to write over it)';
 
 async function write(client: Client, r: Recorded): Promise<string> {
   check(r.runId !== '', `${r.file}: no run id`);
@@ -981,15 +1141,28 @@ async function write(client: Client, r: Recorded): Promise<string> {
   const taken = patchesTaken(history);
   const untaken = (r.patches ?? []).filter((id) => !taken.includes(id));
   check(untaken.length === 0, `${r.file}: the history does not take the patch ${untaken.join(', ')} (takes: ${taken.join(', ') || 'none'})`);
+  if (r.shape) {
+    const shape = inputOf<PipelineRunInput>(history).shape ?? 1;
+    check(shape === r.shape, `${r.file}: the run was launched with shape ${shape}, not ${r.shape}`);
+  }
+  const phases = phasesUpserted(history);
+  if (r.shape === 2) {
+    const long = phases.filter((p) => !SHORT_LAUNCH_PHASES.includes(p));
+    check(long.length === 0, `${r.file}: a short launch upserted BrokerPhase ${long.join(', ')}`);
+  }
+  check(!r.phases || isDeepStrictEqual(phases, r.phases), `${r.file}: BrokerPhase upserted ${phases.join(', ') || 'never'}, not ${r.phases?.join(', ')}`);
   const last = history.events?.[history.events.length - 1];
   check(
     [COMPLETED, FAILED, CANCELED, CONTINUED].includes(ev(last?.eventType ?? 0)),
     `${r.file}: the workflow has not closed (last event ${ev(last?.eventType ?? 0)})`,
   );
   const json = historyToJSONObject(history);
-  const file = path.join(HISTORIES_DIR, `${r.file}${SUFFIX}.json`);
+  const file = fixturePath(r.file);
+  const shown = `${path.relative(process.cwd(), file)} (${json.events.length} events)`;
+  // A committed fixture is a run in flight: never written over by accident (see the top of this file).
+  if (kept(r.file)) return `${shown}${NOT_WRITTEN}`;
   fs.writeFileSync(file, JSON.stringify({ workflowId: r.workflowId, events: json.events }, null, 2) + '\n');
-  return `${path.relative(process.cwd(), file)} (${json.events.length} events)`;
+  return shown;
 }
 
 // -- the run --------------------------------------------------------------------------------------
@@ -1002,8 +1175,17 @@ afterAll(async () => {
 
 test('record the replay fixtures', async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const chosen = scenarios.filter((s) => !ONLY || s.files.some((f) => ONLY.test(f)));
-  if (!chosen.length) throw new Error(`REPLAY_RECORD_ONLY=${process.env.REPLAY_RECORD_ONLY} matches no scenario`);
+  const wanted = (f: string) => !ONLY || ONLY.test(f);
+  const matching = scenarios.filter((s) => s.files.some(wanted));
+  if (!matching.length) throw new Error(`REPLAY_RECORD_ONLY=${process.env.REPLAY_RECORD_ONLY} matches no scenario`);
+  // Only scenarios with a fixture still to write run: without a filter, what is missing is recorded.
+  const chosen = matching.filter((s) => s.files.some((f) => wanted(f) && !kept(f)));
+  const existing = matching.flatMap((s) => s.files.filter((f) => wanted(f) && kept(f)));
+  if (existing.length) process.stdout.write(`kept (the file exists; REPLAY_RECORD_OVERWRITE=1 to write over):\n${existing.map((f) => `  ${f}${SUFFIX}.json`).join('\n')}\n`);
+  if (!chosen.length) {
+    process.stdout.write('nothing to record: every chosen fixture exists\n');
+    return;
+  }
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
 
   server = await startTemporal();
@@ -1036,7 +1218,7 @@ test('record the replay fixtures', async () => {
           const rec = await s.run(ctx).catch((err: Error) => {
             throw new Error(`scenario ${s.files.join(' + ')}: ${err.message}`, { cause: err });
           });
-          for (const r of rec) if (!ONLY || ONLY.test(r.file)) files.push(await write(client, r));
+          for (const r of rec) if (wanted(r.file)) files.push(await write(client, r));
         }
         return files;
       }),
@@ -1045,5 +1227,6 @@ test('record the replay fixtures', async () => {
   });
   await connection.close();
   await nativeConnection.close();
-  process.stdout.write(`recorded ${written.length} histories:\n${written.map((w) => `  ${w}`).join('\n')}\n`);
+  const notWritten = written.filter((w) => w.endsWith(NOT_WRITTEN)).length;
+  process.stdout.write(`recorded ${written.length} histories, ${written.length - notWritten} written:\n${written.map((w) => `  ${w}`).join('\n')}\n`);
 });

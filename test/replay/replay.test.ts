@@ -12,6 +12,11 @@
  * that took it, so the patched branch is replayed as well as the old one: a new patch fails here until
  * record.ts records a run that takes it (patches.ts reads the ids from the source).
  *
+ * Every pipelineRun launched today takes the short launch (`shape: 2` in its start input; see
+ * workflows/pipeline-run.ts): at least MIN_SHORT_LAUNCH_FIXTURES fixtures must be such runs, so a
+ * non-deterministic change to the path every live run takes cannot pass on the older shape's
+ * fixtures alone (record.ts records every pipelineRun scenario in both shapes, the short one as -s2).
+ *
  * The bundle is the one global setup builds (test/harness/global-setup.ts), with the production
  * failure converter (codec/failure-converter), as record.ts used; no payload codec: the fixtures
  * are plain JSON payloads.
@@ -41,11 +46,33 @@ const WORKFLOW_TYPES = ['pipelineRun', 'rotateCredential', 'scheduledRotation', 
  */
 const KNOWN_PATCH_IDS = ['audit-lease-expiry', 'audit-scheduled-rotation', 'audit-terminated-cleanup', 'cleanup-child-summary', 'rotation-child-summary'];
 
+/**
+ * pipelineRun fixtures of the short launch (`shape: 2`, what services/pipeline-runs.ts launches): fewer
+ * means the shape every live run takes lost its coverage. Counted from the start input, not the name.
+ */
+const MIN_SHORT_LAUNCH_FIXTURES = 8;
+
+/** The launch shape a pipelineRun history was started with (`shape` of its input; absent: 1). */
+function launchShapeOf(history: History): number | undefined {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (started?.workflowType?.name !== 'pipelineRun') return undefined;
+  const payload = started.input?.payloads?.[0];
+  const data = payload?.data;
+  // Only a plain JSON input can be read (an encrypted fixture fails its own test below).
+  if (!data || Buffer.from(payload.metadata?.encoding ?? new Uint8Array()).toString('utf8') !== 'json/plain') return undefined;
+  const input = JSON.parse(Buffer.from(data).toString('utf8')) as { shape?: unknown };
+  return typeof input.shape === 'number' ? input.shape : 1;
+}
+
+const isShortLaunch = (f: Pick<Fixture, 'shape'>) => f.shape === 2;
+
 interface Fixture {
   file: string;
   workflowId: string;
   workflowType: string;
   history: History;
+  /** A pipelineRun's launch shape (launchShapeOf); undefined for other workflow types. */
+  shape: number | undefined;
   /** Patch ids the history took (its core_patch markers). */
   patches: string[];
   /** Every payload metadata "encoding" value in the file. */
@@ -73,6 +100,7 @@ function load(file: string): Fixture {
     workflowId: typeof json.workflowId === 'string' ? json.workflowId : path.basename(file, '.json'),
     workflowType: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '(no start event)',
     history,
+    shape: launchShapeOf(history),
     patches: patchesTaken(history),
     encodings,
   };
@@ -143,6 +171,36 @@ describe('every patch of the workflow code is taken by a fixture', () => {
     const taken = new Set(fixtures.flatMap((f) => f.patches));
     // A patch without a fixture: record a run that takes it (record.ts, under a new REPLAY_RECORD_SUFFIX).
     expect(source.ids.filter((id) => !taken.has(id))).toEqual([]);
+  });
+});
+
+describe(`at least ${MIN_SHORT_LAUNCH_FIXTURES} pipelineRun fixtures took the short launch (shape 2)`, () => {
+  test('the fixtures launched with shape: 2 are enough', () => {
+    const short = fixtures.filter(isShortLaunch).map((f) => f.file);
+    // Too few: record the pipelineRun scenarios in shape 2 (record.ts, REPLAY_RECORD_ONLY='-s2$').
+    expect(short.length).toBeGreaterThanOrEqual(MIN_SHORT_LAUNCH_FIXTURES);
+  });
+
+  test('a fixture named -s2 was launched with shape 2', () => {
+    const named = fixtures.filter((f) => f.workflowType === 'pipelineRun' && /-s2(-|\.json$)/.test(f.file));
+    expect(named.length).toBeGreaterThanOrEqual(MIN_SHORT_LAUNCH_FIXTURES);
+    expect(named.filter((f) => !isShortLaunch(f)).map((f) => f.file)).toEqual([]);
+  });
+
+  test('the count reads the start input: the same histories without shape in their input count none', () => {
+    // Each shape-2 fixture again, its start input without `shape` (as a run launched before it):
+    // read through the same path as the fixtures, none counts, so the guard above would fail.
+    const resaved = fixtures.filter(isShortLaunch).map((f) => {
+      const json = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, f.file), 'utf8')) as { events: { workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } } }[] };
+      const payload = json.events[0].workflowExecutionStartedEventAttributes!.input.payloads[0];
+      const { shape, ...input } = JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as { shape?: number };
+      expect(shape).toBe(2);
+      payload.data = Buffer.from(JSON.stringify(input)).toString('base64');
+      return { shape: launchShapeOf(historyFromJSONObject(json)) };
+    });
+    expect(resaved.length).toBeGreaterThanOrEqual(MIN_SHORT_LAUNCH_FIXTURES);
+    expect(resaved.map((f) => f.shape)).toEqual(resaved.map(() => 1));
+    expect(resaved.filter(isShortLaunch).length).toBeLessThan(MIN_SHORT_LAUNCH_FIXTURES);
   });
 });
 
