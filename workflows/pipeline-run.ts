@@ -125,108 +125,148 @@ function endOf(resume: ResumeState): RunEnd | undefined {
   return { outcome: resume.endAs === 'launch-failed' ? 'launch-failed' : outcome, ...(failure ? { failure } : {}) };
 }
 
-export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
-  const now = () => new Date(Date.now()).toISOString();
-  const resumed = input.resume;
-  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-  const status: RunStatus = statusAtStart(input, now());
-  let ready: ReadyResult | undefined = resumed?.ready;
-  let end: RunEnd | undefined = resumed ? endOf(resumed) : undefined;
-  let cleanupRounds = 0;
-  let completion: RunCompletion | undefined;
-  let leaseDeadline = resumed?.leaseDeadlineMs ?? Date.now() + (isValidLease(input.leaseMs) ? input.leaseMs : DEFAULT_LEASE_MS);
-  let leaseChanged = false;
+const now = () => new Date(Date.now()).toISOString();
+
+/**
+ * One run: its state (the status, how it ended, the ready answer, the completion, the lease) and its
+ * steps. pipelineRun below calls the steps in order; the handlers read and change the same state.
+ */
+class Run {
+  readonly status: RunStatus;
+  /** The launch service's answer, once the secrets are in place. */
+  private ready: ReadyResult | undefined;
+  /** How the run ended; set once (endWith). */
+  end: RunEnd | undefined;
+  /** The completion the platform reported (runCompleted signal or completeRun update); the first one counts. */
+  private completion: RunCompletion | undefined;
+  /** Delete rounds done: a failed launch is answered after the first (waitReady). */
+  private cleanupRounds = 0;
+  private leaseDeadline: number;
+  /** A renewal arrived since awaitCompletion last looked at the deadline. */
+  private leaseChanged = false;
+  private readonly historyLimit: number;
+
+  constructor(private readonly input: PipelineRunInput) {
+    const resumed = input.resume;
+    this.historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    this.status = statusAtStart(input, now());
+    this.ready = resumed?.ready;
+    this.end = resumed ? endOf(resumed) : undefined;
+    this.leaseDeadline = resumed?.leaseDeadlineMs ?? Date.now() + (isValidLease(input.leaseMs) ? input.leaseMs : DEFAULT_LEASE_MS);
+  }
 
   /** The run ends this way (the first end wins); the status shows it. */
-  const endWith = (e: RunEnd) => {
-    end ??= e;
-    status.outcome = end.outcome;
-  };
-  const setPhase = (phase: Phase) => {
-    status.phase = phase;
+  private endWith(e: RunEnd): void {
+    this.end ??= e;
+    this.status.outcome = this.end.outcome;
+  }
+
+  private setPhase(phase: Phase): void {
+    this.status.phase = phase;
     upsertSearchAttributes([{ key: PhaseKey, value: phase }]);
-    show();
-  };
-  const over = () => status.phase === 'deleting' || status.phase === 'deleted';
+    this.show();
+  }
+
+  private over(): boolean {
+    return this.status.phase === 'deleting' || this.status.phase === 'deleted';
+  }
+
   /**
    * The Web UI's current details: phase, last error, what is left to delete. Not a command (answered
    * by the built-in metadata query), so it costs no history and changes no run's replay.
    */
-  const show = () => setCurrentDetails(runCurrentDetails(status));
+  private show(): void {
+    setCurrentDetails(runCurrentDetails(this.status));
+  }
 
-  setHandler(statusQuery, () => status);
-  show();
-  setHandler(
-    waitReadyUpdate,
-    async () => {
-      // Not cancellable: a cancelled launch still answers only after the first cleanup round, so the
-      // launch service hears "failed" when nothing is left, or is told that cleanup goes on.
-      await CancellationScope.nonCancellable(() => condition(() => ready !== undefined || (end?.failure !== undefined && cleanupRounds > 0)));
-      if (ready) return ready;
-      const failure = end!.failure!;
-      const pending = status.refs.some((r) => r.state === 'planned' || r.state === 'pushed');
-      if (!pending) throw toApplicationFailure(failure);
-      throw toApplicationFailure(failure, `${failure.message} (deleting what was pushed is still being retried: ${status.lastError ?? 'in progress'})`);
-    },
-    {
-      validator: (asked?: LaunchKey) => {
-        // A launch that failed is answered with its error (after its first cleanup round); a run that
-        // got past its launch and ended is not launched again under the same id.
-        if (over() && end?.outcome !== 'launch-failed' && !(end?.outcome === 'cancelled' && !ready)) {
-          throw ApplicationFailure.create({ type: RUN_ALREADY_ENDED, message: `run ${input.runId} already ended (${status.outcome ?? 'ending'})`, details: [status.outcome], nonRetryable: true });
-        }
-        const diff = asked ? launchKeyDifferences(asked, input) : [];
-        if (diff.length) {
-          throw ApplicationFailure.create({ type: DIFFERENT_REQUEST, message: `run ${input.runId} was launched with a different request: ${diff.join('; ')}`, nonRetryable: true });
-        }
-      },
-    },
-  );
-  setHandler(runCompletedSignal, (c) => {
-    const said = c?.status;
-    if (!RUN_END_STATUSES.includes(said)) {
-      log.warn('ignored a completion signal without a valid status', { runId: input.runId });
-      return;
-    }
-    completion ??= { status: said };
-  });
-  setHandler(
-    completeRunUpdate,
-    (c) => {
-      if (completion || over()) return { runId: input.runId, status: c.status, result: 'already-ended', ...(status.outcome || completion ? { outcome: status.outcome ?? completion!.status } : {}) };
-      completion = { status: c.status };
-      return { runId: input.runId, status: c.status, result: 'accepted' };
-    },
-    {
+  /**
+   * The query, updates and signals, in the order every run has set them: an update or signal that
+   * came with the start (the launch's waitReady) reaches its handler as that handler is set.
+   */
+  installHandlers(): void {
+    setHandler(statusQuery, () => this.status);
+    this.show();
+    setHandler(waitReadyUpdate, () => this.waitReady(), { validator: (asked?: LaunchKey) => this.checkLaunch(asked) });
+    setHandler(runCompletedSignal, (c) => this.runCompleted(c));
+    setHandler(completeRunUpdate, (c) => this.completeRun(c), {
       validator: (c) => {
         if (!RUN_END_STATUSES.includes(c?.status)) throw new Error(`status: must be one of ${RUN_END_STATUSES.join(', ')}`);
       },
-    },
-  );
-  setHandler(renewLeaseSignal, (r) => {
-    const extendByMs = r?.extendByMs;
-    if (!isValidLease(extendByMs)) {
-      log.warn(`ignored a lease renewal: extendByMs ${LEASE_RULE}`, { runId: input.runId });
+    });
+    setHandler(renewLeaseSignal, (r) => this.renewLease(r));
+  }
+
+  private async waitReady(): Promise<ReadyResult> {
+    // Not cancellable: a cancelled launch still answers only after the first cleanup round, so the
+    // launch service hears "failed" when nothing is left, or is told that cleanup goes on.
+    await CancellationScope.nonCancellable(() => condition(() => this.ready !== undefined || (this.end?.failure !== undefined && this.cleanupRounds > 0)));
+    if (this.ready) return this.ready;
+    const failure = this.end!.failure!;
+    const pending = this.status.refs.some((r) => r.state === 'planned' || r.state === 'pushed');
+    if (!pending) throw toApplicationFailure(failure);
+    throw toApplicationFailure(failure, `${failure.message} (deleting what was pushed is still being retried: ${this.status.lastError ?? 'in progress'})`);
+  }
+
+  private checkLaunch(asked?: LaunchKey): void {
+    const { end, input, status } = this;
+    // A launch that failed is answered with its error (after its first cleanup round); a run that
+    // got past its launch and ended is not launched again under the same id.
+    if (this.over() && end?.outcome !== 'launch-failed' && !(end?.outcome === 'cancelled' && !this.ready)) {
+      throw ApplicationFailure.create({ type: RUN_ALREADY_ENDED, message: `run ${input.runId} already ended (${status.outcome ?? 'ending'})`, details: [status.outcome], nonRetryable: true });
+    }
+    const diff = asked ? launchKeyDifferences(asked, input) : [];
+    if (diff.length) {
+      throw ApplicationFailure.create({ type: DIFFERENT_REQUEST, message: `run ${input.runId} was launched with a different request: ${diff.join('; ')}`, nonRetryable: true });
+    }
+  }
+
+  private runCompleted(c: RunCompletion): void {
+    const said = c?.status;
+    if (!RUN_END_STATUSES.includes(said)) {
+      log.warn('ignored a completion signal without a valid status', { runId: this.input.runId });
       return;
     }
-    if (over()) return;
-    leaseDeadline = Date.now() + extendByMs;
-    status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
-    leaseChanged = true;
-    show();
-  });
+    this.completion ??= { status: said };
+  }
+
+  private completeRun(c: RunCompletion): CompleteAnswer {
+    const { runId } = this.input;
+    if (this.completion || this.over()) {
+      return { runId, status: c.status, result: 'already-ended', ...(this.status.outcome || this.completion ? { outcome: this.status.outcome ?? this.completion!.status } : {}) };
+    }
+    this.completion = { status: c.status };
+    return { runId, status: c.status, result: 'accepted' };
+  }
+
+  private renewLease(r: RenewLease): void {
+    const extendByMs = r?.extendByMs;
+    if (!isValidLease(extendByMs)) {
+      log.warn(`ignored a lease renewal: extendByMs ${LEASE_RULE}`, { runId: this.input.runId });
+      return;
+    }
+    if (this.over()) return;
+    this.leaseDeadline = Date.now() + extendByMs;
+    this.status.leaseExpiresAt = new Date(this.leaseDeadline).toISOString();
+    this.leaseChanged = true;
+    this.show();
+  }
+
+  private historyFull(): boolean {
+    return workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= this.historyLimit;
+  }
 
   /** Continue as new with the state so far: history stays bounded however long the run lives. */
-  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyLimit;
-  async function carryOn(): Promise<never> {
+  async carryOn(): Promise<never> {
     await condition(allHandlersFinished);
-    log.info('continuing as new to keep history bounded', { runId: input.runId, phase: status.phase });
+    log.info('continuing as new to keep history bounded', { runId: this.input.runId, phase: this.status.phase });
+    const { status, leaseDeadline, ready, end } = this;
     const resume: ResumeState = { status, leaseDeadlineMs: leaseDeadline, ...(ready ? { ready } : {}), ...(end ? { end } : {}) };
-    return continueAsNew<typeof pipelineRun>({ ...input, resume });
+    return continueAsNew<typeof pipelineRun>({ ...this.input, resume });
   }
 
   /** Resolve, push and verify; ready when they all succeed. */
-  async function launch(): Promise<void> {
+  async launch(): Promise<void> {
+    const { input, status } = this;
     if (!isValidLease(input.leaseMs ?? DEFAULT_LEASE_MS)) {
       // Checked here, not before the try: the run goes through deletion (of nothing) like any failed launch.
       throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `leaseMs: ${LEASE_RULE}`, nonRetryable: true });
@@ -250,11 +290,11 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     } else {
       upsertSearchAttributes(names);
       upsertMemo(memo);
-      setPhase('pushing');
+      this.setPhase('pushing');
     }
 
     status.phase = 'pushing';
-    show();
+    this.show();
     let pushed;
     if (short) {
       pushed = await placeSecrets({ run: input, secrets: resolved.secrets });
@@ -266,13 +306,13 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
       pushed = await pushSecrets({ run: input, secrets: resolved.secrets });
       for (const tracked of status.refs) tracked.state = 'pushed';
       status.headJobEnv = pushed.headJobEnv;
-      setPhase('verifying');
+      this.setPhase('verifying');
       await verifyAccess({ run: input, refs: pushed.refs });
     }
 
     status.readyAt = now();
-    status.leaseExpiresAt = new Date(leaseDeadline).toISOString();
-    ready = {
+    status.leaseExpiresAt = new Date(this.leaseDeadline).toISOString();
+    this.ready = {
       runId: input.runId,
       workflowId: workflowInfo().workflowId,
       platform: resolved.platform,
@@ -285,25 +325,37 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
     if (short) {
       status.phase = 'ready';
       upsertSearchAttributes([...namesLeft, { key: PhaseKey, value: 'ready' }]);
-      show();
+      this.show();
     } else {
-      setPhase('ready');
+      this.setPhase('ready');
     }
     log.info('run secrets ready', { runId: input.runId, platform: resolved.platform, secrets: status.secretNames.length });
   }
 
   /** Wait for the end of the run or of its lease: the only place the lease is enforced. */
-  async function awaitCompletion(): Promise<void> {
+  async awaitCompletion(): Promise<void> {
     for (;;) {
-      if (completion) return endWith({ outcome: completion.status });
-      const remaining = leaseDeadline - Date.now();
+      if (this.completion) return this.endWith({ outcome: this.completion.status });
+      const remaining = this.leaseDeadline - Date.now();
       if (remaining <= 0) {
-        log.warn('lease expired without a completion signal; deleting run secrets', { runId: input.runId });
-        return endWith({ outcome: 'lease-expired' });
+        log.warn('lease expired without a completion signal; deleting run secrets', { runId: this.input.runId });
+        return this.endWith({ outcome: 'lease-expired' });
       }
-      if (historyFull()) await carryOn();
-      leaseChanged = false;
-      await condition(() => completion !== undefined || leaseChanged, remaining);
+      if (this.historyFull()) await this.carryOn();
+      this.leaseChanged = false;
+      await condition(() => this.completion !== undefined || this.leaseChanged, remaining);
+    }
+  }
+
+  /** The launch or the wait threw: the run ends cancelled or failed (continuing as new is no end). */
+  stoppedBy(err: unknown): void {
+    if (err instanceof ContinueAsNew) throw err; // carrying on in the next run, not a failure
+    if (isCancellation(err)) {
+      this.endWith({ outcome: 'cancelled', ...(this.ready ? {} : { failure: { type: ErrorType.LaunchFailed, message: `run ${this.input.runId} was cancelled during launch` } }) });
+    } else {
+      const failure = failureOf(err);
+      this.endWith({ outcome: this.ready ? 'failed' : 'launch-failed', failure });
+      this.status.lastError = failure.message;
     }
   }
 
@@ -312,12 +364,13 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
    * `deleting` while rounds fail (a run stuck in delete shows in the Web UI); a delete that succeeds
    * at once goes straight to `deleted` in runs that took the short launch.
    */
-  async function deleteEverything(): Promise<void> {
+  async deleteEverything(): Promise<void> {
+    const { input, status } = this;
     const short = shortLaunch(input);
     if (short) {
       status.phase = 'deleting';
-      show();
-    } else setPhase('deleting');
+      this.show();
+    } else this.setPhase('deleting');
     let phaseShown = !short;
     const pending = () => status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
     while (pending().length) {
@@ -328,7 +381,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
         results.forEach((r, i) => {
           left[i].state = r.outcome;
         });
-        show();
+        this.show();
         const notOwned = results.filter((r) => r.outcome === 'not-owned');
         if (notOwned.length) {
           log.warn('left objects the broker does not own', { runId: input.runId, names: notOwned.map((r) => r.ref.secretName) });
@@ -337,52 +390,59 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
         status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
         log.warn('delete round failed; retrying', { runId: input.runId, round: status.deleteAttempts });
         if (!phaseShown) {
-          setPhase('deleting');
+          this.setPhase('deleting');
           phaseShown = true;
         }
-        show();
-        cleanupRounds++;
-        if (historyFull()) await carryOn();
+        this.show();
+        this.cleanupRounds++;
+        if (this.historyFull()) await this.carryOn();
         await sleep(cleanupBackoffMs(status.deleteAttempts));
         continue;
       }
-      cleanupRounds++;
+      this.cleanupRounds++;
     }
-    cleanupRounds++;
+    this.cleanupRounds++;
     status.deletedAt = now();
-    setPhase('deleted');
+    this.setPhase('deleted');
   }
 
+  /**
+   * No API call ended a run whose lease expired: the audit trail hears it from here (patched: runs
+   * that expired before replay without the record).
+   */
+  async auditLeaseExpiry(): Promise<void> {
+    if (this.end?.outcome === 'lease-expired' && patched('audit-lease-expiry')) {
+      const deleted = this.status.refs.filter((r) => r.state === 'deleted').length;
+      await CancellationScope.nonCancellable(() =>
+        auditSystem({ action: 'runLeaseExpired', workspaceId: this.input.workspaceId, target: { runId: this.input.runId }, outcome: 'ok', detail: { deleted } }),
+      );
+    }
+  }
+
+  /** Every handler answered; then close the way the run ended. */
+  async close(): Promise<RunStatus> {
+    await condition(allHandlersFinished);
+    const { end, input } = this;
+    if (end?.outcome === 'cancelled') throw new CancelledFailure(`run ${input.runId} was cancelled; its secrets are deleted`);
+    if (end?.outcome === 'launch-failed' && end.failure) throw toApplicationFailure(end.failure);
+    return this.status;
+  }
+}
+
+export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
+  const run = new Run(input);
+  run.installHandlers();
   // One path for a fresh run and a resumed one: the phase says what is already done.
   try {
-    if (status.phase === 'resolving') await launch();
-    if (status.phase === 'ready' && !end) {
-      await awaitCompletion();
-      status.completedAt = now();
+    if (run.status.phase === 'resolving') await run.launch();
+    if (run.status.phase === 'ready' && !run.end) {
+      await run.awaitCompletion();
+      run.status.completedAt = now();
     }
   } catch (err) {
-    if (err instanceof ContinueAsNew) throw err; // carrying on in the next run, not a failure
-    if (isCancellation(err)) {
-      endWith({ outcome: 'cancelled', ...(ready ? {} : { failure: { type: ErrorType.LaunchFailed, message: `run ${input.runId} was cancelled during launch` } }) });
-    } else {
-      const failure = failureOf(err);
-      endWith({ outcome: ready ? 'failed' : 'launch-failed', failure });
-      status.lastError = failure.message;
-    }
+    run.stoppedBy(err);
   }
-  await CancellationScope.nonCancellable(() => deleteEverything());
-  // No API call ended this run: the audit trail hears it from here (patched: runs that expired
-  // before replay without the record).
-  if (end?.outcome === 'lease-expired' && patched('audit-lease-expiry')) {
-    const deleted = status.refs.filter((r) => r.state === 'deleted').length;
-    await CancellationScope.nonCancellable(() =>
-      auditSystem({ action: 'runLeaseExpired', workspaceId: input.workspaceId, target: { runId: input.runId }, outcome: 'ok', detail: { deleted } }),
-    );
-  }
-
-  // Every handler answered; then close the way the run ended.
-  await condition(allHandlersFinished);
-  if (end?.outcome === 'cancelled') throw new CancelledFailure(`run ${input.runId} was cancelled; its secrets are deleted`);
-  if (end?.outcome === 'launch-failed' && end.failure) throw toApplicationFailure(end.failure);
-  return status;
+  await CancellationScope.nonCancellable(() => run.deleteEverything());
+  await run.auditLeaseExpiry();
+  return run.close();
 }
