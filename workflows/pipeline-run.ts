@@ -4,8 +4,9 @@
  * are imported as types only; time comes from the workflow clock. A long lease or a long-stuck delete
  * continues as new with the run's state, so history stays bounded.
  *
- * The state is one RunStatus plus one RunEnd: how the run ended, set once. A fresh run and one that
- * continued as new take the same path; the phase it resumes in says which steps are already done.
+ * The state is one RunStatus plus one RunEnd: how the run ended, set once; a Run holds them with the
+ * lease and the completion, and its methods are the steps. A fresh run and one that continued as new
+ * take the same path; the phase it resumes in says which steps are already done.
  */
 import {
   ActivityCancellationType,
@@ -31,7 +32,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createPipelineRunActivities } from '../activities/pipeline-run';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { DeleteResult, createPipelineRunActivities } from '../activities/pipeline-run';
 import { cleanup, cleanupBackoffMs, cloudWrite, iamVerify, localVaultRead, vaultRead } from './activity-options';
 import { auditSystem } from './audit';
 import { errorMessage } from './failures';
@@ -46,13 +48,16 @@ import {
   statusAtStart,
   type CompleteAnswer,
   type LaunchKey,
+  type PushResult,
   type ReadyResult,
   type RenewLease,
+  type ResolvedRun,
   type ResumeState,
   type RunCompletion,
   type RunEnd,
   type RunFailure,
   type RunStatus,
+  type TrackedRef,
 } from '../domain/run';
 import { ErrorType } from '../domain/errors';
 import { runCurrentDetails } from '../domain/operator-view';
@@ -127,6 +132,18 @@ function endOf(resume: ResumeState): RunEnd | undefined {
 
 const now = () => new Date(Date.now()).toISOString();
 
+/** The run's names for the Web UI: search attributes for the list, the memo for the detail page. */
+function labelsOf(resolved: ResolvedRun, secretNames: string[]) {
+  return {
+    names: [
+      { key: WorkspaceKey, value: resolved.workspaceName },
+      { key: ComputeEnvKey, value: resolved.computeEnvName },
+      { key: PlatformKey, value: resolved.platform },
+    ],
+    memo: { workspace: resolved.workspaceName, user: resolved.userName, computeEnv: resolved.computeEnvName, secretNames },
+  };
+}
+
 /**
  * One run: its state (the status, how it ended, the ready answer, the completion, the lease) and its
  * steps. pipelineRun below calls the steps in order; the handlers read and change the same state.
@@ -145,10 +162,12 @@ class Run {
   /** A renewal arrived since awaitCompletion last looked at the deadline. */
   private leaseChanged = false;
   private readonly historyLimit: number;
+  private readonly short: boolean;
 
   constructor(private readonly input: PipelineRunInput) {
     const resumed = input.resume;
     this.historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    this.short = shortLaunch(input);
     this.status = statusAtStart(input, now());
     this.ready = resumed?.ready;
     this.end = resumed ? endOf(resumed) : undefined;
@@ -161,9 +180,16 @@ class Run {
     this.status.outcome = this.end.outcome;
   }
 
-  private setPhase(phase: Phase): void {
+  /** The phase, on the status and as BrokerPhase (with any other search attributes given, in one upsert). */
+  private setPhase(phase: Phase, alongWith: SearchAttributeUpdatePair[] = []): void {
     this.status.phase = phase;
-    upsertSearchAttributes([{ key: PhaseKey, value: phase }]);
+    upsertSearchAttributes([...alongWith, { key: PhaseKey, value: phase }]);
+    this.show();
+  }
+
+  /** The phase on the status only: no upsert, so no event. */
+  private showPhase(phase: Phase): void {
+    this.status.phase = phase;
     this.show();
   }
 
@@ -196,17 +222,18 @@ class Run {
     setHandler(renewLeaseSignal, (r) => this.renewLease(r));
   }
 
+  /** waitReadyUpdate's handler. */
   private async waitReady(): Promise<ReadyResult> {
     // Not cancellable: a cancelled launch still answers only after the first cleanup round, so the
     // launch service hears "failed" when nothing is left, or is told that cleanup goes on.
     await CancellationScope.nonCancellable(() => condition(() => this.ready !== undefined || (this.end?.failure !== undefined && this.cleanupRounds > 0)));
     if (this.ready) return this.ready;
     const failure = this.end!.failure!;
-    const pending = this.status.refs.some((r) => r.state === 'planned' || r.state === 'pushed');
-    if (!pending) throw toApplicationFailure(failure);
+    if (!this.pending().length) throw toApplicationFailure(failure);
     throw toApplicationFailure(failure, `${failure.message} (deleting what was pushed is still being retried: ${this.status.lastError ?? 'in progress'})`);
   }
 
+  /** waitReadyUpdate's validator. */
   private checkLaunch(asked?: LaunchKey): void {
     const { end, input, status } = this;
     // A launch that failed is answered with its error (after its first cleanup round); a run that
@@ -264,52 +291,64 @@ class Run {
     return continueAsNew<typeof pipelineRun>({ ...this.input, resume });
   }
 
-  /** Resolve, push and verify; ready when they all succeed. */
+  /**
+   * Resolve, push and verify; ready when they all succeed. The awaits stay here and the helpers are
+   * synchronous, so each command is issued as soon after its activity's result as it always was: an
+   * update answered in the same workflow task keeps its place before or after it in the history.
+   */
   async launch(): Promise<void> {
-    const { input, status } = this;
+    const { input } = this;
     if (!isValidLease(input.leaseMs ?? DEFAULT_LEASE_MS)) {
       // Checked here, not before the try: the run goes through deletion (of nothing) like any failed launch.
       throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `leaseMs: ${LEASE_RULE}`, nonRetryable: true });
     }
-    const short = shortLaunch(input);
-    const resolved = short ? await local.resolveRun(input) : await resolveRun(input);
-    status.platform = resolved.platform;
-    status.refs = resolved.plannedRefs.map((ref) => ({ ref, state: 'planned' }));
-    // Names for the Web UI; the launch gives them at start, so only what it did not give is set.
-    const names = [
-      { key: WorkspaceKey, value: resolved.workspaceName },
-      { key: ComputeEnvKey, value: resolved.computeEnvName },
-      { key: PlatformKey, value: resolved.platform },
-    ];
-    const memo = { workspace: resolved.workspaceName, user: resolved.userName, computeEnv: resolved.computeEnvName, secretNames: status.secretNames };
-    let namesLeft = names;
-    if (short) {
-      namesLeft = names.filter((n) => workflowInfo().typedSearchAttributes.get(n.key) !== n.value);
-      const given = workflowInfo().memo ?? {};
-      if (Object.entries(memo).some(([k, v]) => JSON.stringify(given[k]) !== JSON.stringify(v))) upsertMemo(memo);
-    } else {
-      upsertSearchAttributes(names);
-      upsertMemo(memo);
-      this.setPhase('pushing');
-    }
-
-    status.phase = 'pushing';
-    this.show();
-    let pushed;
-    if (short) {
-      pushed = await placeSecrets({ run: input, secrets: resolved.secrets });
-      for (const tracked of status.refs) tracked.state = 'pushed';
-      status.headJobEnv = pushed.headJobEnv;
-      // Cancelled while the push ran to its end (it was past the point of stopping): not ready.
-      if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`run ${input.runId} was cancelled during launch`);
-    } else {
-      pushed = await pushSecrets({ run: input, secrets: resolved.secrets });
-      for (const tracked of status.refs) tracked.state = 'pushed';
-      status.headJobEnv = pushed.headJobEnv;
+    const resolved = this.short ? await local.resolveRun(input) : await resolveRun(input);
+    this.status.platform = resolved.platform;
+    this.status.refs = resolved.plannedRefs.map((ref) => ({ ref, state: 'planned' }));
+    const namesLeft = this.short ? this.labelShortLaunch(resolved) : this.labelOldShape(resolved);
+    const push = { run: input, secrets: resolved.secrets };
+    const pushed = this.short ? await placeSecrets(push) : await pushSecrets(push);
+    this.markPushed(pushed);
+    if (!this.short) {
       this.setPhase('verifying');
       await verifyAccess({ run: input, refs: pushed.refs });
+    } else if (CancellationScope.current().consideredCancelled) {
+      // placeSecrets verifies too. Cancelled while it ran to its end (past the point of stopping): not ready.
+      throw new CancelledFailure(`run ${input.runId} was cancelled during launch`);
     }
+    this.markReady(resolved, pushed, namesLeft);
+  }
 
+  /** Runs launched before `shape: 2`: the names, the memo and the phase, each its own upsert. Nothing is left to set at ready. */
+  private labelOldShape(resolved: ResolvedRun): SearchAttributeUpdatePair[] {
+    const { names, memo } = labelsOf(resolved, this.status.secretNames);
+    upsertSearchAttributes(names);
+    upsertMemo(memo);
+    this.setPhase('pushing');
+    return [];
+  }
+
+  /**
+   * The short launch: the launch gave the names and the memo at start, so only what it did not give
+   * is set; the memo now, the names (returned) with the ready phase, in its one upsert.
+   */
+  private labelShortLaunch(resolved: ResolvedRun): SearchAttributeUpdatePair[] {
+    const { names, memo } = labelsOf(resolved, this.status.secretNames);
+    const namesLeft = names.filter((n) => workflowInfo().typedSearchAttributes.get(n.key) !== n.value);
+    const given = workflowInfo().memo ?? {};
+    if (Object.entries(memo).some(([k, v]) => JSON.stringify(given[k]) !== JSON.stringify(v))) upsertMemo(memo);
+    this.showPhase('pushing');
+    return namesLeft;
+  }
+
+  private markPushed(pushed: PushResult): void {
+    for (const tracked of this.status.refs) tracked.state = 'pushed';
+    this.status.headJobEnv = pushed.headJobEnv;
+  }
+
+  /** The answer the launch service waits for; the ready phase goes with the names not set yet. */
+  private markReady(resolved: ResolvedRun, pushed: PushResult, namesLeft: SearchAttributeUpdatePair[]): void {
+    const { input, status } = this;
     status.readyAt = now();
     status.leaseExpiresAt = new Date(this.leaseDeadline).toISOString();
     this.ready = {
@@ -322,29 +361,28 @@ class Run {
       headJobEnv: pushed.headJobEnv,
       leaseExpiresAt: status.leaseExpiresAt,
     };
-    if (short) {
-      status.phase = 'ready';
-      upsertSearchAttributes([...namesLeft, { key: PhaseKey, value: 'ready' }]);
-      this.show();
-    } else {
-      this.setPhase('ready');
-    }
+    this.setPhase('ready', namesLeft);
     log.info('run secrets ready', { runId: input.runId, platform: resolved.platform, secrets: status.secretNames.length });
   }
 
   /** Wait for the end of the run or of its lease: the only place the lease is enforced. */
   async awaitCompletion(): Promise<void> {
     for (;;) {
-      if (this.completion) return this.endWith({ outcome: this.completion.status });
+      if (this.completion) return this.completedAs({ outcome: this.completion.status });
       const remaining = this.leaseDeadline - Date.now();
       if (remaining <= 0) {
         log.warn('lease expired without a completion signal; deleting run secrets', { runId: this.input.runId });
-        return this.endWith({ outcome: 'lease-expired' });
+        return this.completedAs({ outcome: 'lease-expired' });
       }
       if (this.historyFull()) await this.carryOn();
       this.leaseChanged = false;
       await condition(() => this.completion !== undefined || this.leaseChanged, remaining);
     }
+  }
+
+  private completedAs(e: RunEnd): void {
+    this.endWith(e);
+    this.status.completedAt = now();
   }
 
   /** The launch or the wait threw: the run ends cancelled or failed (continuing as new is no end). */
@@ -359,51 +397,58 @@ class Run {
     }
   }
 
+  private pending(): TrackedRef[] {
+    return this.status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
+  }
+
   /**
    * Delete every planned or pushed ref, round after round, until none is left. BrokerPhase says
    * `deleting` while rounds fail (a run stuck in delete shows in the Web UI); a delete that succeeds
-   * at once goes straight to `deleted` in runs that took the short launch.
+   * at once goes straight to `deleted` in runs that took the short launch. As in launch, the awaits
+   * stay here and what runs between them is synchronous.
    */
   async deleteEverything(): Promise<void> {
-    const { input, status } = this;
-    const short = shortLaunch(input);
-    if (short) {
-      status.phase = 'deleting';
-      this.show();
-    } else this.setPhase('deleting');
-    let phaseShown = !short;
-    const pending = () => status.refs.filter((r) => r.state === 'planned' || r.state === 'pushed');
-    while (pending().length) {
-      status.deleteAttempts++;
+    let phaseShown = !this.short;
+    if (phaseShown) this.setPhase('deleting');
+    else this.showPhase('deleting');
+    while (this.pending().length) {
+      this.status.deleteAttempts++;
       try {
-        const results = await deleteSecrets({ run: input, refs: pending().map((r) => r.ref) });
-        const left = pending();
-        results.forEach((r, i) => {
-          left[i].state = r.outcome;
-        });
-        this.show();
-        const notOwned = results.filter((r) => r.outcome === 'not-owned');
-        if (notOwned.length) {
-          log.warn('left objects the broker does not own', { runId: input.runId, names: notOwned.map((r) => r.ref.secretName) });
-        }
+        this.markDeleted(await deleteSecrets({ run: this.input, refs: this.pending().map((r) => r.ref) }));
+        this.cleanupRounds++;
       } catch (err) {
-        status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
-        log.warn('delete round failed; retrying', { runId: input.runId, round: status.deleteAttempts });
-        if (!phaseShown) {
-          this.setPhase('deleting');
-          phaseShown = true;
-        }
-        this.show();
+        this.roundFailed(err, phaseShown);
+        phaseShown = true;
         this.cleanupRounds++;
         if (this.historyFull()) await this.carryOn();
-        await sleep(cleanupBackoffMs(status.deleteAttempts));
-        continue;
+        await sleep(cleanupBackoffMs(this.status.deleteAttempts));
       }
-      this.cleanupRounds++;
     }
     this.cleanupRounds++;
-    status.deletedAt = now();
+    this.status.deletedAt = now();
     this.setPhase('deleted');
+  }
+
+  /** A round's results, in the order of the refs it was given (those pending when it started). */
+  private markDeleted(results: DeleteResult): void {
+    const left = this.pending();
+    results.forEach((r, i) => {
+      left[i].state = r.outcome;
+    });
+    this.show();
+    const notOwned = results.filter((r) => r.outcome === 'not-owned');
+    if (notOwned.length) {
+      log.warn('left objects the broker does not own', { runId: this.input.runId, names: notOwned.map((r) => r.ref.secretName) });
+    }
+  }
+
+  /** A failed round, on the status; BrokerPhase says deleting from the first failure on. */
+  private roundFailed(err: unknown, phaseShown: boolean): void {
+    const { status } = this;
+    status.lastError = `delete round ${status.deleteAttempts} failed: ${errorMessage(err)}`;
+    log.warn('delete round failed; retrying', { runId: this.input.runId, round: status.deleteAttempts });
+    if (!phaseShown) this.setPhase('deleting');
+    this.show();
   }
 
   /**
@@ -435,10 +480,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunStatus> {
   // One path for a fresh run and a resumed one: the phase says what is already done.
   try {
     if (run.status.phase === 'resolving') await run.launch();
-    if (run.status.phase === 'ready' && !run.end) {
-      await run.awaitCompletion();
-      run.status.completedAt = now();
-    }
+    if (run.status.phase === 'ready' && !run.end) await run.awaitCompletion();
   } catch (err) {
     run.stoppedBy(err);
   }
