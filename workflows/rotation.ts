@@ -39,8 +39,10 @@ import {
   rotationWorkflowId,
   type RotationInput,
   type RotationResult,
+  type RotationSnapshot,
   type RotationStatus,
   type RotationStep,
+  type RotationTarget,
   type ScheduledRotationResult,
 } from '../domain/rotation';
 import { PhaseKey } from './search-attributes';
@@ -76,102 +78,139 @@ function refuse(message: string): never {
   throw ApplicationFailure.create({ type: ErrorType.RotationRefused, message, nonRetryable: true });
 }
 
+/** What a rotation shows while it runs: the rotationStatus query, BrokerPhase, the Web UI's current details. */
+class Progress {
+  readonly status: RotationStatus;
+  private lastError: string | undefined;
+
+  constructor(private readonly input: RotationInput) {
+    this.status = { account: input.account, kind: input.target.kind, step: 'inspect', steps: [] };
+    setHandler(rotationStatusQuery, () => this.status);
+  }
+
+  /** The Web UI's current details (not a command: no history, no replay change). */
+  show(): void {
+    setCurrentDetails(rotationCurrentDetails(this.status, this.lastError));
+  }
+
+  begin(step: RotationStep): void {
+    this.status.step = step;
+    upsertSearchAttributes([{ key: PhaseKey, value: `rotation:${step}` }]);
+    this.show();
+  }
+
+  done(step: RotationStep, detail?: string): void {
+    this.status.steps.push({ step, at: Date.now(), ...(detail ? { detail } : {}) });
+    log.info('rotation step done', { account: this.input.account, step, ...(detail ? { detail } : {}) });
+    this.show();
+  }
+
+  failed(message: string): void {
+    this.lastError = message;
+    this.show();
+  }
+}
+
 export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
   const { target } = input;
-  const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
-  const status: RotationStatus = { account: input.account, kind: target.kind, step: 'inspect', steps: [] };
-  setHandler(rotationStatusQuery, () => status);
-  let lastError: string | undefined;
-  // The Web UI's current details (not a command: no history, no replay change).
-  const show = () => setCurrentDetails(rotationCurrentDetails(status, lastError));
-  const begin = (step: RotationStep) => {
-    status.step = step;
-    upsertSearchAttributes([{ key: PhaseKey, value: `rotation:${step}` }]);
-    show();
-  };
-  const done = (step: RotationStep, detail?: string) => {
-    status.steps.push({ step, at: Date.now(), ...(detail ? { detail } : {}) });
-    log.info('rotation step done', { account: input.account, step, ...(detail ? { detail } : {}) });
-    show();
-  };
+  const progress = new Progress(input);
+  const { status } = progress;
 
-  begin('inspect');
+  progress.begin('inspect');
   const snap = await rotationInspect(target);
   if (!snap.rotatable) {
-    done('inspect', snap.reason);
-    begin('done');
+    progress.done('inspect', snap.reason);
+    progress.begin('done');
     return { outcome: 'nothing-to-rotate', account: input.account, reason: snap.reason, steps: status.steps };
   }
+  const from = slotToRotate(input.account, snap);
+  const spare = snap.slots.find((s) => s !== from) ?? null;
+  status.from = from;
+  progress.done('inspect', `stored credential uses ${from}`);
+
+  progress.begin('regenerate-spare');
+  const to = await rotationRegenerate(target, spare);
+  status.to = to;
+  progress.done('regenerate-spare', to);
+
+  progress.begin('switch');
+  await rotationStore(target, to);
+  progress.done('switch', `stored credential now uses ${to}`);
+
+  await verifyOrSwitchBack(progress, target, snap, from);
+  await grace(progress, input.graceMs ?? DEFAULT_GRACE_MS);
+
+  progress.begin('retire-old');
+  await rotationRetire(target, from);
+  progress.done('retire-old', from);
+
+  const final = input.switchBack && snap.fixedSlots ? await switchBack(progress, target, from) : to;
+  progress.begin('done');
+  return { outcome: 'rotated', account: input.account, from, to, final, steps: status.steps };
+}
+
+/**
+ * The slot the stored credential uses, the one the rotation retires. Refused, with nothing changed,
+ * when the stored key matches no slot or when other credentials of the account hold either key.
+ */
+function slotToRotate(account: string, snap: RotationSnapshot): string {
   if (snap.stored === null) {
-    refuse(`${input.account}: the stored credential matches none of the account's current keys (${snap.slots.join(', ')}); update it with a working key before rotating. Nothing was changed`);
+    refuse(`${account}: the stored credential matches none of the account's current keys (${snap.slots.join(', ')}); update it with a working key before rotating. Nothing was changed`);
   }
   const other = snap.usedElsewhere.filter((s) => s !== snap.stored);
   if (other.length) {
     refuse(
-      `${input.account}: both keys are in use (the rotated credential uses ${snap.stored}, other credentials in the vault use ${other.join(', ')}); normalize every credential of the account on one key first (Azure's documented key rotation procedure, step 1). Nothing was changed`,
+      `${account}: both keys are in use (the rotated credential uses ${snap.stored}, other credentials in the vault use ${other.join(', ')}); normalize every credential of the account on one key first (Azure's documented key rotation procedure, step 1). Nothing was changed`,
     );
   }
   if (snap.usedElsewhere.includes(snap.stored)) {
     // Retiring the old key would break the other credentials that hold it: one credential per account.
     refuse(
-      `${input.account}: other credentials in the vault hold the same key (${snap.stored}) as the rotated one; the old key could not be retired without breaking them. Keep one credential per account (point compute environments at it) and rotate that one. Nothing was changed`,
+      `${account}: other credentials in the vault hold the same key (${snap.stored}) as the rotated one; the old key could not be retired without breaking them. Keep one credential per account (point compute environments at it) and rotate that one. Nothing was changed`,
     );
   }
-  const from = snap.stored;
-  const spare = snap.slots.find((s) => s !== from) ?? null;
-  status.from = from;
-  done('inspect', `stored credential uses ${from}`);
+  return snap.stored;
+}
 
-  begin('regenerate-spare');
-  const to = await rotationRegenerate(target, spare);
-  status.to = to;
-  done('regenerate-spare', to);
-
-  begin('switch');
-  await rotationStore(target, to);
-  done('switch', `stored credential now uses ${to}`);
-
-  begin('verify');
+/** A live, signed call with the stored (fresh) key; when it fails, the proven key goes back where it can. */
+async function verifyOrSwitchBack(progress: Progress, target: RotationTarget, snap: RotationSnapshot, from: string): Promise<void> {
+  progress.begin('verify');
   try {
     await rotationVerify(target);
   } catch (err) {
-    lastError = `verify failed: ${errorMessage(err)}`;
-    show();
+    progress.failed(`verify failed: ${errorMessage(err)}`);
     // The fresh key was never proven. Where the old slot can be read back, the credential goes back
     // to it (still valid: nothing retired it), so a failed rotation leaves the proven key stored and
     // a later rotation starts from there with its full grace period.
     if (snap.fixedSlots) {
-      begin('switch-back');
+      progress.begin('switch-back');
       await rotationStore(target, from);
-      done('switch-back', `verify failed; stored credential uses ${from} again`);
+      progress.done('switch-back', `verify failed; stored credential uses ${from} again`);
     }
     throw err;
   }
-  done('verify');
+  progress.done('verify');
+}
 
-  begin('grace');
-  status.graceEndsAt = Date.now() + graceMs;
-  show();
+/** Wait before retiring the old key: launches that read it keep working. */
+async function grace(progress: Progress, graceMs: number): Promise<void> {
+  progress.begin('grace');
+  progress.status.graceEndsAt = Date.now() + graceMs;
+  progress.show();
   await sleep(graceMs);
-  status.graceEndsAt = undefined;
-  done('grace', `${graceMs} ms`);
+  progress.status.graceEndsAt = undefined;
+  progress.done('grace', `${graceMs} ms`);
+}
 
-  begin('retire-old');
-  await rotationRetire(target, from);
-  done('retire-old', from);
-
-  let final = to;
-  if (input.switchBack && snap.fixedSlots) {
-    begin('switch-back');
-    await rotationStore(target, from);
-    done('switch-back', `stored credential uses ${from} again`);
-    begin('verify-back');
-    await rotationVerify(target);
-    done('verify-back');
-    final = from;
-  }
-  begin('done');
-  return { outcome: 'rotated', account: input.account, from, to, final, steps: status.steps };
+/** Back to the first slot (fixed slots only, when asked for), verified again; the slot now stored. */
+async function switchBack(progress: Progress, target: RotationTarget, from: string): Promise<string> {
+  progress.begin('switch-back');
+  await rotationStore(target, from);
+  progress.done('switch-back', `stored credential uses ${from} again`);
+  progress.begin('verify-back');
+  await rotationVerify(target);
+  progress.done('verify-back');
+  return from;
 }
 
 function childMetadata(input: RotationInput): { staticSummary: string; staticDetails: string } {
