@@ -133,6 +133,8 @@ export const accepted = z.strictObject({
   outcome: str.optional(),
   extendBy: str.optional(),
   extendByMs: z.number().optional(),
+  /** renew: when the lease now ends, as the run answered (absent when no worker answered in time). */
+  leaseExpiresAt: time.optional(),
 });
 
 export const verifyReport = z

@@ -290,8 +290,9 @@ export class BrokerApiClient {
   cancelRun(runId: string): Promise<RunEndAnswer> {
     return this.request('POST', `/v1/runs/${seg(runId)}/cancel`, {});
   }
-  async renewRun(runId: string, extendBy: string): Promise<void> {
-    await this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });
+  /** leaseExpiresAt: when the lease now ends, as the run answered (absent when no worker answered in time). */
+  renewRun(runId: string, extendBy: string): Promise<{ runId: string; leaseExpiresAt?: string }> {
+    return this.request('POST', `/v1/runs/${seg(runId)}/renew`, { extendBy });
   }
 
   /** Live check of a stored credential; the report names checks, never values. */

@@ -228,6 +228,12 @@ export interface RenewLease {
   extendByMs: number;
 }
 
+/** A renewal's answer: when the lease now ends (absent when it went as a signal, unanswered). */
+export interface RenewAnswer {
+  runId: string;
+  leaseExpiresAt?: string;
+}
+
 export interface RunStatus {
   runId: string;
   workspaceId: string;

@@ -27,6 +27,7 @@ import {
   completeRunUpdate,
   pipelineRun,
   renewLeaseSignal,
+  renewLeaseUpdate,
   runCompletedSignal,
   statusQuery,
   waitReadyUpdate,
@@ -45,6 +46,7 @@ import {
   type MissingPermission,
   type PipelineRunInput,
   type ReadyResult,
+  type RenewAnswer,
   type RunStatus,
 } from '../domain/run';
 import { runDetails, runSummary, type RunLabels } from '../domain/operator-view';
@@ -194,13 +196,8 @@ export class PipelineRuns implements PipelineRunsApi {
       return { runId, status, result: 'accepted' };
     };
     try {
-      return await withTemporal(this.client.connection, `complete of run ${runId}`, () => this.handle(runId).executeUpdate(completeRunUpdate, { args: [{ status }] }), COMPLETE_ANSWER_MS);
+      return await this.updateOrSignal(runId, 'complete', () => this.handle(runId).executeUpdate(completeRunUpdate, { args: [{ status }] }), signal);
     } catch (err) {
-      // No worker answered in time (all down, or busy), or the update was refused while the run's
-      // workflow task is failing (its worker lost mid-task): the durable signal still ends the run.
-      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isWorkflowTaskFailing(err)) return signal();
-      // A run started before completeRun existed only has the signal.
-      if (err instanceof WorkflowUpdateFailedError && /handler|update type|not registered/i.test(`${err.cause?.message ?? err.message}`)) return signal();
       const ended = await this.endedAnswer(runId, err instanceof WorkflowNotFoundError ? new LaunchError(`run ${runId} not found`, 'not-found') : err);
       if (ended) return { runId, status, result: 'already-ended', outcome: ended as CompleteAnswer['outcome'] };
       if (err instanceof WorkflowNotFoundError) throw new LaunchError(`run ${runId} not found`, 'not-found');
@@ -217,13 +214,41 @@ export class PipelineRuns implements PipelineRunsApi {
     return { runId, result: 'accepted' };
   }
 
-  async renew(runId: string, extendByMs: number): Promise<void> {
+  /**
+   * Extend the lease, answered by the workflow with the lease's new end; refused as already-ended
+   * once the run's end was reported or its deletion began (a renewal would change nothing). Without a
+   * worker to answer in time it goes as a signal, which the workflow applies unless the run is over.
+   */
+  async renew(runId: string, extendByMs: number): Promise<RenewAnswer> {
     checkLease(extendByMs, 'extendByMs');
-    try {
+    const signal = async (): Promise<RenewAnswer> => {
       await this.call(runId, 'renew', () => this.handle(runId).signal(renewLeaseSignal, { extendByMs }));
+      return { runId };
+    };
+    try {
+      return await this.updateOrSignal(runId, 'renew', () => this.handle(runId).executeUpdate(renewLeaseUpdate, { args: [{ extendByMs }] }), signal);
     } catch (err) {
-      const ended = await this.endedAnswer(runId, err);
+      // Refused by the running workflow (its end reported, or deleting): the workflow says how.
+      const refused = toLaunchError(err, runId);
+      if (refused instanceof LaunchError && refused.code === 'already-ended') throw refused;
+      const ended = await this.endedAnswer(runId, err instanceof WorkflowNotFoundError ? new LaunchError(`run ${runId} not found`, 'not-found') : err);
       if (ended) throw new LaunchError(`run ${runId} already ended (${ended}); its lease cannot be renewed`, 'already-ended', undefined, undefined, ended);
+      if (err instanceof WorkflowNotFoundError) throw new LaunchError(`run ${runId} not found`, 'not-found');
+      throw err;
+    }
+  }
+
+  /**
+   * A call the workflow answers (an update), left as the durable signal of the same meaning when no
+   * worker answers within COMPLETE_ANSWER_MS (all down, or busy), when the run's workflow task is
+   * failing (its worker lost mid-task), or when the run started before the update existed.
+   */
+  private async updateOrSignal<T>(runId: string, what: string, update: () => Promise<T>, signal: () => Promise<T>): Promise<T> {
+    try {
+      return await withTemporal(this.client.connection, `${what} of run ${runId}`, update, COMPLETE_ANSWER_MS);
+    } catch (err) {
+      if (err instanceof TemporalUnavailableError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isWorkflowTaskFailing(err)) return signal();
+      if (err instanceof WorkflowUpdateFailedError && /handler|update type|not registered/i.test(`${err.cause?.message ?? err.message}`)) return signal();
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import type { CompleteAnswer, Phase, PipelineRunInput, ReadyResult, RunStatus } from '../domain/run';
+import type { CompleteAnswer, Phase, PipelineRunInput, ReadyResult, RenewAnswer, RunStatus } from '../domain/run';
 
 /** A launch: the run's input (as the workflow takes it), plus names for people reading the Web UI. */
 export interface LaunchRequest extends Omit<PipelineRunInput, 'resume' | 'shape'> {
@@ -14,8 +14,8 @@ export interface PipelineRunsApi {
   complete(runId: string, status: 'succeeded' | 'failed' | 'cancelled'): Promise<CompleteAnswer>;
   /** Cancel the run's workflow: its secrets are deleted. A run already ended is answered so. */
   cancel(runId: string): Promise<CancelAnswer>;
-  /** Extend the lease to now + extendByMs. */
-  renew(runId: string, extendByMs: number): Promise<void>;
+  /** Extend the lease to now + extendByMs. A run whose end was reported, or that ended, is refused (already-ended). */
+  renew(runId: string, extendByMs: number): Promise<RenewAnswer>;
   /** Phase, names, refs, timestamps, last error. Never values. */
   state(runId: string): Promise<RunStatus>;
   /** Wait until the workflow closes (secrets deleted) and return its final state. */

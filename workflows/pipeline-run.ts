@@ -50,6 +50,7 @@ import {
   type LaunchKey,
   type PushResult,
   type ReadyResult,
+  type RenewAnswer,
   type RenewLease,
   type ResolvedRun,
   type ResumeState,
@@ -100,6 +101,11 @@ export const RUN_ALREADY_ENDED = 'RunAlreadyEnded';
 export const DIFFERENT_REQUEST = 'DifferentLaunchRequest';
 /** Extend the lease to now + extendByMs. */
 export const renewLeaseSignal = defineSignal<[RenewLease]>('renewLease');
+/**
+ * The same as renewLeaseSignal, answered: the lease's new end, or refused (RunAlreadyEnded) once the
+ * run's end was reported or its deletion began, when a renewal would change nothing.
+ */
+export const renewLeaseUpdate = defineUpdate<RenewAnswer, [RenewLease]>('renewRunLease');
 /** Phase, names, refs, timestamps, last error. Never values. */
 export const statusQuery = defineQuery<RunStatus>('status');
 
@@ -220,6 +226,7 @@ class Run {
       },
     });
     setHandler(renewLeaseSignal, (r) => this.renewLease(r));
+    setHandler(renewLeaseUpdate, (r) => this.renewLeaseAnswered(r), { validator: (r) => this.checkRenewal(r) });
   }
 
   /** waitReadyUpdate's handler. */
@@ -272,6 +279,24 @@ class Run {
       return;
     }
     if (this.over()) return;
+    this.extendLease(extendByMs);
+  }
+
+  /** renewLeaseUpdate's validator: a renewal that would change nothing is refused, saying why. */
+  private checkRenewal(r: RenewLease): void {
+    if (!isValidLease(r?.extendByMs)) throw new Error(`extendByMs: ${LEASE_RULE}`);
+    if (this.completion || this.over()) {
+      const how = this.status.outcome ?? this.completion?.status;
+      throw ApplicationFailure.create({ type: RUN_ALREADY_ENDED, message: `run ${this.input.runId} already ended (${how ?? 'ending'}); its lease cannot be renewed`, details: [how], nonRetryable: true });
+    }
+  }
+
+  private renewLeaseAnswered(r: RenewLease): RenewAnswer {
+    this.extendLease(r.extendByMs);
+    return { runId: this.input.runId, leaseExpiresAt: this.status.leaseExpiresAt! };
+  }
+
+  private extendLease(extendByMs: number): void {
     this.leaseDeadline = Date.now() + extendByMs;
     this.status.leaseExpiresAt = new Date(this.leaseDeadline).toISOString();
     this.leaseChanged = true;

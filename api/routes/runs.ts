@@ -148,8 +148,8 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const runId = pathParam(req, 'runId', 'runId');
       const { extendBy } = body();
       const extendByMs = parseDuration(extendBy, 'extendBy');
-      await runs.renew(runId, extendByMs);
-      return { runId, accepted: 'renew', extendBy, extendByMs };
+      const answer = await runs.renew(runId, extendByMs);
+      return { runId, accepted: 'renew', extendBy, extendByMs, ...(answer.leaseExpiresAt ? { leaseExpiresAt: answer.leaseExpiresAt } : {}) };
     },
   });
 }

@@ -223,7 +223,8 @@ Examples:
     .requiredOption('--extend-by <duration>', 'new lease measured from now: 90s, 15m, 12h, 30d')
     .addHelpText('after', '\nExample:\n  secret-broker runs renew 4fa9c2 --extend-by 7d')
     .action(async (runId: string, o: { extendBy: string }, cmd: Command) => {
-      await client(cmd).renewRun(runId, o.extendBy);
-      out(asJson(cmd) ? json({ runId, extendBy: o.extendBy }) : `run ${runId}: lease renewed for ${o.extendBy} from now\n`);
+      const a = await client(cmd).renewRun(runId, o.extendBy);
+      if (asJson(cmd)) return out(json({ runId, extendBy: o.extendBy, ...(a.leaseExpiresAt ? { leaseExpiresAt: a.leaseExpiresAt } : {}) }));
+      out(`run ${runId}: lease renewed for ${o.extendBy} from now${a.leaseExpiresAt ? ` (until ${a.leaseExpiresAt})` : ''}\n`);
     });
 }

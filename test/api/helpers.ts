@@ -17,7 +17,7 @@ import { platformSpec as realPlatformSpec, type PlatformSpec } from '../../platf
 import { ValidationError, LaunchError } from '../../domain/errors';
 import type { VaultApi } from '../../store/types';
 import { openVault } from '../../store/vault';
-import type { CompleteAnswer, ReadyResult, RunStatus } from '../../domain/run';
+import type { CompleteAnswer, ReadyResult, RenewAnswer, RunStatus } from '../../domain/run';
 import type { Role } from '../../domain/access';
 
 /** A credential kind for tests: public `user`, secret `token`. */
@@ -162,11 +162,12 @@ export class FakeRuns implements PipelineRunsApi, RunDirectoryApi {
     return { runId, result: 'accepted' };
   }
 
-  async renew(runId: string, extendByMs: number): Promise<void> {
+  async renew(runId: string, extendByMs: number): Promise<RenewAnswer> {
     this.takeFailure();
     const st = this.get(runId);
     this.renewals.push({ runId, extendByMs });
     st.leaseExpiresAt = new Date(Date.now() + extendByMs).toISOString();
+    return { runId, leaseExpiresAt: st.leaseExpiresAt };
   }
 
   async state(runId: string): Promise<RunStatus> {

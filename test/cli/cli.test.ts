@@ -370,7 +370,7 @@ describe('runs', () => {
     expect(st.stdout).toMatch(/^phase:\s+ready$/m);
     expect(st.stdout).toMatch(/^NCBI_KEY\s+pushed\s+/m);
     expect(JSON.parse((await cli(['runs', 'status', runId, '--json'])).stdout)).toMatchObject({ runId, phase: 'ready' });
-    expect((await cli(['runs', 'renew', runId, '--extend-by', '7d'])).stdout).toBe(`run ${runId}: lease renewed for 7d from now\n`);
+    expect((await cli(['runs', 'renew', runId, '--extend-by', '7d'])).stdout).toMatch(new RegExp(`^run ${runId}: lease renewed for 7d from now \\(until \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)\\n$`));
     expect(api.runs.renewals.at(-1)).toEqual({ runId, extendByMs: 7 * 86_400_000 });
     expect((await cli(['runs', 'complete', runId, '--status', 'failed'])).code).toBe(0);
     expect(api.runs.completions.at(-1)).toEqual({ runId, status: 'failed' });

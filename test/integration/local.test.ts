@@ -108,14 +108,17 @@ describe('pipeline run on local', () => {
   test('renewing the lease keeps the secrets past the original expiry', async () => {
     const runId = uniqueRunId();
     await launch(runId, ['API_TOKEN'], 3_000);
-    await broker.runs.renew(runId, 60_000);
+    const renewed = await broker.runs.renew(runId, 60_000);
     await new Promise((r) => setTimeout(r, 4_000));
     const state = await broker.runs.state(runId);
     expect(state.phase).toBe('ready');
+    expect(state.leaseExpiresAt).toBe(renewed.leaseExpiresAt);
     expect(fs.existsSync(runDir(runId))).toBe(true);
     await broker.runs.complete(runId, 'failed');
     expect((await broker.runs.waitClosed(runId)).outcome).toBe('failed');
     expect(fs.existsSync(runDir(runId))).toBe(false);
+    // Renewing a run that ended is refused, saying how it ended.
+    await expect(broker.runs.renew(runId, 60_000)).rejects.toMatchObject({ code: 'already-ended', outcome: 'failed' });
   });
 
   test('a worker stopped between push and delete: a new worker still deletes', async () => {

@@ -6,7 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate, type PipelineRunActivities } from '../../workflows/pipeline-run';
+import { RUN_ALREADY_ENDED, pipelineRun, renewLeaseUpdate, runCompletedSignal, statusQuery, waitReadyUpdate, type PipelineRunActivities } from '../../workflows/pipeline-run';
+import { PipelineRuns } from '../../services/pipeline-runs';
+import { LaunchError } from '../../domain/errors';
 import type { AuditActivities } from '../../activities/audit';
 import { type PipelineRunInput, type RemoteRef, type ResolvedRun } from '../../domain/run';
 import { eventually } from '../harness/broker';
@@ -173,6 +175,40 @@ test('a malformed renew signal is ignored: the lease and the run are untouched',
     expect(after.phase).toBe('ready');
     expect(after.leaseExpiresAt).toBe(before);
     await handle.signal(runCompletedSignal, { status: 'succeeded' });
+    expect((await handle.result()).outcome).toBe('succeeded');
+  });
+});
+
+test("a renewal is answered with the lease's new end; once the run's end is reported it is refused as already ended, through the service too", async () => {
+  let deleting = true;
+  const acts = stubs({
+    deleteSecrets: async ({ refs }) => {
+      if (deleting) throw ApplicationFailure.retryable('ssh: connect ECONNREFUSED 127.0.0.1:2222', ErrorType.Connection);
+      return refs.map((r) => ({ ref: r, outcome: 'deleted' as const }));
+    },
+  });
+  await withWorker(acts, async (tq) => {
+    const run = input(60_000);
+    const ready = await launch(tq, run);
+    const handle = env.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    const runs = new PipelineRuns(env.client, tq);
+    const answer = await runs.renew(run.runId, 3_600_000);
+    expect(answer.runId).toBe(run.runId);
+    expect(answer.leaseExpiresAt).toBe((await handle.query(statusQuery)).leaseExpiresAt);
+    expect(Date.parse(answer.leaseExpiresAt!) - Date.parse(ready.leaseExpiresAt)).toBeGreaterThan(3_000_000);
+    // A bad length is refused by the validator, so it leaves nothing in history.
+    const bad = (await handle.executeUpdate(renewLeaseUpdate, { args: [{ extendByMs: -5 }] }).catch((e: unknown) => e)) as WorkflowUpdateFailedError;
+    expect(bad.cause?.message).toMatch(/^extendByMs: /);
+
+    await handle.signal(runCompletedSignal, { status: 'succeeded' });
+    await eventually(async () => (await handle.query(statusQuery)).phase === 'deleting', 'the delete to start');
+    const refused = (await handle.executeUpdate(renewLeaseUpdate, { args: [{ extendByMs: 60_000 }] }).catch((e: unknown) => e)) as WorkflowUpdateFailedError;
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(refused.cause).toMatchObject({ type: RUN_ALREADY_ENDED, message: expect.stringMatching(/already ended \(succeeded\); its lease cannot be renewed/) });
+    const viaService = await runs.renew(run.runId, 60_000).catch((e: unknown) => e);
+    expect(viaService).toBeInstanceOf(LaunchError);
+    expect(viaService).toMatchObject({ code: 'already-ended', outcome: 'succeeded' });
+    deleting = false;
     expect((await handle.result()).outcome).toBe('succeeded');
   });
 });
