@@ -51,7 +51,7 @@ import { PipelineRuns } from '../../services/pipeline-runs';
 import { LaunchError } from '../../domain/errors';
 import { VaultKeyRotations } from '../../services/vault-key';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
-import { DIFFERENT_REQUEST, pipelineRun, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
+import { DIFFERENT_REQUEST, pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../../workflows/rotation';
 import { rotationWorkflowId, type RotationInput, type RotationSnapshot, type RotationTarget } from '../../domain/rotation';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../../workflows/search-attributes';
@@ -548,11 +548,13 @@ const scenarios: Scenario[] = [
     return [{ ...pipelineFile(ready.workflowId, await runOf(handle), runFile('lease-expired', shape), [TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED]), patches: ['audit-lease-expiry'] }];
   }),
   ...runScenarios(['lease-renewed'], BOTH_SHAPES, async (ctx, shape) => {
-    // The lease is renewed (a signal), then the run completes (the completeRun update) before it ends.
+    // The lease is renewed (the renewLease signal), then the run completes (the completeRun update)
+    // before it ends. Sent as the signal here: the service sends the renewRunLease update, and this
+    // signal only when no worker answers in time or the run predates the update.
     const run = pipelineInput(shape, 'rec-lease-renewed', HPC_CE, { leaseMs: 60_000 });
     const ready = await launch(ctx, shape, run, HPC_CE, pipelineStubs(HPC_CE, shape));
-    await ctx.runs.renew(run.runId, 2 * 60 * 60_000);
     const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    await handle.signal(renewLeaseSignal, { extendByMs: 2 * 60 * 60_000 });
     await eventually(async () => (await handle.query(statusQuery)).leaseExpiresAt !== ready.leaseExpiresAt, 'the renewal to apply');
     await ctx.runs.complete(run.runId, 'failed');
     const final = await finalStatus(ctx, run.runId);
