@@ -51,7 +51,7 @@ import { PipelineRuns } from '../../services/pipeline-runs';
 import { LaunchError } from '../../domain/errors';
 import { VaultKeyRotations } from '../../services/vault-key';
 import { FAILURE_CONVERTER_PATH } from '../../codec/data-converter';
-import { DIFFERENT_REQUEST, pipelineRun, renewLeaseSignal, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
+import { DIFFERENT_REQUEST, RUN_ALREADY_ENDED, pipelineRun, renewLeaseSignal, renewLeaseUpdate, runCompletedSignal, statusQuery, waitReadyUpdate } from '../../workflows/pipeline-run';
 import { rotateCredential, rotationStatusQuery, scheduledRotation } from '../../workflows/rotation';
 import { rotationWorkflowId, type RotationInput, type RotationSnapshot, type RotationTarget } from '../../domain/rotation';
 import { ComputeEnvKey, PhaseKey, PlatformKey, RunIdKey, WorkspaceKey } from '../../workflows/search-attributes';
@@ -252,6 +252,18 @@ function pipelineStubs(ce: ComputeEnvFixture, shape: Shape, overrides: Partial<R
   };
 }
 
+/** In a stub activity: wait for `until`, heartbeating meanwhile so the heartbeat timeout does not end the attempt. */
+async function heartbeatUntil(until: Promise<void>): Promise<void> {
+  const actx = Context.current();
+  actx.heartbeat(0);
+  const beat = setInterval(() => actx.heartbeat(0), 200);
+  try {
+    await until;
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 /** auditSystemEvent keeping each system record it is given, for the scenario to check. */
 function auditInto(records: SystemEvent[]): Activities['auditSystemEvent'] {
   return async (e) => void records.push(e);
@@ -365,6 +377,17 @@ async function finalStatus(ctx: Ctx, runId: string): Promise<RunStatus> {
   const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(pipelineRunWorkflowId(runId));
   await closed(handle);
   return handle.query(statusQuery);
+}
+
+/**
+ * Renew through the service, as the API does: the renewRunLease update, answered with when the lease
+ * now ends, which the status shows (no answer: it went as the signal, which a scenario must not record).
+ */
+async function renewAnswered(ctx: Ctx, handle: WorkflowHandle<typeof pipelineRun>, runId: string, extendByMs: number, what: string): Promise<string> {
+  const answer = await ctx.runs.renew(runId, extendByMs);
+  const shown = (await handle.query(statusQuery)).leaseExpiresAt;
+  check(answer.leaseExpiresAt !== undefined && answer.leaseExpiresAt === shown, `${what}: the renewal was answered ${answer.leaseExpiresAt}, the status shows ${shown}`);
+  return answer.leaseExpiresAt!;
 }
 
 function check(cond: boolean, what: string): void {
@@ -561,6 +584,79 @@ const scenarios: Scenario[] = [
     check(final.outcome === 'failed' && final.phase === 'deleted', `lease-renewed: ${final.outcome}`);
     return [pipelineFile(ready.workflowId, await runOf(handle), runFile('lease-renewed', shape), [SIGNALED, ev(E.EVENT_TYPE_TIMER_CANCELED), UPDATE_COMPLETED, COMPLETED])];
   }),
+  ...runScenarios(['lease-renewed-update'], SHAPE_2_ONLY, async (ctx, shape) => {
+    // The lease is renewed through the service (the renewRunLease update), answered with the lease's
+    // new end; a renewal of a bad length is refused by the update's validator (no event); then the run
+    // completes (the completeRun update) before its lease ends. This and renew-refused are recorded in
+    // shape 2 only, the launch of every run started today; a shape-1 run still open is renewed by the
+    // same update, and has no fixture of it.
+    const run = pipelineInput(shape, 'rec-lease-renewed-update', HPC_CE, { leaseMs: 60_000 });
+    const ready = await launch(ctx, shape, run, HPC_CE, pipelineStubs(HPC_CE, shape));
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    const leaseEnd = await renewAnswered(ctx, handle, run.runId, 2 * 60 * 60_000, 'lease-renewed-update');
+    check(Date.parse(leaseEnd) - Date.parse(ready.leaseExpiresAt) > 60 * 60_000, `lease-renewed-update: the lease ended at ${ready.leaseExpiresAt}, renewed to ${leaseEnd}`);
+    const bad = await handle.executeUpdate(renewLeaseUpdate, { args: [{ extendByMs: -5 }] }).catch((e: unknown) => e);
+    check(bad instanceof WorkflowUpdateFailedError && /^extendByMs: /.test(bad.cause?.message ?? ''), `lease-renewed-update: a bad length was answered ${String(bad)}`);
+    check((await handle.query(statusQuery)).leaseExpiresAt === leaseEnd, 'lease-renewed-update: the refused renewal changed the lease');
+    const answer = await ctx.runs.complete(run.runId, 'succeeded');
+    check(answer.result === 'accepted', `lease-renewed-update: the completion was answered ${answer.result}`);
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted' && final.deleteAttempts === 1, `lease-renewed-update: ${final.outcome}/${final.phase}/${final.deleteAttempts}`);
+    const history = await handle.fetchHistory();
+    const accepted = updatesAccepted(history);
+    check(isDeepStrictEqual(accepted, ['waitReady', 'renewRunLease', 'completeRun']), `lease-renewed-update: updates accepted ${accepted.join(', ')}`);
+    check(!(history.events ?? []).some((e) => ev(e.eventType ?? 0) === SIGNALED), 'lease-renewed-update: the history has a signal (the renewal went as the renewLease signal)');
+    return [
+      {
+        ...pipelineFile(ready.workflowId, await runOf(handle), runFile('lease-renewed-update', shape), [UPDATE_ACCEPTED, UPDATE_COMPLETED, ev(E.EVENT_TYPE_TIMER_CANCELED), COMPLETED]),
+        phases: ['ready', 'deleted'],
+      },
+    ];
+  }),
+  ...runScenarios(['renew-refused'], SHAPE_2_ONLY, async (ctx, shape) => {
+    // A renewal is answered while the run is ready. Then its end is reported (the completeRun update)
+    // and the first delete round fails: a renewal now is refused as already ended by the update's
+    // validator (no event), asked directly and through the service. The second round, which starts
+    // only once both were refused, deletes everything.
+    const run = pipelineInput(shape, 'rec-renew-refused', HPC_CE, { leaseMs: 60_000 });
+    let release!: () => void;
+    const refused = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const stubs = pipelineStubs(HPC_CE, shape, {
+      deleteSecrets: async ({ refs }) => {
+        if (++calls === 1) throw failure(ErrorType.Connection, 'ssh nextflow@login.hpc.example.org: connect ECONNREFUSED');
+        await heartbeatUntil(refused);
+        return refs.map((ref) => ({ ref, outcome: 'deleted' as const }));
+      },
+    });
+    const ready = await launch(ctx, shape, run, HPC_CE, stubs);
+    const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(ready.workflowId);
+    const leaseEnd = await renewAnswered(ctx, handle, run.runId, 2 * 60 * 60_000, 'renew-refused');
+    const answer = await ctx.runs.complete(run.runId, 'succeeded');
+    check(answer.result === 'accepted', `renew-refused: the completion was answered ${answer.result}`);
+    await eventually(async () => (await handle.query(statusQuery)).lastError?.startsWith('delete round 1 failed') === true, 'the first delete round to fail');
+    const err = await handle.executeUpdate(renewLeaseUpdate, { args: [{ extendByMs: 60_000 }] }).catch((e: unknown) => e);
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    check(
+      cause instanceof ApplicationFailure && cause.type === RUN_ALREADY_ENDED && /already ended \(succeeded\); its lease cannot be renewed/.test(cause.message),
+      `renew-refused: the renewal while deleting was answered ${String(err)} (${String(cause)})`,
+    );
+    const viaService = await ctx.runs.renew(run.runId, 60_000).catch((e: unknown) => e);
+    check(viaService instanceof LaunchError && viaService.code === 'already-ended' && viaService.outcome === 'succeeded', `renew-refused: the service answered ${String(viaService)}`);
+    const mid = await handle.query(statusQuery);
+    check(mid.phase === 'deleting' && mid.leaseExpiresAt === leaseEnd, `renew-refused: while deleting ${mid.phase}, lease ${mid.leaseExpiresAt} (renewed to ${leaseEnd})`);
+    release();
+    const final = await finalStatus(ctx, run.runId);
+    check(final.outcome === 'succeeded' && final.phase === 'deleted' && final.deleteAttempts === 2, `renew-refused: ${final.outcome}/${final.phase}/${final.deleteAttempts}`);
+    const accepted = updatesAccepted(await handle.fetchHistory());
+    check(isDeepStrictEqual(accepted, ['waitReady', 'renewRunLease', 'completeRun']), `renew-refused: updates accepted ${accepted.join(', ')}`);
+    return [
+      {
+        ...pipelineFile(ready.workflowId, await runOf(handle), runFile('renew-refused', shape), [UPDATE_ACCEPTED, UPDATE_COMPLETED, ACTIVITY_FAILED, TIMER_FIRED, ACTIVITY_COMPLETED, COMPLETED]),
+        phases: ['ready', 'deleting', 'deleted'],
+      },
+    ];
+  }),
   ...runScenarios(['invalid-signals'], BOTH_SHAPES, async (ctx, shape) => {
     // A completion without a valid status and malformed renewals are ignored; a valid runCompleted
     // signal (no update) ends the run.
@@ -673,20 +769,12 @@ const scenarios: Scenario[] = [
     const released = new Promise<void>((r) => (release = r));
     const stubs = pipelineStubs(AWS_CE, shape, {
       pushSecrets: async (input) => {
-        const actx = Context.current();
-        actx.heartbeat(0);
-        const beat = setInterval(() => actx.heartbeat(0), 200);
-        try {
-          await released;
-        } finally {
-          clearInterval(beat);
-        }
+        await heartbeatUntil(released);
         return placed(AWS_CE, input);
       },
     });
     const handle = ctx.client.workflow.getHandle<typeof pipelineRun>(wf);
-    const waitReadyAccepted = async () =>
-      ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'waitReady').length;
+    const waitReadyAccepted = async () => updatesAccepted(await handle.fetchHistory()).filter((name) => name === 'waitReady').length;
     const firstLaunch = launch(ctx, shape, run, AWS_CE, stubs);
     await eventually(async () => (await handle.query(statusQuery)).phase === 'pushing', 'the push to start');
     const retried = launch(ctx, shape, run, AWS_CE, stubs);
@@ -1119,6 +1207,14 @@ function inputOf<T>(history: History): T {
 
 async function startInput<T>(handle: WorkflowHandle): Promise<T> {
   return inputOf<T>(await handle.fetchHistory());
+}
+
+/** The names of the updates a history accepted, in order (an update its validator refused leaves no event). */
+function updatesAccepted(history: History): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const name = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
+    return name ? [name] : [];
+  });
 }
 
 /** The BrokerPhase values a history upserts, in order (the start's own value is not an upsert). */
