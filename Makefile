@@ -15,8 +15,9 @@ build: ## compile to lib/ and bundle the workflows into lib/workflow-bundle.js (
 typecheck: ## type-check everything, tests included
 	@scripts/run.sh npx tsc -p tsconfig.json --noEmit
 
-lint: ## eslint (workflow determinism rules included)
+lint: ## eslint (workflow determinism rules included), then knip (no unused files or exports: knip.jsonc)
 	@scripts/run.sh npx eslint --max-warnings 0 .
+	@scripts/run.sh npx knip --no-progress
 
 bench: ## benchmarks beside their floors, on every platform (BENCH_QUICK=1: a few minutes); writes .data/bench/
 	@scripts/bench.sh

@@ -18,7 +18,7 @@ export interface VaultKeyDeps {
 }
 
 /** The rotation kind vault key rotations are counted under. */
-export const VAULT_KEY_KIND = 'vault-master-key';
+const VAULT_KEY_KIND = 'vault-master-key';
 
 export function createVaultKeyActivities(deps: VaultKeyDeps) {
   const metrics = deps.metrics ?? noopMetrics;

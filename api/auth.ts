@@ -112,7 +112,7 @@ export interface AccessControl {
 // ---- failed-authentication limit ----------------------------------------------------------------
 
 /** Failed authentications per key in a sliding window; the oldest keys go first past `maxKeys`. */
-export class FailureLimiter {
+class FailureLimiter {
   private readonly failures = new Map<string, number[]>();
   constructor(
     private readonly max: number,
@@ -173,7 +173,7 @@ function oidcProblem(err: unknown): string | undefined {
   }
 }
 
-export class OidcVerifier {
+class OidcVerifier {
   private keys: Promise<JWTVerifyGetKey> | undefined;
   constructor(readonly opts: OidcOptions) {}
 

@@ -32,7 +32,7 @@ export interface MappedError {
   unexpected: boolean;
 }
 
-export const GENERIC_500 = 'internal error; the broker logged the details';
+const GENERIC_500 = 'internal error; the broker logged the details';
 
 /** Fastify's own request errors (body parsing, size, content type). */
 interface FastifyLikeError {

@@ -72,7 +72,7 @@ export interface BuildApiServerOptions {
 }
 
 /** One JSON line per event on stderr. */
-export const stderrLogger: ApiLogger = {
+const stderrLogger: ApiLogger = {
   info: (message, fields) => writeLine('info', message, fields),
   warn: (message, fields) => writeLine('warn', message, fields),
   error: (message, fields) => writeLine('error', message, fields),

@@ -20,7 +20,7 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 // ---- pagination -----------------------------------------------------------------------------
 
 export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
+const MAX_PAGE_SIZE = 1000;
 
 const limit = z.coerce
   .number({ error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` })
@@ -30,7 +30,7 @@ const limit = z.coerce
 const cursor = z.string().min(1).max(4096, { error: 'is not a cursor from a previous page' });
 
 /** `?limit=N&cursor=C` of every list route, plus the route's own filters. */
-export function pageQuery<T extends z.ZodRawShape>(filters: T = {} as T) {
+function pageQuery<T extends z.ZodRawShape>(filters: T = {} as T) {
   return z.strictObject({ limit: limit.optional(), cursor: cursor.optional(), ...filters });
 }
 
@@ -74,18 +74,17 @@ export function decodeCursor(c: string): string {
  */
 
 /** Path parameters and run references name a record by name or by id (a UUID): both fit this. */
-export const REF_RE = /^[A-Za-z0-9_-]{1,100}$/;
-export const REF_RULE = 'must be a name or id: 1 to 100 letters, digits, dashes or underscores';
+const REF_RE = /^[A-Za-z0-9_-]{1,100}$/;
+const REF_RULE = 'must be a name or id: 1 to 100 letters, digits, dashes or underscores';
 
-/** Run ids: the platform's workflow id (TOWER_WORKFLOW_ID). */
-// One run-id rule for every entry point (API, client library, activities): it names remote objects and paths.
-export { RUN_ID_RE, RUN_ID_RULE };
+// Run ids (the platform's workflow id, TOWER_WORKFLOW_ID): RUN_ID_RE and RUN_ID_RULE above are domain/rules.ts's,
+// one run-id rule for every entry point (API, client library, activities): it names remote objects and paths.
 
-export const PLATFORMS = ['local', 'hpc', 'aws', 'gcp'] as const;
-export const RUN_END_STATUSES = ['succeeded', 'failed', 'cancelled'] as const;
+const PLATFORMS = ['local', 'hpc', 'aws', 'gcp'] as const;
+const RUN_END_STATUSES = ['succeeded', 'failed', 'cancelled'] as const;
 
 /** Most secrets one run may ask for. */
-export const MAX_RUN_SECRETS = 100;
+const MAX_RUN_SECRETS = 100;
 
 /** A string field judged by one of domain/rules.ts's problem functions. */
 function ruled(problem: (v: unknown) => string | null) {
@@ -273,8 +272,8 @@ export function parseComputeEnvPatch(input: unknown): z.output<typeof schemas.up
 }
 
 /** Token ids are UUIDs. */
-export const TOKEN_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const TOKEN_ID_RULE = 'must be a token id (a UUID)';
+const TOKEN_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TOKEN_ID_RULE = 'must be a token id (a UUID)';
 
 /** A path parameter's rule (api/route.ts ParamRule). */
 export type ParamRuleLike = 'ref' | 'secretName' | 'runId' | 'tokenId' | { pattern: RegExp; rule: string };

@@ -31,10 +31,10 @@ import { spawnServer, type ServerProcess } from '../test/harness/process';
 import { tool } from '../test/harness/tools';
 
 export const ROOT = path.join(__dirname, '..');
-export const BROKER_MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
-export const TRIVIAL_WORKER = path.join(ROOT, 'lib', 'bench', 'trivial-worker.js');
+const BROKER_MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
+const TRIVIAL_WORKER = path.join(ROOT, 'lib', 'bench', 'trivial-worker.js');
 export const TARGETS: Platform[] = ['local', 'hpc', 'aws', 'gcp'];
-export const AWS_REGION = 'eu-central-1';
+const AWS_REGION = 'eu-central-1';
 /** The most secrets a case asks for; S0_X ... S49_X. */
 export const MAX_SECRETS = 50;
 

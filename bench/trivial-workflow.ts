@@ -53,6 +53,7 @@ export async function trivialRun(input: TrivialInput): Promise<{ runId: string; 
   return shape(remote, input);
 }
 
+/** @public a workflow type: the trivial worker finds it by this export's name (broker.bench.ts starts it by name). */
 export async function trivialRunLocal(input: TrivialInput): Promise<{ runId: string; deleted: number }> {
   return shape(local, input);
 }

@@ -14,7 +14,7 @@ async function get(url: string): Promise<{ status: number; text: string }> {
 }
 
 /** The number of pollers of one type the worker reports. */
-export function pollers(metrics: string, type: 'workflow_task' | 'activity_task'): number {
+function pollers(metrics: string, type: 'workflow_task' | 'activity_task'): number {
   let n = 0;
   for (const line of metrics.split('\n')) {
     if (line.startsWith('temporal_num_pollers{') && line.includes(`poller_type="${type}"`)) n += Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -22,7 +22,7 @@ export function pollers(metrics: string, type: 'workflow_task' | 'activity_task'
   return n;
 }
 
-export async function check(role: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+async function check(role: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const s = readSettings(env, ['BROKER_API_PORT', 'BROKER_METRICS_PORT']);
   if (role === 'api') {
     const { status } = await get(`http://127.0.0.1:${s.BROKER_API_PORT}/healthz`);

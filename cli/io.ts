@@ -28,17 +28,17 @@ export class UsageError extends Error {
 }
 
 /** Most bytes read from stdin or a file: comfortably above the API's body limit. */
-export const MAX_INPUT_BYTES = 256 * 1024;
+const MAX_INPUT_BYTES = 256 * 1024;
 
 /** Remove exactly one trailing line ending (`\n` or `\r\n`), so `echo value |` stores `value`. */
-export function stripOneNewline(text: string): string {
+function stripOneNewline(text: string): string {
   if (text.endsWith('\r\n')) return text.slice(0, -2);
   if (text.endsWith('\n')) return text.slice(0, -1);
   return text;
 }
 
 /** Everything on a piped stdin. */
-export function readAll(input: CliInput, what: string): Promise<string> {
+function readAll(input: CliInput, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -74,7 +74,7 @@ export function readAll(input: CliInput, what: string): Promise<string> {
 }
 
 /** A whole file, refusing anything larger than MAX_INPUT_BYTES. Errors name the option and path only. */
-export async function readFileText(path: string, option: string): Promise<string> {
+async function readFileText(path: string, option: string): Promise<string> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, 'r');
@@ -95,7 +95,7 @@ export async function readFileText(path: string, option: string): Promise<string
  * Read one line from a terminal without echoing it. Backspace edits, Enter ends, Ctrl-C and
  * Ctrl-D on an empty line abort. The prompt goes to stderr so stdout stays clean for scripts.
  */
-export function promptHidden(io: CliIo, prompt: string): Promise<string> {
+function promptHidden(io: CliIo, prompt: string): Promise<string> {
   const input = io.stdin;
   if (!input.isTTY || typeof input.setRawMode !== 'function') {
     return Promise.reject(new UsageError('stdin is a terminal that cannot hide input: pipe the value on stdin or use --from-file PATH'));

@@ -9,7 +9,7 @@ import { type CliIo, UsageError } from './io';
 import { buildCli, jsonMode } from './program';
 
 /** Exit codes. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, denied: 3 } as const;
+const EXIT = { ok: 0, failed: 1, usage: 2, denied: 3 } as const;
 
 /** A hint after a refusal that the CLI's settings can fix. */
 function hint(err: ApiError): string | undefined {
@@ -65,6 +65,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
  * Entry point for bin/secret-broker. A reader that stops early (`secret-broker --help | head`)
  * closes stdout: the CLI then stops quietly with 141, as a program killed by SIGPIPE does, never
  * with a stack trace.
+ * @public bin/secret-broker calls it on lib/cli/main.js, by path.
  */
 export function main(): void {
   for (const stream of [process.stdout, process.stderr]) {

@@ -35,7 +35,7 @@ interface ConfigFile {
   caFile?: unknown;
 }
 
-export function configFilePath(env: Record<string, string | undefined>): string {
+function configFilePath(env: Record<string, string | undefined>): string {
   if (env.SECRET_BROKER_CONFIG) return env.SECRET_BROKER_CONFIG;
   const base = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config');
   return path.join(base, 'secret-broker', 'config.json');

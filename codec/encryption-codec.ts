@@ -9,8 +9,8 @@ import { temporal } from '@temporalio/proto';
 import type { CodecKeyring } from './keys';
 
 export const ENCODING = 'binary/encrypted';
-export const METADATA_ENCODING_KEY = 'encoding';
-export const METADATA_KEY_ID = 'encryption-key-id';
+const METADATA_ENCODING_KEY = 'encoding';
+const METADATA_KEY_ID = 'encryption-key-id';
 
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;

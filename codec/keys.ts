@@ -33,7 +33,7 @@ export function keyringFrom(current: Buffer, previous: Buffer[] = []): CodecKeyr
 }
 
 /** Read the key file, or create it (0600, directory 0700) when absent. */
-export function loadOrCreateKeyFile(file: string): Buffer {
+function loadOrCreateKeyFile(file: string): Buffer {
   if (fs.existsSync(file)) {
     const mode = fs.statSync(file).mode & 0o777;
     if (mode & 0o077) throw new Error(`${file}: key file must not be readable by group or others (mode is ${mode.toString(8)}; run chmod 600)`);

@@ -12,8 +12,8 @@ import type { CredentialKind, ParsedCredential } from './kinds';
 
 const FIELDS = ['accessKeyId', 'secretAccessKey', 'sessionToken', 'roleArn', 'externalId'];
 
-export const ACCESS_KEY_ID_RE = /^(AKIA|ASIA)[A-Z0-9]{16}$/;
-export const SECRET_ACCESS_KEY_RE = /^[A-Za-z0-9/+=]{40}$/;
+const ACCESS_KEY_ID_RE = /^(AKIA|ASIA)[A-Z0-9]{16}$/;
+const SECRET_ACCESS_KEY_RE = /^[A-Za-z0-9/+=]{40}$/;
 const ROLE_ARN_RE = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 /** sts:AssumeRole ExternalId: 2 to 1224 of these characters. */
 const EXTERNAL_ID_RE = /^[\w+=,.@:/-]{2,1224}$/;

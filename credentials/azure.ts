@@ -24,7 +24,7 @@ const GUID_RULE = `must be a GUID like ${NIL_GUID}`;
 /** Batch and Storage account names: 3 to 24 lower-case letters and digits (Azure naming rules). */
 export const ACCOUNT_NAME_RE = /^[a-z0-9]{3,24}$/;
 /** Azure Batch and Storage account keys are 512 bits: 64 bytes, 88 base64 characters ending in "==". */
-export const ACCOUNT_KEY_BYTES = 64;
+const ACCOUNT_KEY_BYTES = 64;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Batch pool ids: letters, digits, hyphens and underscores, at most 64 characters. */
 export const POOL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;

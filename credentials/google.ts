@@ -42,7 +42,7 @@ function requiredString(obj: Record<string, unknown>, key: string): string {
  * returns. Throws ValidationError naming the field (serviceAccountKey or serviceAccountKey.<json
  * field>) and the rule.
  */
-export function parseServiceAccountKey(input: unknown): { key: GoogleServiceAccountKey; json: Record<string, unknown> } {
+function parseServiceAccountKey(input: unknown): { key: GoogleServiceAccountKey; json: Record<string, unknown> } {
   let obj: unknown = input;
   if (typeof input === 'string') {
     if (input.length > MAX_KEY_CHARS) throw refuse('', `is longer than ${MAX_KEY_CHARS} characters; a service-account key file is about 2,300`);

@@ -30,6 +30,6 @@ export function credentialKind(name: string): CredentialKind {
   return kind;
 }
 
-export function credentialKindNames(): string[] {
+function credentialKindNames(): string[] {
   return [...kinds.keys()].sort();
 }

@@ -142,7 +142,7 @@ export function checkPrivateKey(text: string, passphrase: string | undefined): K
  * JavaScript, synchronously: 16 rounds (ssh-keygen's default) take about a second, and a damaged
  * rounds field (up to 2^32 - 1) would hold the API or the worker for days.
  */
-export const MAX_BCRYPT_ROUNDS = 128;
+const MAX_BCRYPT_ROUNDS = 128;
 
 /** The bcrypt rounds of an OpenSSH-format key encrypted with bcrypt, or null (not one, or unreadable). */
 function bcryptRounds(pem: string): number | null {

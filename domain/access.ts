@@ -20,11 +20,11 @@ export function isRole(v: unknown): v is Role {
   return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
 }
 
-export function roleRank(role: Role): number {
+function roleRank(role: Role): number {
   return ROLES.indexOf(role);
 }
 
-export function roleAtLeast(role: Role | undefined, min: Role): boolean {
+function roleAtLeast(role: Role | undefined, min: Role): boolean {
   return role !== undefined && roleRank(role) >= roleRank(min);
 }
 
@@ -72,15 +72,15 @@ export type WorkspaceAction = keyof typeof ACTIONS;
 
 export type Decision = { allow: true } | { allow: false; answer: 'hidden' | 'forbidden'; needs?: string };
 
-export const ALLOW: Decision = { allow: true };
-export const HIDDEN: Decision = { allow: false, answer: 'hidden' };
-export const forbidden = (needs: string): Decision => ({ allow: false, answer: 'forbidden', needs });
+const ALLOW: Decision = { allow: true };
+const HIDDEN: Decision = { allow: false, answer: 'hidden' };
+const forbidden = (needs: string): Decision => ({ allow: false, answer: 'forbidden', needs });
 
 /**
  * Can the caller see the workspace at all? Members can; broker administrators can (they manage
  * workspaces and their members) but hold no role in it unless given one.
  */
-export function seesWorkspace(p: Principal, m: Membership | undefined): boolean {
+function seesWorkspace(p: Principal, m: Membership | undefined): boolean {
   return p.brokerAdmin || m !== undefined;
 }
 
@@ -173,6 +173,5 @@ export function accessTable(): { action: WorkspaceAction; what: string; roles: R
  */
 export const TOKEN_PREFIX = 'sbt_';
 export const TOKEN_PATTERN = /^sbt_[A-Za-z0-9_-]{43}$/;
-/** A token's life when none is asked for, and the longest it may have. */
+/** A token's life when none is asked for (the longest it may have is api/duration.ts's MAX_DURATION_MS, 365d). */
 export const DEFAULT_TOKEN_TTL = '90d';
-export const MAX_TOKEN_TTL_DAYS = 365;

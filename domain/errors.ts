@@ -81,19 +81,19 @@ export class NotFoundError extends Error {
     super(`${what} "${key}" not found`);
   }
 }
-export class WorkspaceNotFoundError extends NotFoundError {
+class WorkspaceNotFoundError extends NotFoundError {
   override readonly name = ErrorType.WorkspaceNotFound;
 }
-export class UserNotFoundError extends NotFoundError {
+class UserNotFoundError extends NotFoundError {
   override readonly name = ErrorType.UserNotFound;
 }
-export class SecretNotFoundError extends NotFoundError {
+class SecretNotFoundError extends NotFoundError {
   override readonly name = ErrorType.SecretNotFound;
 }
-export class CredentialNotFoundError extends NotFoundError {
+class CredentialNotFoundError extends NotFoundError {
   override readonly name = ErrorType.CredentialNotFound;
 }
-export class ComputeEnvNotFoundError extends NotFoundError {
+class ComputeEnvNotFoundError extends NotFoundError {
   override readonly name = ErrorType.ComputeEnvNotFound;
 }
 

@@ -15,13 +15,13 @@ export const NEXTFLOW_SECRET_NAME = /^[a-zA-Z_](?:[0-9A-Za-z]+|(_)(?!\1)){1,49}$
 export const SECRET_NAME_MIN = 2;
 export const SECRET_NAME_MAX = 50;
 /** AWS Secrets Manager's SecretString limit, the smallest of the targets. */
-export const SECRET_VALUE_MAX_BYTES = 65_536;
+const SECRET_VALUE_MAX_BYTES = 65_536;
 
 /** Workspace, user, credential and compute environment names (Seqera Platform's credential pages). */
 export const ENTITY_NAME = /^[A-Za-z0-9_-]{1,100}$/;
-export const ENTITY_NAME_MAX = 100;
+const ENTITY_NAME_MAX = 100;
 /** Ids are UUIDs; a name of that shape would make `get(idOrName)` ambiguous. */
-export const ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const SecretNameRule = {
   type: 'must be a string',
@@ -57,7 +57,7 @@ export const EntityNameRule = {
 } as const;
 
 /** The position (counting characters, i.e. code points, from 1) of the first non-ASCII character, or null. */
-export function firstNonAscii(text: string): number | null {
+function firstNonAscii(text: string): number | null {
   let at = 1;
   for (const ch of text) {
     if (ch.codePointAt(0)! > 0x7f) return at;
@@ -80,7 +80,7 @@ export function firstLoneSurrogate(text: string): number | null {
 }
 
 /** Why a string is not text UTF-8 can carry ("must be valid UTF-8 text; ... at character N"), or null. */
-export function utf8TextProblem(text: string): string | null {
+function utf8TextProblem(text: string): string | null {
   const at = firstLoneSurrogate(text);
   return at === null ? null : `${SecretValueRule.utf8}; it holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair, which is no character) at character ${at}`;
 }
@@ -100,7 +100,7 @@ export function storableTextProblem(text: string): string | null {
  * width (a multiple of 4, at least 16), a last line no longer than them, `=` padding only at the very
  * end, and a whole length that base64 can have.
  */
-export function isWrappedBase64(value: string): boolean {
+function isWrappedBase64(value: string): boolean {
   const lines = value.replace(/\r?\n$/, '').split(/\r?\n/);
   if (lines.length < 2) return false;
   const width = lines[0]!.length;

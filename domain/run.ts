@@ -10,7 +10,7 @@ export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_LEASE_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** The longest lease a launch or a renewal may ask for: 366 days. */
-export const MAX_LEASE_MS = 366 * 24 * 60 * 60 * 1000;
+const MAX_LEASE_MS = 366 * 24 * 60 * 60 * 1000;
 export const LEASE_RULE = 'must be a positive number of milliseconds, at most 366 days';
 
 /** The one lease check: the services, the workflow's start and its renew signal all use it. */

@@ -28,9 +28,9 @@ export type AwsConfig = {
 const KEYS = ['region', 'headJobRoleArn', 'executionRoleArn', 'customRole', 'perRunResourcePolicy'] as const;
 
 /** us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-7, il-central-1 ... */
-export const REGION_RE = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+const REGION_RE = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
 /** arn:aws:iam::123456789012:role/name or with a path: role/path/name. */
-export const ROLE_ARN_RE = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+const ROLE_ARN_RE = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 function roleArn(config: Record<string, unknown>, key: 'headJobRoleArn' | 'executionRoleArn'): string {
   const v = config[key];

@@ -18,7 +18,7 @@ export type GcpConfig = {
 
 const KEYS = ['project', 'location', 'region', 'batchServiceAccount'];
 /** Project ids: 6-30 characters, lowercase letters, digits, hyphens; optionally domain-scoped. */
-export const PROJECT_ID = /^(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const PROJECT_ID = /^(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 /** Region names: us-central1, europe-west4, northamerica-northeast2 ... */
 const REGION = /^[a-z]+(?:-[a-z]+)+[0-9]{1,2}$/;
 const SA_EMAIL = /^[a-z0-9][a-z0-9.-]{0,62}@[a-z0-9][a-z0-9.-]{1,253}$/;

@@ -27,6 +27,6 @@ export function platformSpec(platform: string): PlatformSpec {
   return spec;
 }
 
-export function platformNames(): string[] {
+function platformNames(): string[] {
   return [...specs.keys()].sort();
 }

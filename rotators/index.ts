@@ -8,7 +8,7 @@ import { rotationKind } from './kinds';
 import type { RotatorDeps, TwoSlotRotator } from './types';
 
 export type { RotatorDeps, TwoSlotRotator } from './types';
-export { rotationKind, rotationKindNames, type RotationKindInfo } from './kinds';
+export { rotationKind, type RotationKindInfo } from './kinds';
 
 export async function createRotator(target: RotationTarget, deps: RotatorDeps): Promise<TwoSlotRotator> {
   const { create } = await rotationKind(target?.kind).load();

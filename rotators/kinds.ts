@@ -64,8 +64,8 @@ export async function storageAccountOf(target: RotationTarget, deps: Pick<Rotato
 // ---- ACR tokens ------------------------------------------------------------------------------
 
 /** ACR's rules (REST API spec): registry names 5-50 letters and digits; token names 5-50 letters, digits and hyphens. */
-export const ACR_REGISTRY_NAME_RE = /^[a-zA-Z0-9]{5,50}$/;
-export const ACR_TOKEN_NAME_RE = /^[a-zA-Z0-9-]{5,50}$/;
+const ACR_REGISTRY_NAME_RE = /^[a-zA-Z0-9]{5,50}$/;
+const ACR_TOKEN_NAME_RE = /^[a-zA-Z0-9-]{5,50}$/;
 
 export interface AcrTokenRef {
   subscriptionId: string;
@@ -187,6 +187,6 @@ export function rotationKind(kind: unknown): RotationKindInfo {
   return info;
 }
 
-export function rotationKindNames(): string[] {
+function rotationKindNames(): string[] {
   return [...byKind.keys()].sort();
 }

@@ -10,6 +10,8 @@ say "type-check"
 npx tsc -p tsconfig.json --noEmit
 say "lint"
 npx eslint --max-warnings 0 .
+say "unused files and exports (knip)"
+npx knip --no-progress
 say "build (lib/ and the workflow bundle, for the suites that run the broker process)"
 scripts/build.sh
 

@@ -57,9 +57,9 @@ import { TEMPORAL_CALL_DEADLINE_MS, isWorkflowTaskFailing, withTemporal } from '
 import type { CancelAnswer, LaunchRequest, PipelineRunsApi } from './types';
 
 /** How long a launch may wait for its run to be ready before the caller is told to retry. */
-export const LAUNCH_DEADLINE_MS = 10 * 60_000;
+const LAUNCH_DEADLINE_MS = 10 * 60_000;
 /** How long a completion waits for the workflow's own answer before it is left as a signal. */
-export const COMPLETE_ANSWER_MS = 5_000;
+const COMPLETE_ANSWER_MS = 5_000;
 
 /** How a closed run's workflow closed, in the run's own words. */
 const CLOSED_AS: Record<string, string> = { COMPLETED: 'completed', FAILED: 'launch-failed', CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed-out' };

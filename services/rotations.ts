@@ -34,10 +34,8 @@ import { TASK_QUEUE } from '../domain/run';
 import { onSchedule, runState, scheduleFacts, scheduleSpec, type RunState } from './schedules';
 import { VAULT_KEY_ROTATION_SCHEDULE_ID } from '../domain/vault-key';
 
-export { MIN_SCHEDULE_EVERY_MS } from './schedules';
-
 /** At most 7 days of grace: launches read credentials when they start, not days later. */
-export const MAX_GRACE_MS = 7 * 24 * 60 * 60_000;
+const MAX_GRACE_MS = 7 * 24 * 60 * 60_000;
 
 export interface RotationRequest {
   kind: RotationKind;

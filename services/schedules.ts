@@ -16,7 +16,7 @@ import {
 import { NotFoundError, ValidationError } from '../domain/errors';
 
 /** Schedules fire at most hourly: each firing rotates keys. */
-export const MIN_SCHEDULE_EVERY_MS = 60 * 60_000;
+const MIN_SCHEDULE_EVERY_MS = 60 * 60_000;
 
 export interface ScheduleTiming {
   /** Fire every this many milliseconds (at least an hour) ... */
@@ -56,7 +56,7 @@ function formatEvery(ms: number): string {
 }
 
 /** A schedule's spec in words: "every 30d", "cron 0 3 1 * *". */
-export function specText(spec: ScheduleSpec | ScheduleDescription['spec']): string {
+function specText(spec: ScheduleSpec | ScheduleDescription['spec']): string {
   const parts: string[] = [];
   for (const i of spec.intervals ?? []) parts.push(formatEvery(Number(typeof i.every === 'number' ? i.every : Number(i.every))));
   for (const c of (spec as { cronExpressions?: string[] }).cronExpressions ?? []) parts.push(`cron ${c}`);

@@ -11,7 +11,7 @@ import { Connection, isGrpcServiceError, makeGrpcRetryInterceptor, defaultGrpcRe
 import { TemporalUnavailableError } from '../domain/errors';
 
 /** Attempts of one gRPC call while Temporal is unreachable (the SDK's default is 10, about 30 s). */
-export const TEMPORAL_CALL_ATTEMPTS = 3;
+const TEMPORAL_CALL_ATTEMPTS = 3;
 /** A call that has not been answered by then is given up (a stalled server). */
 export const TEMPORAL_CALL_DEADLINE_MS = 15_000;
 

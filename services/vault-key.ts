@@ -16,8 +16,6 @@ import {
 import { onSchedule, runState, scheduleFacts, scheduleSpec, type RunState } from './schedules';
 import { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID, type VaultKeyRotationResult, type VaultKeyRotationStatus } from '../domain/vault-key';
 
-export { VAULT_KEY_ROTATION_SCHEDULE_ID, VAULT_KEY_ROTATION_WORKFLOW_ID };
-
 /** The workflow ids a vault key rotation runs under: manual and scheduled (the schedule's own runs). */
 export const VAULT_KEY_WORKFLOW_ID_RE = /^(vault-master-key-rotation|scheduled-rotate-vault-master-key[A-Za-z0-9:._-]{0,80})$/;
 

@@ -17,7 +17,7 @@ import type { AccessApi, MemberInfo, PrincipalRecord, PrincipalRef, TokenCheck, 
 const ACCESS_LOCK = 0x5ecb40cf;
 
 /** A token's SHA-256, as stored. */
-export function tokenHash(token: string): Buffer {
+function tokenHash(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 

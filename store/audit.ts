@@ -15,7 +15,7 @@ import type { PrincipalKind } from '../domain/access';
 
 const AUDIT_LOCK = 0x5ecb40d0;
 /** The link of the first record. */
-export const GENESIS = '0'.repeat(64);
+const GENESIS = '0'.repeat(64);
 
 const OUTCOMES = ['ok', 'refused', 'failed'] as const;
 const VIAS = ['token', 'oidc', 'none', 'system', 'loopback'] as const;
@@ -25,7 +25,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** JSON with object keys sorted, the form the hash covers (jsonb keeps its own key order). */
-export function canonicalJson(v: unknown): string {
+function canonicalJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     isPlainObject(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
   );
@@ -52,7 +52,7 @@ function hashedFields(r: Omit<AuditRecord, 'hash' | 'workspace'>): Record<string
   };
 }
 
-export function recordHash(r: Omit<AuditRecord, 'hash' | 'workspace'>): string {
+function recordHash(r: Omit<AuditRecord, 'hash' | 'workspace'>): string {
   return createHash('sha256').update(`${r.prevHash}\n${canonicalJson(hashedFields(r))}`, 'utf8').digest('hex');
 }
 

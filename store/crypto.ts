@@ -68,7 +68,7 @@ function decrypt(key: Buffer, aad: string, blob: Buffer, what: string): Buffer {
 }
 
 /** Seal `plaintext` for the record named by `aad`. The caller still owns (and should zero) `plaintext`. */
-export function seal(kek: Kek, aad: string, plaintext: Buffer): Sealed {
+function seal(kek: Kek, aad: string, plaintext: Buffer): Sealed {
   const dek = crypto.randomBytes(KEY_BYTES);
   try {
     return {
@@ -82,7 +82,7 @@ export function seal(kek: Kek, aad: string, plaintext: Buffer): Sealed {
 }
 
 /** Open a sealed record. The caller must zero the returned buffer when done with it. */
-export function unseal(kek: Kek, aad: string, sealed: Sealed): Buffer {
+function unseal(kek: Kek, aad: string, sealed: Sealed): Buffer {
   if (sealed.kekId !== kek.id) throw new Error(`internal: record sealed under ${sealed.kekId}, not ${kek.id}`);
   const dek = decrypt(kek.key, `dek:${aad}`, sealed.wrappedKey, `${aad} data key`);
   try {

@@ -26,9 +26,9 @@ import { KEY_BYTES, keyIdOf, type Kek } from './crypto';
 import { VaultKeyError } from '../domain/errors';
 
 export const MASTER_KEY_ENV = 'BROKER_MASTER_KEY';
-export const MASTER_KEY_FILE_ENV = 'BROKER_MASTER_KEY_FILE';
+const MASTER_KEY_FILE_ENV = 'BROKER_MASTER_KEY_FILE';
 export const MASTER_KEY_NEXT_ENV = 'BROKER_MASTER_KEY_NEXT';
-export const DEFAULT_KEY_FILE_NAME = 'master.key';
+const DEFAULT_KEY_FILE_NAME = 'master.key';
 
 export interface KeyOptions {
   dataDir: string;
@@ -46,14 +46,14 @@ export function generateKey(): Buffer {
   return crypto.randomBytes(KEY_BYTES);
 }
 
-export function encodeKey(key: Buffer): string {
+function encodeKey(key: Buffer): string {
   return key.toString('base64');
 }
 
 const HOW_TO_MAKE = `a master key is the base64 encoding of ${KEY_BYTES} random bytes (make one with: openssl rand -base64 ${KEY_BYTES})`;
 
 /** Decode base64 key text from `label` (an env var name or a file). Never echoes the text. */
-export function parseKeyMaterial(text: string, label: string): Buffer {
+function parseKeyMaterial(text: string, label: string): Buffer {
   const t = text.trim();
   if (!t) throw new VaultKeyError(`${label} is empty: ${HOW_TO_MAKE}`);
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t) || t.length % 4 !== 0) {

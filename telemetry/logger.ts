@@ -41,7 +41,7 @@ export interface CreateLoggerOptions {
   base?: Record<string, unknown>;
 }
 
-export function createPinoLogger(opts: CreateLoggerOptions = {}): PinoLogger {
+function createPinoLogger(opts: CreateLoggerOptions = {}): PinoLogger {
   return pino(
     {
       level: opts.level ?? 'info',
@@ -59,7 +59,7 @@ export function createPinoLogger(opts: CreateLoggerOptions = {}): PinoLogger {
 }
 
 /** The message-first adapter the broker's code uses, over a pino logger. */
-export function brokerLogger(p: PinoLogger): BrokerLogger {
+function brokerLogger(p: PinoLogger): BrokerLogger {
   const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
     if (fields && Object.keys(fields).length) p[level](fields, message);
     else p[level](message);

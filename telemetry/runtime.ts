@@ -22,7 +22,7 @@ export interface TelemetryOptions {
   metrics?: { host: string; port: number };
 }
 
-export class MetricsEndpointError extends Error {
+class MetricsEndpointError extends Error {
   override name = 'MetricsEndpointError';
 }
 

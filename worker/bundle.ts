@@ -16,8 +16,7 @@ import { WORKFLOWS_PATH } from './worker';
 
 /** lib/ when this runs compiled (lib/worker/bundle.js). */
 const LIB = path.resolve(__dirname, '..');
-export const WORKFLOW_BUNDLE_PATH = path.join(LIB, 'workflow-bundle.js');
-export const WORKFLOW_BUNDLE_INFO_PATH = path.join(LIB, 'workflow-bundle.json');
+const WORKFLOW_BUNDLE_PATH = path.join(LIB, 'workflow-bundle.js');
 
 export interface BundleInfo {
   /** `<version>-<sha12>` */
@@ -29,7 +28,7 @@ export interface BundleInfo {
 
 const quiet = (warn: (m: string) => void) => ({ trace() {}, debug() {}, info() {}, log() {}, warn, error: warn });
 
-export async function buildWorkflowBundle(out = WORKFLOW_BUNDLE_PATH, warn: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<BundleInfo> {
+async function buildWorkflowBundle(out = WORKFLOW_BUNDLE_PATH, warn: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<BundleInfo> {
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet(warn) });
   const sha256 = createHash('sha256').update(code).digest('hex');
   const version = (JSON.parse(fs.readFileSync(path.join(LIB, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -39,7 +38,7 @@ export async function buildWorkflowBundle(out = WORKFLOW_BUNDLE_PATH, warn: (m: 
   return info;
 }
 
-export class MissingBundleError extends Error {
+class MissingBundleError extends Error {
   override name = 'MissingBundleError';
 }
 

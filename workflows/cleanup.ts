@@ -50,7 +50,10 @@ export interface RunCleanupStatus {
 
 export const runCleanupStatusQuery = defineQuery<RunCleanupStatus>('runCleanupStatus');
 
-/** Delete what a terminated run recorded and did not delete; round after round until nothing is left. */
+/**
+ * Delete what a terminated run recorded and did not delete; round after round until nothing is left.
+ * @public a workflow type: the worker finds it by this export's name (workflows/index.ts).
+ */
 export async function cleanUpTerminatedRun(runId: string): Promise<RunCleanupStatus> {
   const status: RunCleanupStatus = { runId, phase: 'reading', refs: [], deleteAttempts: 0 };
   setHandler(runCleanupStatusQuery, () => status);
@@ -103,7 +106,7 @@ export interface ReapSummary {
 }
 
 /** How far back each firing looks: a few minutes over its period, so a late firing misses nothing. */
-export const REAP_WINDOW_MS = 60 * 60_000;
+const REAP_WINDOW_MS = 60 * 60_000;
 
 export async function reapTerminatedRuns(windowMs = REAP_WINDOW_MS): Promise<ReapSummary> {
   const since = new Date(Date.now() - windowMs).toISOString();

@@ -138,7 +138,7 @@ export function keysFrom(cred: AwsCredentialFields): AwsKeys {
 }
 
 /** Throttling retries: the SDK's standard strategy (exponential backoff with jitter), more attempts. */
-export const DEFAULT_MAX_ATTEMPTS = 10;
+const DEFAULT_MAX_ATTEMPTS = 10;
 
 export interface ClientOptions {
   region: string;
@@ -157,7 +157,7 @@ const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
  * temporary credentials of that role (STS AssumeRole with the external id), cached until five
  * minutes before they expire.
  */
-export function credentialProvider(keys: AwsKeys, opts: ClientOptions): { provider: AwsCredentialIdentityProvider; destroy(): void } {
+function credentialProvider(keys: AwsKeys, opts: ClientOptions): { provider: AwsCredentialIdentityProvider; destroy(): void } {
   const base: AwsCredentialIdentity = {
     accessKeyId: keys.accessKeyId,
     secretAccessKey: keys.secretAccessKey,

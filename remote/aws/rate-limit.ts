@@ -14,7 +14,7 @@
 
 import type { RateSlots } from '../../domain/rate';
 
-export const DEFAULT_WRITES_PER_SECOND = 50;
+const DEFAULT_WRITES_PER_SECOND = 50;
 
 export type WriteClass = 'create' | 'delete';
 

@@ -49,14 +49,14 @@ export interface BatchKeys {
 }
 
 /** The Batch data-plane REST version the verify call uses. */
-export const BATCH_DATA_PLANE_API_VERSION = '2024-07-01.20.0';
+const BATCH_DATA_PLANE_API_VERSION = '2024-07-01.20.0';
 
 const KEY_NAMES: readonly BatchKeyName[] = ['Primary', 'Secondary'];
 
 const where = batchAccountLabel;
 
 /** The message the workflow shows for an account that has no shared keys. */
-export function sharedKeyDisabledError(a: BatchAccountRef): InvalidInputError {
+function sharedKeyDisabledError(a: BatchAccountRef): InvalidInputError {
   return new InvalidInputError(
     `account ${a.accountName} does not allow shared-key authentication; there is nothing to rotate (its allowedAuthenticationModes lacks SharedKey; resource group ${a.resourceGroup}, subscription ${a.subscriptionId})`,
   );

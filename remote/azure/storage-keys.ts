@@ -23,7 +23,7 @@ import { AuthenticationFailedError, ConnectionError, InvalidInputError, Permissi
 
 export type StorageKeyName = 'key1' | 'key2';
 
-export const STORAGE_KEY_NAMES: readonly StorageKeyName[] = ['key1', 'key2'];
+const STORAGE_KEY_NAMES: readonly StorageKeyName[] = ['key1', 'key2'];
 
 export type StorageAccountRef = AzureAccountRef;
 
@@ -56,7 +56,7 @@ export interface StorageKeys {
 }
 
 /** The public Blob endpoint of an account, used when neither an override nor ARM names one. */
-export const DEFAULT_BLOB_ENDPOINT = 'https://{account}.blob.core.windows.net';
+const DEFAULT_BLOB_ENDPOINT = 'https://{account}.blob.core.windows.net';
 
 const ACCOUNT_NAME_RE = /^[a-z0-9]{3,24}$/;
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -65,7 +65,7 @@ const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const disabledErrors = new WeakSet<Error>();
 
 /** The message the workflow shows for an account that has no shared keys. */
-export function storageSharedKeyDisabledError(a: StorageAccountRef): InvalidInputError {
+function storageSharedKeyDisabledError(a: StorageAccountRef): InvalidInputError {
   const e = new InvalidInputError(
     `${storageAccountLabel(a)} does not allow shared-key authentication (allowSharedKeyAccess is false); there is nothing to rotate`,
   );
@@ -73,7 +73,7 @@ export function storageSharedKeyDisabledError(a: StorageAccountRef): InvalidInpu
   return e;
 }
 
-export function isStorageSharedKeyDisabled(err: unknown): boolean {
+function isStorageSharedKeyDisabled(err: unknown): boolean {
   return err instanceof Error && disabledErrors.has(err);
 }
 

@@ -6,7 +6,7 @@ export class RemoteFileError extends Error {
 }
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02), as ssh2 sets them on `err.code`. */
-export const SFTP_STATUS = {
+const SFTP_STATUS = {
   EOF: 1,
   NO_SUCH_FILE: 2,
   PERMISSION_DENIED: 3,
@@ -28,7 +28,7 @@ const STATUS_WORDS: Record<number, string> = {
   8: 'operation unsupported',
 };
 
-export function sftpCode(err: unknown): number | undefined {
+function sftpCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'number' ? code : undefined;
 }

@@ -163,7 +163,7 @@ class Unreadable extends Error {
   }
 }
 
-export function parsePolicyDocument(doc: string | undefined): unknown {
+function parsePolicyDocument(doc: string | undefined): unknown {
   if (!doc) return undefined;
   const text = doc.trimStart().startsWith('{') ? doc : decodeURIComponent(doc);
   return JSON.parse(text);
@@ -182,7 +182,7 @@ async function paged<T>(fetch: (marker?: string) => Promise<{ items: T[]; marker
 }
 
 /** How long a principal's policies, read for one run's check, serve the next runs' checks. */
-export const POLICY_CACHE_MS = 30_000;
+const POLICY_CACHE_MS = 30_000;
 
 /** Policies read lately, by principal, kept across checks (one per AWS identity in a worker). */
 export type PolicyCache = Map<string, { at: number; value: Promise<unknown> }>;

@@ -31,7 +31,7 @@ export const SM = {
 } as const;
 
 /** arn:aws:secretsmanager:<region>:<account>:secret:tower-* (account may be "*"). */
-export function towerSecretsArn(region: string, account: string, partition = 'aws'): string {
+function towerSecretsArn(region: string, account: string, partition = 'aws'): string {
   return `arn:${partition}:secretsmanager:${region}:${account}:secret:tower-*`;
 }
 
@@ -77,7 +77,7 @@ export function headJobPassRoleStatement(executionRoleArn: string): Statement {
 }
 
 /** IAM reads the broker makes to evaluate policies locally (or the simulator API on real AWS). */
-export const IAM_READ_ACTIONS = [
+const IAM_READ_ACTIONS = [
   'iam:GetRole',
   'iam:ListRolePolicies',
   'iam:GetRolePolicy',

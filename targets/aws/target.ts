@@ -39,7 +39,7 @@ function abortable(run: { signal?: AbortSignal }): { abortSignal?: AbortSignal }
   return run.signal ? { abortSignal: run.signal } : {};
 }
 
-export const NAME_PREFIX = 'tower-';
+const NAME_PREFIX = 'tower-';
 export const TAG = {
   managed: 'secret-broker:managed',
   runId: 'secret-broker:run-id',
@@ -69,7 +69,7 @@ export function clientRequestToken(runId: string, name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function ownershipTags(run: RunContext): Tag[] {
+function ownershipTags(run: RunContext): Tag[] {
   return [
     { Key: TAG.managed, Value: 'true' },
     { Key: TAG.runId, Value: run.runId },
@@ -83,7 +83,7 @@ function tagMap(tags: Tag[] | undefined): Map<string, string> {
 }
 
 /** The broker's mark, for this run (and workspace). */
-export function ownedByRun(tags: Tag[] | undefined, run: Pick<RunContext, 'runId' | 'workspaceId'>): boolean {
+function ownedByRun(tags: Tag[] | undefined, run: Pick<RunContext, 'runId' | 'workspaceId'>): boolean {
   const m = tagMap(tags);
   return m.get(TAG.managed) === 'true' && m.get(TAG.runId) === run.runId && m.get(TAG.workspace) === run.workspaceId;
 }

@@ -53,7 +53,7 @@ export function grpcCode(err: unknown): number | undefined {
   return typeof code === 'number' && code in STATUS_NAMES ? code : undefined;
 }
 
-export function statusName(err: unknown): string {
+function statusName(err: unknown): string {
   const code = grpcCode(err);
   return code === undefined ? 'no gRPC status' : STATUS_NAMES[code];
 }

@@ -61,16 +61,16 @@ export const ANNOTATION = {
 } as const;
 
 /** Permissions the broker needs to push, verify and delete (all in roles/secretmanager.admin). */
-export const PUSH_PERMISSIONS = [
+const PUSH_PERMISSIONS = [
   'secretmanager.secrets.create',
   'secretmanager.versions.add',
   'secretmanager.secrets.get',
   'secretmanager.versions.list',
   'secretmanager.secrets.delete',
 ] as const;
-export const CLEANUP_PERMISSIONS = ['secretmanager.secrets.get', 'secretmanager.secrets.delete', 'secretmanager.secrets.list'] as const;
+const CLEANUP_PERMISSIONS = ['secretmanager.secrets.get', 'secretmanager.secrets.delete', 'secretmanager.secrets.list'] as const;
 /** Project roles that give a principal secretmanager.versions.access (checked for the Batch account). */
-export const READ_ROLES = [READER_ROLE, 'roles/secretmanager.admin', 'roles/owner'];
+const READ_ROLES = [READER_ROLE, 'roles/secretmanager.admin', 'roles/owner'];
 
 const LABEL_VALUE = /^[a-z0-9_-]{1,63}$/;
 const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
@@ -84,7 +84,7 @@ export function labelValue(id: string): string {
   return LABEL_VALUE.test(id) ? id : 'h-' + createHash('sha256').update(id).digest('hex').slice(0, 40);
 }
 
-export function secretId(runId: string, name: string): string {
+function secretId(runId: string, name: string): string {
   return `tower-${runId}-${name}`;
 }
 

@@ -34,7 +34,7 @@ export const tokenKind: CredentialKind = {
 };
 
 /** The `hpc` platform, for tests: takes any `host` setting and needs a test-token credential. */
-export const testHpcPlatform: PlatformSpec = {
+const testHpcPlatform: PlatformSpec = {
   platform: 'hpc',
   credentialKind: 'test-token',
   parseConfig(config) {

@@ -41,7 +41,7 @@ export interface ChaosConfig {
 const aws = { throttle: 0.06, error5xx: 0.04, reset: 0.03, latency: 0.08, latencyMs: 1_500 };
 const gcp = { reset: 0.04, latency: 0.1, latencyMs: 400 };
 
-export const SHORT: ChaosConfig = {
+const SHORT: ChaosConfig = {
   mode: 'short',
   runs: 36,
   launchWindowMs: 40_000,
@@ -63,7 +63,7 @@ export const SHORT: ChaosConfig = {
   deadlineMs: 10 * 60_000,
 };
 
-export const FULL: ChaosConfig = {
+const FULL: ChaosConfig = {
   mode: 'full',
   runs: 300,
   launchWindowMs: 7 * 60_000,

@@ -14,7 +14,7 @@ export const rng = seeded;
 
 export type Rand = () => number;
 export const between = (r: Rand, [lo, hi]: [number, number]) => Math.floor(lo + r() * (hi - lo));
-export const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 const ALNUM = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'];
 const PRINTABLE = [...ALNUM, ...'-_.~+=/:@%!*'];

@@ -78,7 +78,7 @@ function deletedAt(rec: RunRecord): number | undefined {
   return t ? Date.parse(t) : undefined;
 }
 
-export function machine(): string {
+function machine(): string {
   const cpus = os.cpus();
   return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, load average ${os
     .loadavg()

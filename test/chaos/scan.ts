@@ -85,7 +85,7 @@ export class ValueScanner {
   }
 }
 
-export function filesUnder(dir: string): string[] {
+function filesUnder(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     let entries: fs.Dirent[];

@@ -29,7 +29,7 @@ import { spawnServer, type ServerProcess } from '../harness/process';
 import { serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
 
 export const ROOT = path.join(__dirname, '..', '..');
-export const BROKER_MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
+const BROKER_MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
 export const AWS_REGION = 'eu-central-1';
 export const GCP_PARENT = `projects/${TEST_PROJECT}`;
 export const TASK_QUEUE = 'secret-broker-chaos';

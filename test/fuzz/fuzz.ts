@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 
 /** The seed of every property; FUZZ_SEED overrides it (fast-check prints it with every counterexample). */
-export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 0x5ec12e7);
+const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 0x5ec12e7);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 
 /** fast-check parameters: the fixed seed and `runs` runs (scaled by FUZZ_SCALE). */
@@ -18,7 +18,7 @@ export function fuzz<T = unknown>(runs: number): fc.Parameters<T> {
 }
 
 /** One UTF-16 code unit: lone surrogates included (JSON's `\ud800` escapes produce them). */
-export const anyCodeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+const anyCodeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 
 /** Characters near the rules' edges: ASCII punctuation, controls, line breaks, non-ASCII letters and digits, surrogates. */
 export const edgeChar = fc.constantFrom(
@@ -68,7 +68,7 @@ export async function thrown(fn: () => unknown): Promise<unknown> {
 export const NASTY_VALUE = `q"uo'te $HOME \${X} \`id\` back\\slash \\n \\u0000 tab\there ünï 😀 </script> %s %d`;
 
 /** Any JSON value, with strings of every kind and the keys a JSON parser treats specially. */
-export const anyJson: fc.Arbitrary<unknown> = fc.oneof(
+const anyJson: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   anyString(30),
   fc.constantFrom(null, true, 0, -1, 1e308, '', ' ', NASTY_VALUE, [], {}, { __proto__: null, constructor: 'x' }, '1h', '0s', '-1d', '99999999999d'),
@@ -76,7 +76,7 @@ export const anyJson: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** A string as pasted: whitespace or a line end around it, a character changed or lost, cut short. */
-export function editedString(s: string): fc.Arbitrary<string> {
+function editedString(s: string): fc.Arbitrary<string> {
   const at = fc.nat({ max: Math.max(0, s.length - 1) });
   return fc.oneof(
     fc.tuple(fc.constantFrom('', ' ', '\t', '\n', '\r\n', '\u00a0', '\ufeff'), fc.constantFrom('', ' ', '\n', '\r\n', '\t', '\u0000')).map(([a, b]) => a + s + b),

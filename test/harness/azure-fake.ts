@@ -98,8 +98,8 @@ export interface FakeRouteContext {
 }
 export type FakeRoute = (ctx: FakeRouteContext) => boolean | Promise<boolean>;
 
-export const ARM_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
-export const BATCH_DATA_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}\.\d+\.\d+$/;
+const ARM_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
+const BATCH_DATA_API_VERSION_RE = /^\d{4}-\d{2}-\d{2}\.\d+\.\d+$/;
 
 
 /** The call record of each response, so the status is recorded before the client can see it. */

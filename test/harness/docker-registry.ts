@@ -26,8 +26,8 @@ import * as path from 'node:path';
 import { makeTestCerts } from './test-ca';
 import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
 
-export const REGISTRY_BIN = process.env.SECRET_BROKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
-export const HTPASSWD_BIN = process.env.SECRET_BROKER_HTPASSWD_BIN ?? '/usr/bin/htpasswd';
+const REGISTRY_BIN = process.env.SECRET_BROKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+const HTPASSWD_BIN = process.env.SECRET_BROKER_HTPASSWD_BIN ?? '/usr/bin/htpasswd';
 const INSTALL_HINT = 'run scripts/install-test-deps.sh (or scripts/test-deps.d/50-docker-registry.sh)';
 
 export interface TokenAuthConfig {
@@ -47,7 +47,7 @@ export interface DockerRegistryOptions {
 }
 
 /** Resolves the registry and htpasswd binaries, or fails with the command that installs them. */
-export function registryTools(): { registry: string; htpasswd: string } {
+function registryTools(): { registry: string; htpasswd: string } {
   for (const bin of [REGISTRY_BIN, HTPASSWD_BIN]) {
     if (!fs.existsSync(bin)) throw new Error(`${bin} is not installed: ${INSTALL_HINT}`);
   }
@@ -55,7 +55,7 @@ export function registryTools(): { registry: string; htpasswd: string } {
 }
 
 /** One bcrypt htpasswd line (the password goes through stdin, never the command line). */
-export function htpasswdLine(user: string, password: string): string {
+function htpasswdLine(user: string, password: string): string {
   const r = spawnSync(registryTools().htpasswd, ['-niB', '-C', '5', user], { input: `${password}\n`, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`htpasswd exited ${r.status}: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
   const line = r.stdout.split('\n').find((l) => l.startsWith(`${user}:$2`));

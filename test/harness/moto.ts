@@ -81,7 +81,7 @@ export async function startMoto(): Promise<MotoServer> {
 export const MOTO_ACCOUNT = '123456789012';
 
 /** Keys for the harness's own admin calls (moto accepts any key; these are AKIA-shaped and fake). */
-export const ADMIN_KEYS = { accessKeyId: 'AKIAMOTOADMIN0000001', secretAccessKey: 'motoAdminSecretKeyForTestsOnly0000000000' };
+const ADMIN_KEYS = { accessKeyId: 'AKIAMOTOADMIN0000001', secretAccessKey: 'motoAdminSecretKeyForTestsOnly0000000000' };
 
 export function adminSecrets(endpoint: string, region: string): SecretsManager {
   return new SecretsManager({ region, endpoint, credentials: ADMIN_KEYS });

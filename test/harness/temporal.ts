@@ -16,7 +16,7 @@ export interface TemporalServer {
 }
 
 /** The dynamic configuration the project runs the dev server with (scripts/temporal-dev.args). */
-export function devServerDynamicConfig(): string[] {
+function devServerDynamicConfig(): string[] {
   const file = path.join(__dirname, '../../scripts/temporal-dev.args');
   return fs
     .readFileSync(file, 'utf8')

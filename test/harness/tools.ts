@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 
 export const CACHE_DIR =
   process.env.SECRET_BROKER_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'secret-broker');
-export const VENV_BIN = path.join(CACHE_DIR, 'venv', 'bin');
+const VENV_BIN = path.join(CACHE_DIR, 'venv', 'bin');
 export const GO_BIN = path.join(CACHE_DIR, 'gobin');
 
 /** Resolve an installed tool, or fail with the command that installs it. */

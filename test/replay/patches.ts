@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import type { History } from '@temporalio/common/lib/proto-utils';
 
-export const WORKFLOWS_DIR = path.join(__dirname, '../../workflows');
+const WORKFLOWS_DIR = path.join(__dirname, '../../workflows');
 
 /** The @temporalio/workflow functions that take a patch id. */
 const PATCH_FUNCTIONS = new Set(['patched', 'deprecatePatch']);

@@ -122,7 +122,7 @@ export const testSshKind: CredentialKind = {
   },
 };
 
-export const testTokenKind: CredentialKind = {
+const testTokenKind: CredentialKind = {
   kind: 'test-token',
   description: 'test token',
   parse(fields) {
@@ -131,14 +131,14 @@ export const testTokenKind: CredentialKind = {
   },
 };
 
-export function testCredentialKinds(name: string): CredentialKind {
+function testCredentialKinds(name: string): CredentialKind {
   if (name === testSshKind.kind) return testSshKind;
   if (name === testTokenKind.kind) return testTokenKind;
   throw new ValidationError('kind', `must be one of ${testSshKind.kind}, ${testTokenKind.kind}`);
 }
 
 /** A platform that needs a credential, standing in for HPC so these suites do not depend on the hpc platform. */
-export const testHpcSpec: PlatformSpec = {
+const testHpcSpec: PlatformSpec = {
   platform: 'hpc' as Platform,
   credentialKind: testSshKind.kind,
   parseConfig(config) {
@@ -147,7 +147,7 @@ export const testHpcSpec: PlatformSpec = {
   },
 };
 
-export function testPlatformSpecs(platform: string): PlatformSpec {
+function testPlatformSpecs(platform: string): PlatformSpec {
   if (platform === 'hpc') return testHpcSpec;
   if (platform === 'local') return platformSpec('local');
   throw new ValidationError('platform', 'must be one of hpc, local');
