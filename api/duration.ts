@@ -8,7 +8,7 @@ const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
 
 /** The longest lease or extension the API accepts: one year. */
-const MAX_DURATION_MS = 365 * UNIT_MS.d;
+export const MAX_DURATION_MS = 365 * UNIT_MS.d;
 
 export const DURATION_RULE = 'must be a whole number followed by s, m, h or d (for example 90s, 15m, 12h, 30d), at most 365d';
 

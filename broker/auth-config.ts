@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AuthOptions } from '../api/auth';
+import { MAX_DURATION_MS } from '../api/duration';
 import { ENTITY_NAME } from '../domain/rules';
 
 export interface AuthConfig {
@@ -71,7 +72,7 @@ function duration(value: string | undefined, name: string, fallback: string): nu
   const m = /^([1-9][0-9]{0,5})([smhd])$/.exec(v);
   if (!m) throw new Error(`${name}: must be a whole number followed by s, m, h or d (for example 90d), got "${v}"`);
   const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  if (ms > 365 * 86_400_000) throw new Error(`${name}: must be at most 365d, got "${v}"`);
+  if (ms > MAX_DURATION_MS) throw new Error(`${name}: must be at most 365d, got "${v}"`);
   return ms;
 }
 

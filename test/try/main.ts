@@ -6,7 +6,7 @@
  * what landed in the peer, completes the run, shows it deleted, and leaves everything running for you
  * (Ctrl-C stops it all). Nothing here needs a cloud account: the peers run on loopback.
  *
- * test/try/try.test.ts runs the same recipe once (`once`, on free ports) for each platform.
+ * test/integration/try.test.ts runs the same recipe once (`once`, on free ports) for each platform.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
