@@ -17,6 +17,36 @@ export function runDirName(runId: string): string {
   return `tower-${runId}`;
 }
 
+/**
+ * Characters a value cannot carry through Nextflow's local secrets provider to a task unchanged.
+ * Nextflow (24.04.2 and later) copies the store into `.nf-<hash>.secrets` as lines
+ * `export NAME="value"` escaping only `$` (nextflow.util.Escape.variable), and each task's wrapper
+ * `source`s the lines of the secrets it asks for, found with `grep`, under `set -eu`. Inside those
+ * double quotes bash removes a backslash before `\`, `"` or a backtick and runs what backticks or
+ * paired quotes enclose, so such a value reaches the task changed, fails it, or runs as shell code;
+ * a line break ends the line `grep` finds, and a NUL makes it read the file as binary, so no task
+ * gets any secret. (The vault refuses line breaks in every value already.) Found by reading
+ * Nextflow's LocalSecretsProvider and BashWrapperBuilder.
+ */
+const UNSAFE_IN_NEXTFLOW_FILE: readonly [string, string][] = [
+  ['"', 'a double quote (")'],
+  ['`', 'a backtick (`)'],
+  ['\\', 'a backslash (\\)'],
+  ['\u0000', 'a NUL character (\\u0000)'],
+  ['\n', 'a line break (\\n)'],
+  ['\r', 'a carriage return (\\r)'],
+];
+
+/**
+ * Why `value` cannot go into a Nextflow secrets file for tasks to read unchanged, or null. Names the
+ * character, never the value.
+ */
+export function nextflowFileValueProblem(value: string): string | null {
+  const found = UNSAFE_IN_NEXTFLOW_FILE.filter(([c]) => value.includes(c)).map(([, said]) => said);
+  if (!found.length) return null;
+  return `holds ${found.join(' and ')}, which Nextflow's local secrets provider does not pass to tasks unchanged (its task wrapper reads values inside double quotes, escaping only $): the task would see another value, fail, or run part of it as shell code. Store it without those characters (for example base64-encoded, decoded by the pipeline) to use it on local and hpc compute environments`;
+}
+
 export function renderStore(secrets: PlainSecret[]): string {
   return JSON.stringify(secrets.map(({ name, value }) => ({ name, value })));
 }

@@ -25,6 +25,7 @@ import {
   STORE_FILE,
   headJobEnv,
   modeProblem,
+  nextflowFileValueProblem,
   parseMarker,
   renderMarker,
   renderStore,
@@ -93,6 +94,12 @@ export class SecretsFileTarget implements SecretTarget {
 
   async push(run: RunContext, secrets: PlainSecret[], progress?: (done: number) => void): Promise<PushResult> {
     const dir = this.runDir(run.runId);
+    // Every value is checked before anything is written: a refused launch leaves nothing behind.
+    const unsafe = secrets.flatMap((s) => {
+      const problem = nextflowFileValueProblem(s.value);
+      return problem ? [`secret ${s.name} ${problem}`] : [];
+    });
+    if (unsafe.length) throw new InvalidInputError(unsafe.join('; '));
     const live = () => run.signal?.throwIfAborted(); // a cancelled attempt writes nothing more
     await this.withFs(async (fs) => {
       progress?.(0); // connected: a heartbeat before the writes

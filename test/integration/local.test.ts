@@ -159,6 +159,18 @@ describe('pipeline run on local', () => {
     expect(fs.existsSync(runDir(runId))).toBe(false);
   });
 
+  test("a value Nextflow would not pass to tasks unchanged fails the launch naming the secret and the character, never the value, and leaves nothing", async () => {
+    const quoted = 'quoted-"value"-5e1d';
+    await broker.vault.setSecret({ scope: 'workspace', ownerId: ids.workspaceId, name: 'QUOTED', value: quoted });
+    const runId = uniqueRunId();
+    const err = await launch(runId, ['API_TOKEN', 'QUOTED']).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'LaunchError', code: 'launch-failed', type: 'InvalidInputError' });
+    expect((err as LaunchError).message).toMatch(/secret QUOTED holds a double quote \(\"\), which Nextflow's local secrets provider does not pass to tasks unchanged/);
+    expect((err as LaunchError).message).not.toContain('5e1d');
+    expect((await broker.runs.waitClosed(runId)).outcome).toBe('launch-failed');
+    expect(fs.existsSync(runDir(runId))).toBe(false);
+  });
+
   test('operators find the run by its search attributes', async () => {
     const runId = uniqueRunId();
     await launch(runId, ['API_TOKEN']);

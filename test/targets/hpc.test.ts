@@ -72,7 +72,7 @@ describe('hpc target against a real sshd', () => {
     const workDir = sshd.makeWorkDir();
     const t = await target(workDir);
     const run = runOf(t);
-    const input = secrets(['DB_PASSWORD', 'pa ss"w\\ord\n'], ['API_TOKEN', 'tok-123456']);
+    const input = secrets(['DB_PASSWORD', "pa ss'w$ord (é) & <x>"], ['API_TOKEN', 'tok-123456']);
 
     const result = await t.push(run, input);
     const dir = path.join(workDir, `tower-${run.runId}`);
