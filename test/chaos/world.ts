@@ -25,7 +25,7 @@ import { adminIam, adminSecrets, setUpAccount, startMoto, type MotoServer } from
 import { startFaultProxy, startTcpFaultProxy, type FaultProxy, type TcpFaultProxy } from '../harness/fault-proxy';
 import { startGcpEmulator, type GcpEmulator } from '../harness/gcp-emulator';
 import { startSshd, type Sshd } from '../harness/sshd';
-import { spawnServer, type ServerProcess } from '../harness/process';
+import { restartablePort, spawnServer, type ServerProcess } from '../harness/process';
 import { serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
 
 export const ROOT = path.join(__dirname, '..', '..');
@@ -199,8 +199,9 @@ export async function startWorld(opts: WorldOptions): Promise<World & { envs: Co
     const [pg, moto, gcp, sshd] = await Promise.all([startPostgres(), startMoto(), startGcpEmulator(), startSshd()]);
     cleanups.push(() => pg.stop(), () => moto.stop(), () => gcp.stop(), () => sshd.close());
     const temporalDb = path.join(dir, 'temporal.db');
-    let temporal = await startTemporal({ dbFile: temporalDb });
-    const temporalPort = Number(temporal.address.split(':')[1]);
+    // Restarted on the same port below: one outside the ephemeral range, which nothing takes meanwhile.
+    const temporalPort = await restartablePort();
+    let temporal = await startTemporal({ dbFile: temporalDb, port: temporalPort });
     const temporalOutputs: string[] = [];
     cleanups.push(async () => {
       await temporal.stop();

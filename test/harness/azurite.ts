@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
+import { restartablePort, spawnServer, waitForPort, type ServerProcess } from './process';
 
 export interface AzuriteAccount {
   name: string;
@@ -63,7 +63,7 @@ function answers(port: number): Promise<boolean> {
 
 export async function startAzurite(initial: AzuriteAccount[]): Promise<AzuriteBlob> {
   if (!fs.existsSync(BIN)) throw new Error(`azurite-blob is not installed at ${BIN}: run npm ci (azurite is a devDependency)`);
-  const port = await freePort();
+  const port = await restartablePort(); // restart() keeps it: outside the ephemeral range
   // Azurite writes nothing with --inMemoryPersistence, but give it a working directory of its own.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'azurite-'));
   let current = [...initial];

@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeTestCerts } from './test-ca';
-import { freePort, spawnServer, waitForPort, type ServerProcess } from './process';
+import { restartablePort, spawnServer, waitForPort, type ServerProcess } from './process';
 
 const REGISTRY_BIN = process.env.SECRET_BROKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 const HTPASSWD_BIN = process.env.SECRET_BROKER_HTPASSWD_BIN ?? '/usr/bin/htpasswd';
@@ -84,7 +84,7 @@ export class DockerRegistry {
     registryTools();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-registry-'));
     try {
-      const port = await freePort();
+      const port = await restartablePort(); // reload(true) keeps it: outside the ephemeral range
       const tls = opts.tls ? makeTestCerts(dir, 'secret-broker docker-registry test CA') : undefined;
       const htpasswdFile = path.join(dir, 'htpasswd');
       fs.writeFileSync(htpasswdFile, '', { mode: 0o600 });

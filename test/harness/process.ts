@@ -1,6 +1,8 @@
 /** Start real servers on loopback for tests: free ports, readiness, and a stop that always cleans up. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as net from 'node:net';
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -12,6 +14,44 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Whether a listener can bind 127.0.0.1:port now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The kernel's ephemeral port range (where outgoing connections get their source ports). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low! > 0 && high! >= low!) return [low!, high!];
+  } catch {
+    /* not Linux: the IANA range */
+  }
+  return [49152, 65535];
+}
+
+/**
+ * A free loopback port below the kernel's ephemeral range, for a server a test stops and starts
+ * again on the same port (sshd, the Temporal dev server in chaos). A port from the ephemeral range
+ * (what freePort gets) can be taken, while the server is down, as the source port of any outgoing
+ * connection on the machine, and the server then cannot bind it again ("Address already in use").
+ */
+export async function restartablePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const from = Math.max(1024, low - 12_000);
+  if (low - from < 1_000) return freePort();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = from + randomInt(low - from);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port between ${from} and ${low - 1}`);
 }
 
 export async function waitForPort(port: number, timeoutMs = 30_000, host = '127.0.0.1'): Promise<void> {

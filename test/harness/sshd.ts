@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, spawnServer, type ServerProcess } from './process';
+import { restartablePort, spawnServer, type ServerProcess } from './process';
 
 const SSHD = '/usr/sbin/sshd';
 const INSTALL_HINT = 'run scripts/install-test-deps.sh (or scripts/test-deps.d/20-openssh.sh)';
@@ -160,7 +160,8 @@ async function setUp(dir: string, root: boolean, user: string, uid: number, gid:
   fs.mkdirSync(akDir, { mode: 0o755 });
   fs.writeFileSync(path.join(akDir, user), `${keys.ed25519.publicKey}\n${keys.rsa.publicKey}\n`, { mode: 0o644 });
 
-  const port = await freePort();
+  // stop() and start() keep the port: one outside the ephemeral range, which nothing takes meanwhile.
+  const port = await restartablePort();
   const configFile = path.join(dir, 'sshd_config');
   const config = (extra: string[]) =>
     [
