@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { chaosConfig } from './config';
 import { figures, table, violations } from './report';
 import { runChaos } from './scenario';
-import { ROOT } from './world';
+import { REPO_ROOT as ROOT } from '../harness/paths';
 
 const cfg = chaosConfig();
 const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : randomInt(1, 2 ** 31);

@@ -26,10 +26,9 @@ import { startFaultProxy, startTcpFaultProxy, type FaultProxy, type TcpFaultProx
 import { startGcpEmulator, type GcpEmulator } from '../harness/gcp-emulator';
 import { startSshd, type Sshd } from '../harness/sshd';
 import { restartablePort, spawnServer, type ServerProcess } from '../harness/process';
+import { BROKER_MAIN, REPO_ROOT as ROOT } from '../harness/paths';
 import { serviceAccountKeyText, TEST_PROJECT } from '../fixtures/gcp-service-account';
 
-export const ROOT = path.join(__dirname, '..', '..');
-const BROKER_MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
 export const AWS_REGION = 'eu-central-1';
 export const GCP_PARENT = `projects/${TEST_PROJECT}`;
 export const TASK_QUEUE = 'secret-broker-chaos';

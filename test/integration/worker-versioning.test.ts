@@ -23,10 +23,8 @@ import { freePort, spawnServer, waitForPort, type ServerProcess } from '../harne
 import { startPostgres, type PostgresServer } from '../harness/postgres';
 import { startTemporal, type TemporalServer } from '../harness/temporal';
 import { OWN_BROKER_CLI_ENV } from '../harness/cli';
+import { BROKER_MAIN as MAIN, CLI_BIN as CLI } from '../harness/paths';
 
-const ROOT = path.join(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'lib', 'broker', 'main.js');
-const CLI = path.join(ROOT, 'bin', 'secret-broker');
 const run = promisify(execFile);
 const DEPLOYMENT = `sb-versioning-${process.pid}`;
 
